@@ -1,0 +1,6 @@
+//! handshake_exporter: a Prometheus exporter whose TCP and TLS probes say where (phase) and why
+//! (class) a connection failed. See `docs/metrics.md` for the metric contract.
+
+pub mod config;
+pub mod prober;
+pub mod report;

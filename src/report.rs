@@ -1,0 +1,347 @@
+//! The plain data a probe produces: where it failed (`Phase`), why (`FailureClass`), and the facts
+//! it gathered on the way. Encoders read a [`ProbeReport`]; nothing here touches a socket.
+//!
+//! The label values are binding: they are the `phase` and `class` values of the metric contract
+//! (`docs/metrics.md`), so dashboards, alert rules and Alertmanager routes match on them.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// One step of a probe, in the order the orchestrator walks them.
+///
+/// `as_str()` is the `phase` label value. A STARTTLS upgrade inside the query is phase `Tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    /// Name to address, with the system resolver configuration.
+    Resolve,
+    /// The TCP three-way handshake.
+    Connect,
+    /// The TLS handshake and certificate verification.
+    Tls,
+    /// The `query_response` dialogue after the connection is open.
+    Query,
+}
+
+impl Phase {
+    /// Every phase, in probe order.
+    pub const ALL: [Phase; 4] = [Phase::Resolve, Phase::Connect, Phase::Tls, Phase::Query];
+
+    /// The `phase` label value: `resolve`, `connect`, `tls` or `query`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Resolve => "resolve",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Query => "query",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a probe failed: a closed set whose `as_str()` is the `class` label value.
+///
+/// Each class is decided from evidence (errno, ICMP type/code, DNS rcode, TLS alert or rustls
+/// certificate error), never from an error message's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureClass {
+    /// The name does not exist (DNS rcode NXDOMAIN, RFC 1035 section 4.1.1).
+    DnsNxdomain,
+    /// The name exists but has no address of the wanted IP protocol (NODATA, RFC 2308).
+    DnsNoRecords,
+    /// The resolver answered SERVFAIL.
+    DnsServfail,
+    /// The resolver answered REFUSED.
+    DnsRefused,
+    /// Any other resolver failure: malformed answer, other rcode, no nameserver configured.
+    DnsError,
+    /// RST in answer to the SYN (ECONNREFUSED, connect(2)).
+    Refused,
+    /// EHOSTUNREACH or ICMP host unreachable (RFC 792 type 3 code 1), no ARP/ND answer.
+    HostUnreachable,
+    /// ENETUNREACH: no route here, or ICMP net unreachable (type 3 code 0) from a router.
+    NetworkUnreachable,
+    /// ICMP communication administratively prohibited (type 3 code 9, 10, 13; ICMPv6 type 1
+    /// code 1), or a local `prohibit` route (EACCES).
+    AdminProhibited,
+    /// Silence until the deadline.
+    Timeout,
+    /// RST after the connection existed (ECONNRESET).
+    Reset,
+    /// The peer closed cleanly (FIN) before the phase completed.
+    Eof,
+    /// The peer does not speak TLS.
+    ProtocolMismatch,
+    /// The peer sent a fatal TLS alert (RFC 8446 section 6); `detail` names it.
+    TlsAlert,
+    /// No common protocol version or cipher suite, decided on our side.
+    TlsIncompatible,
+    /// A certificate of the chain is past its notAfter.
+    TlsCertExpired,
+    /// A certificate of the chain is before its notBefore.
+    TlsCertNotYetValid,
+    /// The chain does not lead to a trusted root.
+    TlsCertUntrusted,
+    /// The certificate is not valid for the server name.
+    TlsCertHostnameMismatch,
+    /// Any other certificate rejection.
+    TlsCertInvalid,
+    /// The peer answered, but an `expect` step never matched before EOF.
+    ExpectMismatch,
+    /// The exporter itself could not try (descriptors, ephemeral ports, source address, TLS files).
+    ProberError,
+}
+
+impl FailureClass {
+    /// Every class, in contract order.
+    pub const ALL: [FailureClass; 22] = [
+        FailureClass::DnsNxdomain,
+        FailureClass::DnsNoRecords,
+        FailureClass::DnsServfail,
+        FailureClass::DnsRefused,
+        FailureClass::DnsError,
+        FailureClass::Refused,
+        FailureClass::HostUnreachable,
+        FailureClass::NetworkUnreachable,
+        FailureClass::AdminProhibited,
+        FailureClass::Timeout,
+        FailureClass::Reset,
+        FailureClass::Eof,
+        FailureClass::ProtocolMismatch,
+        FailureClass::TlsAlert,
+        FailureClass::TlsIncompatible,
+        FailureClass::TlsCertExpired,
+        FailureClass::TlsCertNotYetValid,
+        FailureClass::TlsCertUntrusted,
+        FailureClass::TlsCertHostnameMismatch,
+        FailureClass::TlsCertInvalid,
+        FailureClass::ExpectMismatch,
+        FailureClass::ProberError,
+    ];
+
+    /// The `class` label value, snake_case and stable.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::DnsNxdomain => "dns_nxdomain",
+            FailureClass::DnsNoRecords => "dns_no_records",
+            FailureClass::DnsServfail => "dns_servfail",
+            FailureClass::DnsRefused => "dns_refused",
+            FailureClass::DnsError => "dns_error",
+            FailureClass::Refused => "refused",
+            FailureClass::HostUnreachable => "host_unreachable",
+            FailureClass::NetworkUnreachable => "network_unreachable",
+            FailureClass::AdminProhibited => "admin_prohibited",
+            FailureClass::Timeout => "timeout",
+            FailureClass::Reset => "reset",
+            FailureClass::Eof => "eof",
+            FailureClass::ProtocolMismatch => "protocol_mismatch",
+            FailureClass::TlsAlert => "tls_alert",
+            FailureClass::TlsIncompatible => "tls_incompatible",
+            FailureClass::TlsCertExpired => "tls_cert_expired",
+            FailureClass::TlsCertNotYetValid => "tls_cert_not_yet_valid",
+            FailureClass::TlsCertUntrusted => "tls_cert_untrusted",
+            FailureClass::TlsCertHostnameMismatch => "tls_cert_hostname_mismatch",
+            FailureClass::TlsCertInvalid => "tls_cert_invalid",
+            FailureClass::ExpectMismatch => "expect_mismatch",
+            FailureClass::ProberError => "prober_error",
+        }
+    }
+}
+
+impl fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where and why one probe failed: the labels of `probe_failure_info`.
+///
+/// `detail` is a bounded machine token: an errno name (`ECONNREFUSED`), a TLS alert name
+/// (`handshake_failure`), a DNS rcode name (`SERVFAIL`), or empty. Never free text, never an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The phase that failed.
+    pub phase: Phase,
+    /// Why it failed.
+    pub class: FailureClass,
+    /// The evidence token, or empty.
+    pub detail: Cow<'static, str>,
+}
+
+impl Failure {
+    /// A failure with a static detail token (`""` for none).
+    pub fn new(phase: Phase, class: FailureClass, detail: &'static str) -> Self {
+        Failure {
+            phase,
+            class,
+            detail: Cow::Borrowed(detail),
+        }
+    }
+
+    /// Silence until the deadline in `phase`.
+    pub fn timeout(phase: Phase) -> Self {
+        Failure::new(phase, FailureClass::Timeout, "")
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "phase={} class={}", self.phase, self.class)?;
+        if !self.detail.is_empty() {
+            write!(f, " detail={}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// The ICMP error behind an unreachable or prohibited connect, read from the socket's error
+/// queue (`IP_RECVERR`, ip(7); `IPV6_RECVERR`, ipv6(7)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcmpInfo {
+    /// ICMP type (RFC 792) or ICMPv6 type (RFC 4443).
+    pub icmp_type: u8,
+    /// ICMP or ICMPv6 code.
+    pub code: u8,
+    /// snake_case name of the type/code: `host_unreachable`, `admin_prohibited`, ...
+    pub reason: &'static str,
+    /// The host or router that sent the error (`SO_EE_OFFENDER`).
+    pub from: IpAddr,
+}
+
+/// One certificate of the presented chain, as `probe_ssl_last_chain_info` labels it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CertInfo {
+    /// Lowercase hex SHA-256 of the DER certificate.
+    pub fingerprint_sha256: String,
+    /// Subject distinguished name, RFC 4514 string form.
+    pub subject: String,
+    /// Issuer distinguished name, RFC 4514 string form.
+    pub issuer: String,
+    /// DNS and IP subject alternative names joined with `,`.
+    pub subject_alternative: String,
+    /// Serial number, lowercase hex.
+    pub serial_number: String,
+    /// notAfter, unix seconds.
+    pub not_after: i64,
+}
+
+/// What the TLS handshake revealed, kept also when verification failed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsFacts {
+    /// "TLS 1.2" or "TLS 1.3"; `None` when the handshake did not complete.
+    pub version: Option<&'static str>,
+    /// IANA name of the negotiated cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
+    pub cipher: Option<String>,
+    /// The chain the server presented, leaf first; empty when none arrived.
+    pub chain: Vec<CertInfo>,
+}
+
+impl TlsFacts {
+    /// The earliest notAfter of the presented chain, unix seconds (`probe_ssl_earliest_cert_expiry`).
+    pub fn earliest_expiry(&self) -> Option<i64> {
+        self.chain.iter().map(|c| c.not_after).min()
+    }
+}
+
+/// Kernel TCP facts read with `TCP_INFO` (tcp(7)) right after connect.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TcpInfo {
+    /// Smoothed round-trip time.
+    pub rtt: Duration,
+    /// SYNs resent before the connection opened.
+    pub syn_retransmits: u32,
+}
+
+/// One line of the `/probe?debug=true` step log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// Time since the probe started.
+    pub offset: Duration,
+    /// What happened, for a human.
+    pub message: String,
+}
+
+/// Everything one probe found out. Plain data: encoders read it, they never call back.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeReport {
+    /// The failure, `None` when every phase passed.
+    pub failure: Option<Failure>,
+    /// Wall time of the whole probe.
+    pub duration: Duration,
+    /// The deadline the probe ran under.
+    pub timeout: Duration,
+    /// Time spent in each phase that started, in order.
+    pub phases: Vec<(Phase, Duration)>,
+    /// The address connected to (or tried), once resolution succeeded.
+    pub ip_addr: Option<IpAddr>,
+    /// The ICMP error behind a failed connect, when one arrived.
+    pub icmp: Option<IcmpInfo>,
+    /// TCP_INFO facts after a successful connect.
+    pub tcp_info: Option<TcpInfo>,
+    /// TLS facts, when a TLS handshake (direct or STARTTLS) began and a server hello arrived.
+    pub tls: Option<TlsFacts>,
+    /// `Some(true)` when an `expect` step did not match, `Some(false)` when all matched,
+    /// `None` when no `expect` step ran.
+    pub failed_due_to_regex: Option<bool>,
+    /// One label set per `query_response` step with `labels` that matched.
+    pub expect_labels: Vec<Vec<(String, String)>>,
+    /// The step log for `debug=true`.
+    pub log: Vec<LogLine>,
+}
+
+impl ProbeReport {
+    /// True when every phase passed.
+    pub fn success(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// The `probe_ip_protocol` value: 4 or 6, 0 when resolution failed.
+    pub fn ip_protocol(&self) -> u8 {
+        match self.ip_addr {
+            Some(IpAddr::V4(_)) => 4,
+            Some(IpAddr::V6(_)) => 6,
+            None => 0,
+        }
+    }
+
+    /// Time spent in `phase`, if it started.
+    pub fn phase_duration(&self, phase: Phase) -> Option<Duration> {
+        self.phases.iter().find(|(p, _)| *p == phase).map(|(_, d)| *d)
+    }
+}
+
+/// Collects [`LogLine`]s with their offset from the probe's start.
+#[derive(Debug, Clone)]
+pub struct StepLog {
+    start: std::time::Instant,
+    lines: Vec<LogLine>,
+}
+
+impl StepLog {
+    /// A log whose offsets count from `start`.
+    pub fn new(start: std::time::Instant) -> Self {
+        StepLog {
+            start,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Records `message` at the current offset.
+    pub fn note(&mut self, message: impl Into<String>) {
+        self.lines.push(LogLine {
+            offset: self.start.elapsed(),
+            message: message.into(),
+        });
+    }
+
+    /// The lines recorded so far.
+    pub fn into_lines(self) -> Vec<LogLine> {
+        self.lines
+    }
+}
