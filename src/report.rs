@@ -312,7 +312,10 @@ impl ProbeReport {
 
     /// Time spent in `phase`, if it started.
     pub fn phase_duration(&self, phase: Phase) -> Option<Duration> {
-        self.phases.iter().find(|(p, _)| *p == phase).map(|(_, d)| *d)
+        self.phases
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, d)| *d)
     }
 }
 
