@@ -5,18 +5,18 @@
 pub mod connect;
 pub mod errno;
 pub mod icmp;
+mod orchestrate;
 pub mod query;
 pub mod resolve;
 pub mod tls;
+pub mod trace;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{timeout_at, Instant};
-
 use crate::config::Module;
-use crate::report::{Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
+
+pub use orchestrate::probe;
 
 /// `host:port` of a probe target. `host` is a name or an IP literal without brackets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,124 +98,5 @@ impl Target {
             host: host.to_string(),
             port,
         })
-    }
-}
-
-/// Runs one probe and returns its report; never fails, never panics on any target.
-///
-/// The report says where and why the probe failed, and carries every fact gathered on the way.
-/// It is returned by `req.timeout` after the start whatever phase hangs: a phase still running at
-/// the deadline is classed `timeout`.
-pub async fn probe(req: ProbeRequest) -> ProbeReport {
-    let start = Instant::now();
-    let deadline = start + req.timeout;
-    let mut log = StepLog::new(start.into_std());
-    let mut report = ProbeReport {
-        timeout: req.timeout,
-        failed_due_to_regex: Some(false),
-        ..Default::default()
-    };
-    log.note(format!(
-        "probing {}:{} with module {}, timeout {:.3}s",
-        req.target.host,
-        req.target.port,
-        req.module_name,
-        req.timeout.as_secs_f64()
-    ));
-    let result = walk(&req, deadline, &mut report, &mut log).await;
-    report.failure = result.err();
-    report.duration = start.elapsed();
-    match &report.failure {
-        None => log.note("probe succeeded"),
-        Some(f) => log.note(format!("probe failed: {f}")),
-    }
-    report.log = log.into_lines();
-    report
-}
-
-/// Walks the phases in order, timing each and stopping at the first failure.
-async fn walk(
-    req: &ProbeRequest,
-    deadline: Instant,
-    report: &mut ProbeReport,
-    log: &mut StepLog,
-) -> Result<(), Failure> {
-    let tcp = &req.module.tcp;
-    let host = req.target.host.as_str();
-
-    let t = Instant::now();
-    let resolved = timeout_at(
-        deadline,
-        resolve::resolve(
-            host,
-            tcp.preferred_ip_protocol,
-            tcp.ip_protocol_fallback,
-            log,
-        ),
-    )
-    .await;
-    report.phases.push((Phase::Resolve, t.elapsed()));
-    let ip = resolved.unwrap_or_else(|_| Err(Failure::timeout(Phase::Resolve)))?;
-    report.ip_addr = Some(ip);
-
-    let t = Instant::now();
-    let addr = SocketAddr::new(ip, req.target.port);
-    let connected = connect::connect(addr, tcp.source_ip_address, deadline, log).await;
-    report.phases.push((Phase::Connect, t.elapsed()));
-    let connected = connected.map_err(|e| {
-        report.icmp = e.icmp;
-        e.failure
-    })?;
-    report.tcp_info = connected.tcp_info;
-
-    let mut conn = query::Conn::Plain(connected.stream);
-    if tcp.tls {
-        let t = Instant::now();
-        let facts = report.tls.get_or_insert_with(TlsFacts::default);
-        let shaken = match connected_plain(conn) {
-            Some(stream) => {
-                timeout_at(
-                    deadline,
-                    tls::handshake(stream, &tcp.tls_config, host, facts, log),
-                )
-                .await
-            }
-            None => Ok(Err(Failure::new(Phase::Tls, FailureClass::ProberError, ""))),
-        };
-        report.phases.push((Phase::Tls, t.elapsed()));
-        let stream = shaken.unwrap_or_else(|_| Err(Failure::timeout(Phase::Tls)))?;
-        conn = query::Conn::Tls(Box::new(stream));
-    }
-
-    if !tcp.query_response.is_empty() {
-        let t = Instant::now();
-        let mut outcome = query::QueryOutcome::default();
-        let ran = timeout_at(
-            deadline,
-            query::run(
-                conn,
-                &tcp.query_response,
-                &tcp.tls_config,
-                host,
-                &mut outcome,
-                log,
-            ),
-        )
-        .await;
-        report.phases.push((Phase::Query, t.elapsed()));
-        report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
-        report.expect_labels = outcome.expect_labels;
-        if let Some(facts) = outcome.tls {
-            report.tls = Some(facts);
-        }
-        ran.unwrap_or_else(|_| Err(Failure::timeout(Phase::Query)))?;
-    }
-    Ok(())
-}
-
-fn connected_plain(conn: query::Conn) -> Option<tokio::net::TcpStream> {
-    match conn {
-        query::Conn::Plain(s) => Some(s),
-        query::Conn::Tls(_) => None,
     }
 }

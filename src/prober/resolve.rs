@@ -31,11 +31,12 @@ fn resolver() -> &'static Result<Arc<TokioResolver>, String> {
     })
 }
 
-/// Resolves `host` to one address of the preferred family.
+/// Resolves `host` to its addresses, the preferred family first.
 ///
 /// An IP literal is returned as is (no DNS). With `fallback` both A and AAAA are asked at once and
 /// the other family is used when the preferred one has none; without it only the preferred family
-/// is asked (as blackbox_exporter's `chooseProtocol`). Returns the address, or a `resolve`-phase
+/// is asked (as blackbox_exporter's `chooseProtocol`). Returns a non-empty list of addresses
+/// (preferred family first, then with `fallback` the other family's), or a `resolve`-phase
 /// [`Failure`]: `dns_nxdomain`, `dns_no_records`, `dns_servfail`, `dns_refused`, `timeout` (no
 /// answer within the resolver's own timeout) or `dns_error`. The caller bounds the call with the
 /// probe deadline.
@@ -44,7 +45,7 @@ pub async fn resolve(
     preferred: IpProtocol,
     fallback: bool,
     log: &mut StepLog,
-) -> Result<IpAddr, Failure> {
+) -> Result<Vec<IpAddr>, Failure> {
     let (want, other) = match preferred {
         IpProtocol::Ip4 => (RecordType::A, RecordType::AAAA),
         IpProtocol::Ip6 => (RecordType::AAAA, RecordType::A),
@@ -54,7 +55,7 @@ pub async fn resolve(
             || matches!((ip, want), (IpAddr::V6(_), RecordType::AAAA));
         if family_ok || fallback {
             log.note(format!("target is an IP literal: {ip}"));
-            return Ok(ip);
+            return Ok(vec![ip]);
         }
         log.note(format!(
             "IP literal {ip} is not of the preferred protocol and fallback is off"
@@ -86,40 +87,53 @@ pub async fn resolve(
         lookup(resolver, &name, other)
     );
     match (first, second) {
-        (Ok(ip), _) | (Err(_), Ok(ip)) => pick(Ok(ip), log),
+        (Ok(mut a), Ok(b)) => {
+            a.extend(b);
+            pick(Ok(a), log)
+        }
+        (Ok(ips), _) | (Err(_), Ok(ips)) => pick(Ok(ips), log),
         // The preferred family's failure explains best, unless it only lacked records.
         (Err(a), Err(b)) if a.class == FailureClass::DnsNoRecords => pick(Err(b), log),
         (Err(a), Err(_)) => pick(Err(a), log),
     }
 }
 
-fn pick(found: Result<IpAddr, Failure>, log: &mut StepLog) -> Result<IpAddr, Failure> {
+fn pick(found: Result<Vec<IpAddr>, Failure>, log: &mut StepLog) -> Result<Vec<IpAddr>, Failure> {
     match &found {
-        Ok(ip) => log.note(format!("resolved to {ip}")),
+        Ok(ips) => log.note(format!("resolved to {ips:?}")),
         Err(f) => log.note(format!("resolution failed: {f}")),
     }
     found
 }
 
-/// One query of `record_type`; the first address of the answer, or the classified failure.
+/// One query of `record_type`; the addresses of the answer in its order (never empty), or the
+/// classified failure.
 async fn lookup(
     resolver: &TokioResolver,
     name: &str,
     record_type: RecordType,
-) -> Result<IpAddr, Failure> {
+) -> Result<Vec<IpAddr>, Failure> {
     let answer = resolver
         .lookup(name, record_type)
         .await
         .map_err(|e| classify(&e))?;
-    answer
+    let ips: Vec<IpAddr> = answer
         .answers()
         .iter()
-        .find_map(|r| match &r.data {
+        .filter_map(|r| match &r.data {
             RData::A(a) => Some(IpAddr::V4(a.0)),
             RData::AAAA(a) => Some(IpAddr::V6(a.0)),
             _ => None,
         })
-        .ok_or_else(|| Failure::new(Phase::Resolve, FailureClass::DnsNoRecords, "NOERROR"))
+        .collect();
+    if ips.is_empty() {
+        return Err(Failure::new(
+            Phase::Resolve,
+            FailureClass::DnsNoRecords,
+            "NOERROR",
+        ));
+    }
+    Ok(ips)
 }
 
 /// Maps a hickory error to the contract's resolve classes, from the response code it carries.
