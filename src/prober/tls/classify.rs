@@ -4,12 +4,11 @@
 //! received, peer incompatibility), the `io::ErrorKind`, or the raw errno of the socket. No error
 //! message text is ever looked at.
 
-use std::borrow::Cow;
 use std::io;
 
-use nix::errno::Errno;
 use rustls::{AlertDescription, CertificateError, Error};
 
+use crate::prober::errno::classify_stream;
 use crate::report::{Failure, FailureClass, Phase};
 
 /// Classifies an error returned by the tokio-rustls handshake or by a socket read after it.
@@ -17,55 +16,12 @@ use crate::report::{Failure, FailureClass, Phase};
 /// tokio-rustls hands rustls errors back as `io::Error` of kind `InvalidData` wrapping a
 /// `rustls::Error`; those go to [`classify_rustls`]. An `UnexpectedEof` (the peer's FIN arrived
 /// while the handshake was incomplete) is `eof`; an OS error is classified by its errno
-/// ([`classify_errno`]).
+/// ([`classify_stream`]).
 pub(crate) fn classify_io(err: &io::Error) -> Failure {
     if let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
         return classify_rustls(tls);
     }
-    if let Some(code) = err.raw_os_error() {
-        return classify_errno(code);
-    }
-    match err.kind() {
-        // tokio-rustls reports a FIN before the handshake finished this way.
-        io::ErrorKind::UnexpectedEof => Failure::new(Phase::Tls, FailureClass::Eof, ""),
-        io::ErrorKind::ConnectionReset => Failure::new(Phase::Tls, FailureClass::Reset, ""),
-        io::ErrorKind::TimedOut => Failure::timeout(Phase::Tls),
-        // Nothing says the target caused it.
-        _ => Failure::new(Phase::Tls, FailureClass::ProberError, ""),
-    }
-}
-
-/// Classifies a raw errno seen on the connected socket during the handshake; `detail` is the
-/// errno name (errno(3)).
-///
-/// ECONNRESET, ECONNABORTED and EPIPE all follow a RST from the peer or a middlebox (tcp(7));
-/// ETIMEDOUT is the kernel giving up on retransmissions; EHOSTUNREACH / ENETUNREACH come from an
-/// ICMP error on the established connection; EPERM / EACCES from a local firewall rule. Anything
-/// else (ENOBUFS, ENOMEM, ...) is a resource problem of this host: `prober_error`.
-pub(crate) fn classify_errno(code: i32) -> Failure {
-    let errno = Errno::from_raw(code);
-    let class = match errno {
-        Errno::ECONNRESET | Errno::ECONNABORTED | Errno::EPIPE => FailureClass::Reset,
-        Errno::ETIMEDOUT => FailureClass::Timeout,
-        Errno::EHOSTUNREACH => FailureClass::HostUnreachable,
-        Errno::ENETUNREACH => FailureClass::NetworkUnreachable,
-        Errno::EPERM | Errno::EACCES => FailureClass::AdminProhibited,
-        _ => FailureClass::ProberError,
-    };
-    Failure {
-        phase: Phase::Tls,
-        class,
-        detail: errno_name(code),
-    }
-}
-
-/// The symbolic name of an errno (`ENOENT`, `ECONNRESET`), or empty when the code is unknown.
-pub(crate) fn errno_name(code: i32) -> Cow<'static, str> {
-    match Errno::from_raw(code) {
-        Errno::UnknownErrno => Cow::Borrowed(""),
-        // nix's Debug output is the variant name, i.e. the C macro name.
-        errno => Cow::Owned(format!("{errno:?}")),
-    }
+    classify_stream(Phase::Tls, err)
 }
 
 /// Classifies a rustls error (rustls 0.23 `Error`, `CertificateError`), in one match.

@@ -20,9 +20,9 @@ use rustls::sign::CertifiedKey;
 use rustls::version::{TLS12, TLS13};
 use rustls::{ClientConfig, NamedGroup, RootCertStore, SignatureScheme, SupportedProtocolVersion};
 
-use super::classify::errno_name;
 use super::verifier::{RecordingVerifier, Trust};
 use crate::config::{TlsConfig, TlsVersion};
+use crate::prober::errno::errno_name;
 use crate::report::{Failure, FailureClass, Phase, StepLog};
 
 /// The process-wide ring provider.
@@ -241,7 +241,7 @@ async fn read_certs(
 async fn read_file(path: &Path, what: &str, log: &mut StepLog) -> Result<Vec<u8>, Failure> {
     tokio::fs::read(path).await.map_err(|e| {
         log.note(format!("tls: cannot read {what} {}: {e}", path.display()));
-        let detail = e.raw_os_error().map(errno_name).unwrap_or_default();
+        let detail = errno_name(e.raw_os_error());
         Failure {
             phase: Phase::Tls,
             class: FailureClass::ProberError,
