@@ -87,6 +87,18 @@ pub struct TcpProbe {
     /// Probe every resolved address instead of the first.
     #[serde(deserialize_with = "fields::null_as_default")]
     pub probe_all_addresses: bool,
+    /// With `probe_all_addresses`, whether every address must pass or one is enough.
+    pub probe_all_addresses_rule: AddressRule,
+}
+
+/// How per-address outcomes make `probe_success` when every resolved address is probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressRule {
+    /// Every address must pass (`all`, the default).
+    #[default]
+    All,
+    /// One passing address is enough (`any`).
+    Any,
 }
 
 /// One `query_response` step. At least one of its keys does something; `labels` need `expect`.
@@ -210,6 +222,7 @@ impl Default for TcpProbe {
             tls_config: TlsConfig::default(),
             path_trace: PathTrace::default(),
             probe_all_addresses: false,
+            probe_all_addresses_rule: AddressRule::All,
         }
     }
 }
