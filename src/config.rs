@@ -40,7 +40,10 @@ pub struct Module {
     /// Always `tcp` for a runnable module.
     pub prober: String,
     /// Upper bound of a probe; `None` means the scrape timeout decides alone.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser::timeout")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser::timeout"
+    )]
     pub timeout: Option<Duration>,
     /// The tcp prober's settings.
     pub tcp: TcpProbe,
@@ -88,6 +91,7 @@ pub struct TcpProbe {
     #[serde(deserialize_with = "fields::null_as_default")]
     pub probe_all_addresses: bool,
     /// With `probe_all_addresses`, whether every address must pass or one is enough.
+    #[serde(deserialize_with = "fields::null_as_default")]
     pub probe_all_addresses_rule: AddressRule,
 }
 
@@ -99,6 +103,16 @@ pub enum AddressRule {
     All,
     /// One passing address is enough (`any`).
     Any,
+}
+
+impl AddressRule {
+    /// The config spelling: `all` or `any`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressRule::All => "all",
+            AddressRule::Any => "any",
+        }
+    }
 }
 
 /// One `query_response` step. At least one of its keys does something; `labels` need `expect`.

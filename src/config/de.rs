@@ -26,13 +26,14 @@ const MODULE_FIELDS: &[&str] = &[
     "prober", "timeout", "tcp", "http", "icmp", "dns", "grpc", "unix",
 ];
 
-/// Pass one: each module's name and prober, in file order.
+/// Pass one: each module's prober, by module name.
 ///
 /// # Errors
 /// Unknown top-level keys, empty or duplicate module names, modules that are not maps or
 /// have no `prober`.
 pub(super) fn outline(text: &str) -> Result<BTreeMap<String, String>, serde_yaml::Error> {
-    serde_yaml::Deserializer::from_str(text).deserialize_any(TopVisitor { tcp: None })
+    serde_yaml::Deserializer::from_str(text)
+        .deserialize_any(TopVisitor { tcp: None })
         .map(|top| top.probers)
 }
 
@@ -75,10 +76,18 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
         Ok(Top::default())
     }
 
+    /// An empty document (no YAML node at all).
+    fn visit_none<E: de::Error>(self) -> Result<Top, E> {
+        Ok(Top::default())
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
         let mut top = Top::default();
         let mut seen = [false; 1];
-        while map.next_key_seed(FieldSeed::new(TOP_FIELDS, &mut seen))?.is_some() {
+        while map
+            .next_key_seed(FieldSeed::new(TOP_FIELDS, &mut seen))?
+            .is_some()
+        {
             match self.tcp {
                 None => top.probers = map.next_value_seed(OutlineModules)?,
                 Some(tcp) => top.modules = map.next_value_seed(FullModules { tcp })?,
@@ -110,7 +119,7 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
                 return Err(unknown_field(key, self.fields));
             };
             match self.seen.get_mut(index) {
-                Some(seen) if *seen => Err(format!("duplicate key `{key}`")),
+                Some(seen) if *seen => Err(format!("duplicate field `{}`", self.fields[index])),
                 Some(seen) => {
                     *seen = true;
                     Ok(index)

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::{re2, ExpectLabel, IpProtocol, PathTrace, QueryResponse, TlsConfig, TlsVersion};
+use super::{
+    re2, AddressRule, ExpectLabel, IpProtocol, PathTrace, QueryResponse, TlsConfig, TlsVersion,
+};
 
 /// Highest `path_trace.max_hops`: 64 covers the longest Internet paths seen in practice
 /// (typically 10-30 hops) with room to spare, while bounding a trace's cost.
@@ -102,9 +104,7 @@ pub(super) fn max_hops<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> 
                     .ok()
                     .filter(|hops| (1..=MAX_HOPS_LIMIT).contains(hops))
                     .map(Hops)
-                    .ok_or_else(|| {
-                        format!("must be between 1 and {MAX_HOPS_LIMIT}, got `{text}`")
-                    })
+                    .ok_or_else(|| format!("must be between 1 and {MAX_HOPS_LIMIT}, got `{text}`"))
             }))
         }
     }
@@ -147,7 +147,7 @@ impl<'de> Deserialize<'de> for Expect {
     }
 }
 
-// ---- IpProtocol, TlsVersion
+// ---- IpProtocol, AddressRule, TlsVersion
 
 impl<'de> Deserialize<'de> for IpProtocol {
     /// `ip4` or `ip6` as blackbox_exporter documents them; `ipv4`/`ipv6` are accepted too, and
@@ -159,6 +159,17 @@ impl<'de> Deserialize<'de> for IpProtocol {
             other => Err(format!(
                 "unknown IP protocol `{other}`, expected `ip4` or `ip6`"
             )),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for AddressRule {
+    /// `all` or `any`; `""` means the default, all.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new("`all` or `any`", |text| match text {
+            "all" | "" => Ok(AddressRule::All),
+            "any" => Ok(AddressRule::Any),
+            other => Err(format!("unknown rule `{other}`, expected `all` or `any`")),
         }))
     }
 }
@@ -220,7 +231,10 @@ impl<'de> Visitor<'de> for StepVisitor {
         }
         let mut names = BTreeSet::new();
         if let Some(dup) = raw.labels.iter().find(|l| !names.insert(l.name.as_str())) {
-            return Err(de::Error::custom(format!("duplicate label name `{}`", dup.name)));
+            return Err(de::Error::custom(format!(
+                "duplicate label name `{}`",
+                dup.name
+            )));
         }
         Ok(QueryResponse {
             expect: raw.expect.map(|e| e.0),

@@ -145,7 +145,11 @@ fn octal(first: char, chars: &mut Peekable<Chars<'_>>, out: &mut String) {
     }
     let mut value = first.to_digit(8).unwrap_or(0);
     for _ in 0..2 {
-        match chars.peek().filter(|c| is_octal(c)).and_then(|c| c.to_digit(8)) {
+        match chars
+            .peek()
+            .filter(|c| is_octal(c))
+            .and_then(|c| c.to_digit(8))
+        {
             Some(digit) => {
                 value = value * 8 + digit;
                 chars.next();

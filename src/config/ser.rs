@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::{duration, IpProtocol, TlsVersion};
+use super::{duration, AddressRule, IpProtocol, TlsVersion};
 
 /// A timeout as a Prometheus duration string (`5s`, `1m30s`).
 pub(super) fn timeout<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -37,6 +37,13 @@ impl Serialize for IpProtocol {
 
 impl Serialize for TlsVersion {
     /// `TLS10` to `TLS13`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for AddressRule {
+    /// `all` or `any`.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
