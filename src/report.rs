@@ -223,7 +223,7 @@ pub struct CertInfo {
     pub subject: String,
     /// Issuer distinguished name, RFC 4514 string form.
     pub issuer: String,
-    /// DNS and IP subject alternative names joined with `,`.
+    /// DNS subject alternative names joined with `,` (as blackbox_exporter prints them).
     pub subject_alternative: String,
     /// Serial number, lowercase hex.
     pub serial_number: String,

@@ -1,47 +1,20 @@
 //! errno evidence: the symbolic name of an OS error (errno(3)) and the contract class it stands
 //! for in each phase. Classes come from the number, never from the message text.
 
+use std::borrow::Cow;
 use std::io;
+
+use nix::errno::Errno;
 
 use crate::report::{Failure, FailureClass, Phase};
 
-/// The symbolic name of errno `code` (errno(3), Linux values), or `""` for none or an errno
-/// this exporter has no reason to expect from a socket.
-pub fn errno_name(code: Option<i32>) -> &'static str {
-    let Some(code) = code else { return "" };
-    match code {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::EPIPE => "EPIPE",
-        libc::ENONET => "ENONET",
-        libc::EPROTO => "EPROTO",
-        libc::EMSGSIZE => "EMSGSIZE",
-        libc::ENOPROTOOPT => "ENOPROTOOPT",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::ENETDOWN => "ENETDOWN",
-        libc::ENETUNREACH => "ENETUNREACH",
-        libc::ENETRESET => "ENETRESET",
-        libc::ECONNABORTED => "ECONNABORTED",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::ENOBUFS => "ENOBUFS",
-        libc::ENOTCONN => "ENOTCONN",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::EHOSTDOWN => "EHOSTDOWN",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        _ => "",
+/// The symbolic name of errno `code` (errno(3): `ECONNREFUSED`, `ENOENT`...), or `""` for none
+/// or a number the OS does not define.
+pub fn errno_name(code: Option<i32>) -> Cow<'static, str> {
+    match code.map(Errno::from_raw) {
+        None | Some(Errno::UnknownErrno) => Cow::Borrowed(""),
+        // nix's Debug output is the variant name, i.e. the C macro name.
+        Some(errno) => Cow::Owned(format!("{errno:?}")),
     }
 }
 
@@ -67,35 +40,35 @@ pub fn classify_connect(err: &io::Error) -> Failure {
     Failure {
         phase: Phase::Connect,
         class,
-        detail: errno_name(code).into(),
+        detail: errno_name(code),
     }
 }
 
 /// Classifies an I/O error on an open connection in `phase` (`tls` or `query`).
 ///
-/// RST → `reset`, clean close → `eof`, silence past SO_RCVTIMEO-like limits → `timeout`;
-/// anything else is `reset` when the connection broke, `prober_error` when we ran out of
-/// resources. The detail is the errno name, or empty for a clean EOF.
+/// A clean close before the phase completed (`UnexpectedEof`, or a read of 0 bytes reported as
+/// such) is `eof`. ECONNRESET, ECONNABORTED and EPIPE all follow a RST from the peer or a
+/// middlebox (tcp(7)): `reset`. ETIMEDOUT is the kernel giving up on retransmissions;
+/// EHOSTUNREACH / ENETUNREACH come from an ICMP error on the established connection; EPERM /
+/// EACCES from a local firewall rule. Anything else (ENOBUFS, ENOMEM, ...) says nothing against
+/// the target: `prober_error`. The detail is the errno name, empty without one.
 pub fn classify_stream(phase: Phase, err: &io::Error) -> Failure {
     let code = err.raw_os_error();
-    let class = match (err.kind(), code) {
+    let class = match (err.kind(), code.map(Errno::from_raw)) {
         (io::ErrorKind::UnexpectedEof, _) => FailureClass::Eof,
-        // Writing after the peer's FIN: the peer is gone, it did not reset first.
-        (_, Some(libc::EPIPE)) => FailureClass::Eof,
-        (_, Some(libc::ECONNRESET | libc::ECONNABORTED | libc::ENETRESET)) => FailureClass::Reset,
-        (_, Some(libc::ETIMEDOUT)) => FailureClass::Timeout,
-        (_, Some(libc::EHOSTUNREACH | libc::EHOSTDOWN)) => FailureClass::HostUnreachable,
-        (_, Some(libc::ENETUNREACH | libc::ENETDOWN)) => FailureClass::NetworkUnreachable,
-        (_, Some(libc::ENOMEM | libc::ENOBUFS | libc::EMFILE | libc::ENFILE)) => {
-            FailureClass::ProberError
-        }
-        // Other broken-connection errors: the conversation ended abnormally.
-        _ => FailureClass::Reset,
+        (_, Some(Errno::ECONNRESET | Errno::ECONNABORTED | Errno::EPIPE)) => FailureClass::Reset,
+        (_, Some(Errno::ETIMEDOUT)) => FailureClass::Timeout,
+        (_, Some(Errno::EHOSTUNREACH)) => FailureClass::HostUnreachable,
+        (_, Some(Errno::ENETUNREACH)) => FailureClass::NetworkUnreachable,
+        (_, Some(Errno::EPERM | Errno::EACCES)) => FailureClass::AdminProhibited,
+        (io::ErrorKind::ConnectionReset, None) => FailureClass::Reset,
+        (io::ErrorKind::TimedOut, None) => FailureClass::Timeout,
+        _ => FailureClass::ProberError,
     };
     Failure {
         phase,
         class,
-        detail: errno_name(code).into(),
+        detail: errno_name(code),
     }
 }
 

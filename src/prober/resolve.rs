@@ -152,7 +152,13 @@ fn classify(err: &NetError) -> Failure {
         },
         // Every nameserver stayed silent for the resolver's whole timeout.
         NetError::Timeout => (FailureClass::Timeout, ""),
-        NetError::Io(e) => (FailureClass::DnsError, errno_name(e.raw_os_error())),
+        NetError::Io(e) => {
+            return Failure {
+                phase: Phase::Resolve,
+                class: FailureClass::DnsError,
+                detail: errno_name(e.raw_os_error()),
+            }
+        }
         // Malformed answers, no nameserver, and whatever hickory adds later.
         _ => (FailureClass::DnsError, ""),
     };
