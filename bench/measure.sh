@@ -67,13 +67,13 @@ throughput_round() {
     -v d="$(field "$line" duration_us)" 'BEGIN { ok = r - e; if (s < ok) ok = s; printf "%.0f", ok / (d / 1e6) }'
 }
 
-# The raw connect limit of one round: the better of one thread and $CONNS threads (on few cores
-# one blocking thread often wins), each for half a round.
+# The raw connect limit of one round: the better of one thread and one thread per core, each
+# keeping 16 connects in flight, each for half a round.
 raw_limit() {
   local half a b
   half=$(awk -v s="$SECONDS_PER_ROUND" 'BEGIN { print s / 2 }')
-  a=$("$HELPERS/connect_limit" 127.0.0.1 19001 1 "$half" | cut -d' ' -f1)
-  b=$("$HELPERS/connect_limit" 127.0.0.1 19001 "$CONNS" "$half" | cut -d' ' -f1)
+  a=$("$HELPERS/connect_limit" 127.0.0.1 19001 1 16 "$half" | cut -d' ' -f1)
+  b=$("$HELPERS/connect_limit" 127.0.0.1 19001 "$(nproc)" 16 "$half" | cut -d' ' -f1)
   echo $((a > b ? a : b))
 }
 
@@ -149,7 +149,7 @@ scale_rows() {
     line=$(python3 load8k.py --port "${PORT[$who]}" --target "$SILENT" --count "$SCALE_N" \
       --expect-class "$expect" | grep '^LOAD')
     record scale_rss_mb "$who" "$(rss_mb "$STARTED_PID" VmHWM)"
-    for k in sent good worst_ms; do record "scale_$k" "$who" "$(field "$line" "$k")"; done
+    for k in sent peak good worst_ms prober_error http_error; do record "scale_$k" "$who" "$(field "$line" "$k")"; done
     say "scale $who: $line peak_rss=$(rss_mb "$STARTED_PID" VmHWM) MB"
     stop "$STARTED_PID"
   done

@@ -48,6 +48,11 @@ def fmt(v, unit=""):
     return f"{v:.1f}{unit}"
 
 
+def count(v):
+    """A count as an integer with thousands separators, or "?" when it was not recorded."""
+    return "?" if v is None else f"{v:,.0f}"
+
+
 def verdict(ok):
     return "n/a" if ok is None else ("PASS" if ok else "MISS")
 
@@ -87,17 +92,24 @@ def rows(d):
 
     limit_row("idle RSS after one probe", "idle_rss_mb", 10, " MB")
     limit_row("8,000 silent probes in flight: peak RSS", "scale_rss_mb", 80, " MB")
-    n = med(d, "scale_sent", "ours")
     cells = []
     for who in ("ours", "blackbox"):
         good = med(d, "scale_good", who)
-        cells.append("n/a" if good is None else
-                     f"{good:.0f}/{med(d, 'scale_sent', who):.0f} "
-                     f"(worst {fmt(med(d, 'scale_worst_ms', who), ' ms')})")
-    good = med(d, "scale_good", "ours")
+        if good is None:
+            cells.append("n/a")
+            continue
+        extra = [f"peak {count(med(d, 'scale_peak', who))} in flight",
+                 f"worst {fmt(med(d, 'scale_worst_ms', who), ' ms')} off"]
+        for key, label in (("scale_prober_error", "prober_error"), ("scale_http_error", "HTTP errors")):
+            if med(d, key, who):
+                extra.append(f"{count(med(d, key, who))} {label}")
+        cells.append(f"{count(good)}/{count(med(d, 'scale_sent', who))} good ({', '.join(extra)})")
+    want = med(d, "scale_sent", "ours")
+    good, peak = med(d, "scale_good", "ours"), med(d, "scale_peak", "ours")
     out.append(("8,000 silent probes: answered at deadline ± 50 ms, class timeout, "
                 "no prober_error, no HTTP error", cells[0], cells[1], "",
-                "all", verdict(None if good is None else good == n == 8000)))
+                "all 8,000, all in flight at once",
+                verdict(None if good is None else good == want == peak == 8000)))
     limit_row("start to first answered /probe", "startup_ms", 50, " ms")
     return out
 

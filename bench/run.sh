@@ -5,7 +5,7 @@
 # silent target, documentation prefixes only, no default route) and removes them on exit.
 #
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5, per throughput round),
-# BENCH_CONNECTIONS (4, wrk connections and raw-connect threads), BENCH_STARTUP_RUNS (7),
+# BENCH_CONNECTIONS (4, wrk connections), BENCH_STARTUP_RUNS (7),
 # BENCH_SCALE_N (8000), BENCH_OURS_BIN (the binary to measure, default the release build),
 # BENCH_UPDATE_DOC (1; 0 leaves docs/performance.md alone).
 set -euo pipefail
@@ -96,8 +96,8 @@ describe_machine() {
   local cpu rev
   cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-  printf '%s; nproc %s; %s; kernel %s; load average %s at start; blackbox_exporter %s; handshake_exporter %s; %s rounds of %s s, wrk -c%s\n' \
-    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$cpu" "$(uname -r)" "$(cut -d' ' -f1 /proc/loadavg)" \
+  printf '%s; nproc %s; %s; kernel %s; load average %s at start; open-file hard limit %s; blackbox_exporter %s; handshake_exporter %s; %s rounds of %s s, wrk -c%s\n' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$cpu" "$(uname -r)" "$(cut -d' ' -f1 /proc/loadavg)" "$(ulimit -Hn)" \
     "$("$BB" --version 2>&1 | awk 'NR == 1 { print $3 }')" "$rev" "$ROUNDS" "$SECONDS_PER_ROUND" "$CONNS"
 }
 
