@@ -24,13 +24,13 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore, SupportedProtocolVer
 /// the 1 s initial RTO, RFC 6298) is the one that aborts the connect.
 fn connect_errno(lab: &Lab, addr: &str) -> i32 {
     let addr: SocketAddr = addr.parse().expect("a socket address");
-    lab.in_client(move || {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(1500)) {
+    lab.in_client(
+        move || match TcpStream::connect_timeout(&addr, Duration::from_millis(1500)) {
             Ok(_) => 0,
             Err(e) if e.kind() == ErrorKind::TimedOut => libc::ETIMEDOUT,
             Err(e) => e.raw_os_error().unwrap_or(-1),
-        }
-    })
+        },
+    )
 }
 
 #[test]
@@ -38,8 +38,14 @@ fn lab_topology() {
     let lab = lab_or_skip!();
     let forward = netns_read(&lab.router, "/proc/sys/net/ipv4/ip_forward");
     assert_eq!(forward.trim(), "1");
-    assert_eq!(lab.run(&lab.client, &["ip", "route", "show", "default"]), "");
-    assert_eq!(lab.run(&lab.client, &["ip", "-6", "route", "show", "default"]), "");
+    assert_eq!(
+        lab.run(&lab.client, &["ip", "route", "show", "default"]),
+        ""
+    );
+    assert_eq!(
+        lab.run(&lab.client, &["ip", "-6", "route", "show", "default"]),
+        ""
+    );
     for ns in lab.namespaces() {
         let tentative = lab.run(ns, &["ip", "-6", "addr", "show", "tentative"]);
         assert_eq!(tentative, "", "tentative IPv6 addresses in {ns}");
@@ -54,13 +60,31 @@ fn netns_read(ns: &str, path: &'static str) -> String {
 #[test]
 fn lab_connect_errors() {
     let lab = lab_or_skip!();
-    lab.serve("203.0.113.2:22", Peer::Banner(lab::servers::SSH_BANNER.into()));
-    lab.serve("[2001:db8:2::2]:22", Peer::Banner(lab::servers::SSH_BANNER.into()));
-    lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2001 -j REJECT --reject-with icmp-host-unreachable");
+    lab.serve(
+        "203.0.113.2:22",
+        Peer::Banner(lab::servers::SSH_BANNER.into()),
+    );
+    lab.serve(
+        "[2001:db8:2::2]:22",
+        Peer::Banner(lab::servers::SSH_BANNER.into()),
+    );
+    lab.iptables(
+        &lab.server,
+        "-A INPUT -p tcp --dport 2001 -j REJECT --reject-with icmp-host-unreachable",
+    );
     lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2002 -j DROP");
-    lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2003 -j REJECT --reject-with tcp-reset");
-    lab.iptables(&lab.router, "-A FORWARD -p tcp --dport 2004 -j REJECT --reject-with icmp-admin-prohibited");
-    lab.ip6tables(&lab.server, "-A INPUT -p tcp --dport 2005 -j REJECT --reject-with adm-prohibited");
+    lab.iptables(
+        &lab.server,
+        "-A INPUT -p tcp --dport 2003 -j REJECT --reject-with tcp-reset",
+    );
+    lab.iptables(
+        &lab.router,
+        "-A FORWARD -p tcp --dport 2004 -j REJECT --reject-with icmp-admin-prohibited",
+    );
+    lab.ip6tables(
+        &lab.server,
+        "-A INPUT -p tcp --dport 2005 -j REJECT --reject-with adm-prohibited",
+    );
     let cases = [
         ("203.0.113.2:22", 0),
         ("[2001:db8:2::2]:22", 0),
@@ -82,7 +106,10 @@ fn lab_connect_errors() {
             .iter()
             .map(|(addr, _)| s.spawn(|| connect_errno(&lab, addr)))
             .collect();
-        handles.into_iter().map(|h| h.join().expect("joined")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("joined"))
+            .collect()
     });
     for ((addr, want), got) in cases.iter().zip(got) {
         assert_eq!(got, *want, "connect {addr}: errno {got}, want {want}");
@@ -94,7 +121,8 @@ fn exchange(lab: &Lab, addr: &str, send: &'static [u8]) -> Result<Vec<u8>, Error
     let addr: SocketAddr = addr.parse().expect("a socket address");
     lab.in_client(move || {
         let mut s = TcpStream::connect(addr).map_err(|e| e.kind())?;
-        s.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.kind())?;
+        s.set_read_timeout(Some(Duration::from_secs(2)))
+            .map_err(|e| e.kind())?;
         if !send.is_empty() {
             s.write_all(send).map_err(|e| e.kind())?;
         }
@@ -110,17 +138,29 @@ fn lab_peers() {
     lab.serve("203.0.113.2:1001", Peer::Fin);
     lab.serve("203.0.113.2:1002", Peer::Reset);
     lab.serve("203.0.113.2:1003", Peer::Http400);
-    lab.serve("203.0.113.2:1004", Peer::BannerThenFin("220 nothing here\r\n".into()));
+    lab.serve(
+        "203.0.113.2:1004",
+        Peer::BannerThenFin("220 nothing here\r\n".into()),
+    );
     lab.serve("203.0.113.2:1005", Peer::Silent);
     assert_eq!(exchange(&lab, "203.0.113.2:1001", b"hello"), Ok(vec![]));
-    assert_eq!(exchange(&lab, "203.0.113.2:1002", b"hello"), Err(ErrorKind::ConnectionReset));
-    assert_eq!(exchange(&lab, "203.0.113.2:1002", b""), Err(ErrorKind::ConnectionReset));
+    assert_eq!(
+        exchange(&lab, "203.0.113.2:1002", b"hello"),
+        Err(ErrorKind::ConnectionReset)
+    );
+    assert_eq!(
+        exchange(&lab, "203.0.113.2:1002", b""),
+        Err(ErrorKind::ConnectionReset)
+    );
     let http = exchange(&lab, "203.0.113.2:1003", b"\x16\x03\x01").expect("an answer");
     assert!(http.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
     let banner = exchange(&lab, "203.0.113.2:1004", b"").expect("a banner");
     assert_eq!(banner, b"220 nothing here\r\n");
     let silent = exchange(&lab, "203.0.113.2:1005", b"");
-    assert!(matches!(silent, Err(ErrorKind::WouldBlock | ErrorKind::TimedOut)));
+    assert!(matches!(
+        silent,
+        Err(ErrorKind::WouldBlock | ErrorKind::TimedOut)
+    ));
 }
 
 /// Sends one DNS query over UDP from the client namespace; `None` when no answer in 500 ms.
@@ -128,7 +168,8 @@ fn dns_udp(lab: &Lab, name: &str, rtype: RecordType) -> Option<(ResponseCode, Ve
     let query = lab::dns::query(name, rtype);
     let reply = lab.in_client(move || {
         let sock = UdpSocket::bind("0.0.0.0:0").expect("bind");
-        sock.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
         sock.send_to(&query, "203.0.113.2:53").expect("send");
         let mut buf = [0u8; 4096];
         sock.recv(&mut buf).ok().map(|n| buf[..n].to_vec())
@@ -141,18 +182,41 @@ fn dns_udp(lab: &Lab, name: &str, rtype: RecordType) -> Option<(ResponseCode, Ve
 fn lab_dns() {
     let lab = lab_or_skip!();
     use RecordType::{A, AAAA};
-    let ok = |v: &[&str]| Some((ResponseCode::NoError, v.iter().map(|s| s.to_string()).collect()));
+    let ok = |v: &[&str]| {
+        Some((
+            ResponseCode::NoError,
+            v.iter().map(|s| s.to_string()).collect(),
+        ))
+    };
     let rcode = |r| Some((r, vec![]));
     assert_eq!(dns_udp(&lab, "ok.lab.test.", A), ok(&["203.0.113.2"]));
     assert_eq!(dns_udp(&lab, "OK.lab.test.", AAAA), ok(&["2001:db8:2::2"]));
     assert_eq!(dns_udp(&lab, "v6only.lab.test.", A), ok(&[]));
-    assert_eq!(dns_udp(&lab, "v6only.lab.test.", AAAA), ok(&["2001:db8:2::2"]));
+    assert_eq!(
+        dns_udp(&lab, "v6only.lab.test.", AAAA),
+        ok(&["2001:db8:2::2"])
+    );
     assert_eq!(dns_udp(&lab, "v4only.lab.test.", AAAA), ok(&[]));
-    assert_eq!(dns_udp(&lab, "two.lab.test.", A), ok(&["203.0.113.2", "203.0.113.3"]));
-    assert_eq!(dns_udp(&lab, "nx.lab.test.", A), rcode(ResponseCode::NXDomain));
-    assert_eq!(dns_udp(&lab, "servfail.lab.test.", A), rcode(ResponseCode::ServFail));
-    assert_eq!(dns_udp(&lab, "refused.lab.test.", A), rcode(ResponseCode::Refused));
-    assert_eq!(dns_udp(&lab, "formerr.lab.test.", A), rcode(ResponseCode::FormErr));
+    assert_eq!(
+        dns_udp(&lab, "two.lab.test.", A),
+        ok(&["203.0.113.2", "203.0.113.3"])
+    );
+    assert_eq!(
+        dns_udp(&lab, "nx.lab.test.", A),
+        rcode(ResponseCode::NXDomain)
+    );
+    assert_eq!(
+        dns_udp(&lab, "servfail.lab.test.", A),
+        rcode(ResponseCode::ServFail)
+    );
+    assert_eq!(
+        dns_udp(&lab, "refused.lab.test.", A),
+        rcode(ResponseCode::Refused)
+    );
+    assert_eq!(
+        dns_udp(&lab, "formerr.lab.test.", A),
+        rcode(ResponseCode::FormErr)
+    );
     assert_eq!(dns_udp(&lab, "silent.lab.test.", A), None);
     // The system resolver of the client namespace (resolv.conf and hosts bind-mounted by
     // `ip netns exec`) reaches the lab server, over UDP and TCP.
@@ -163,7 +227,8 @@ fn lab_dns() {
     let tcp = lab.in_client(|| {
         let query = lab::dns::query("ok.lab.test.", A);
         let mut s = TcpStream::connect("203.0.113.2:53").expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
         let mut framed = (query.len() as u16).to_be_bytes().to_vec();
         framed.extend_from_slice(&query);
         s.write_all(&framed).expect("write");
@@ -197,11 +262,14 @@ fn handshake(
         let name = ServerName::try_from("ok.lab.test").expect("a name");
         let mut conn = ClientConnection::new(Arc::new(config), name)?;
         let mut sock = TcpStream::connect(addr).expect("connect");
-        sock.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        sock.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
         while conn.is_handshaking() {
             if let Err(e) = conn.complete_io(&mut sock) {
                 let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
-                return Err(inner.cloned().unwrap_or(rustls::Error::General(e.to_string())));
+                return Err(inner
+                    .cloned()
+                    .unwrap_or(rustls::Error::General(e.to_string())));
             }
         }
         Ok(conn.protocol_version().expect("a version"))
@@ -229,14 +297,19 @@ fn lab_tls_peers() {
     serve(4435, Leaf::ClientAuthOnly, &[]);
     serve(4436, Leaf::Valid, &[&TLS13]);
     lab.serve("203.0.113.2:4437", Peer::Tls10ServerHello);
-    let run = |port: u16, versions: &'static [&'static SupportedProtocolVersion]| handshake(&lab, &pki, &format!("203.0.113.2:{port}"), versions);
+    let run = |port: u16, versions: &'static [&'static SupportedProtocolVersion]| {
+        handshake(&lab, &pki, &format!("203.0.113.2:{port}"), versions)
+    };
     assert_eq!(run(4430, both), Ok(rustls::ProtocolVersion::TLSv1_3));
     assert_eq!(run(4430, ONLY12), Ok(rustls::ProtocolVersion::TLSv1_2));
     let cert_err = |r: Result<_, Error>| match r {
         Err(Error::InvalidCertificate(c)) => c,
         other => panic!("expected a certificate error, got {other:?}"),
     };
-    assert!(matches!(cert_err(run(4431, both)), Cert::Expired | Cert::ExpiredContext { .. }));
+    assert!(matches!(
+        cert_err(run(4431, both)),
+        Cert::Expired | Cert::ExpiredContext { .. }
+    ));
     assert!(matches!(
         cert_err(run(4432, both)),
         Cert::NotValidYet | Cert::NotValidYetContext { .. }
@@ -250,10 +323,15 @@ fn lab_tls_peers() {
         cert_err(run(4435, both)),
         Cert::InvalidPurpose | Cert::InvalidPurposeContext { .. }
     ));
-    assert_eq!(run(4436, ONLY12), Err(Error::AlertReceived(Alert::ProtocolVersion)));
+    assert_eq!(
+        run(4436, ONLY12),
+        Err(Error::AlertReceived(Alert::ProtocolVersion))
+    );
     assert_eq!(
         run(4437, both),
-        Err(Error::PeerIncompatible(PeerIncompatible::ServerDoesNotSupportTls12Or13))
+        Err(Error::PeerIncompatible(
+            PeerIncompatible::ServerDoesNotSupportTls12Or13
+        ))
     );
 }
 
@@ -265,7 +343,9 @@ fn lab_smtp_starttls() {
     lab.serve("203.0.113.2:25", Peer::Smtp(config));
     let got = exchange(&lab, "203.0.113.2:25", b"EHLO lab\r\nQUIT\r\n").expect("a dialogue");
     let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("220 lab.test ESMTP ready\r\n250-lab.test\r\n"), "{text}");
+    assert!(
+        text.starts_with("220 lab.test ESMTP ready\r\n250-lab.test\r\n"),
+        "{text}"
+    );
     assert!(text.contains("250 STARTTLS\r\n221 "), "{text}");
 }
-

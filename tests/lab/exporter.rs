@@ -32,7 +32,12 @@ impl<'a> Exporter<'a> {
         let out = std::fs::File::create(&log).expect("failed to create the exporter log");
         let err = out.try_clone().expect("failed to clone the log handle");
         let child = Command::new("ip")
-            .args(["netns", "exec", &lab.client, env!("CARGO_BIN_EXE_handshake_exporter")])
+            .args([
+                "netns",
+                "exec",
+                &lab.client,
+                env!("CARGO_BIN_EXE_handshake_exporter"),
+            ])
             .args(["--web.listen-address", LISTEN, "--log.level", "debug"])
             .arg("--config.file")
             .arg(&config_path)
@@ -243,7 +248,11 @@ impl Metrics {
     /// are several (the contract allows one).
     pub fn failure(&self) -> Option<Failure> {
         let found = self.find("probe_failure_info", &[]);
-        assert!(found.len() <= 1, "several probe_failure_info series:\n{}", self.body);
+        assert!(
+            found.len() <= 1,
+            "several probe_failure_info series:\n{}",
+            self.body
+        );
         let labels = &found.first()?.labels;
         let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
         Some(Failure {

@@ -89,8 +89,8 @@ where
 {
     let path = Path::new(NETNS_RUN_DIR).join(ns);
     let handle = std::thread::spawn(move || {
-        let file = File::open(&path)
-            .unwrap_or_else(|e| panic!("failed to open {}: {e}", path.display()));
+        let file =
+            File::open(&path).unwrap_or_else(|e| panic!("failed to open {}: {e}", path.display()));
         setns(&file, CloneFlags::CLONE_NEWNET)
             .unwrap_or_else(|e| panic!("failed to enter {}: {e}", path.display()));
         f()

@@ -145,7 +145,11 @@ fn read_line(stream: &mut impl Read) -> Option<String> {
             _ => return None,
         }
     }
-    Some(String::from_utf8_lossy(&line).trim_end_matches('\r').to_string())
+    Some(
+        String::from_utf8_lossy(&line)
+            .trim_end_matches('\r')
+            .to_string(),
+    )
 }
 
 /// How an SMTP dialogue ended.
