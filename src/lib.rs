@@ -4,3 +4,4 @@
 pub mod config;
 pub mod prober;
 pub mod report;
+pub mod sys;
