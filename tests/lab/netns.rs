@@ -141,18 +141,32 @@ pub fn delete(ns: &str) {
     let _ = std::fs::remove_dir_all(Path::new(NETNS_ETC_DIR).join(ns));
 }
 
-/// Deletes lab namespaces whose creating process (the pid in the name) no longer exists: what a
-/// killed test run left behind. Namespaces of live processes, including parallel runs, stay.
+/// Deletes lab namespaces and scratch directories whose creating process (the pid in the name)
+/// no longer exists: what a killed test run left behind. Those of live processes, including
+/// parallel runs, stay.
 pub fn remove_stale() {
     for name in list() {
-        let Some(rest) = name.strip_prefix(PREFIX) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
+        if is_stale(&name) {
             delete(&name);
         }
+    }
+    let tmp = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&tmp) {
+        for entry in entries.flatten() {
+            if is_stale(&entry.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// Whether `name` is `hxlab-<pid>-...` with no process `<pid>` alive.
+fn is_stale(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(PREFIX) else {
+        return false;
+    };
+    match rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) {
+        Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+        None => false,
     }
 }
