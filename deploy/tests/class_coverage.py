@@ -5,7 +5,7 @@ The classes are read from the exporter's source (src/report.rs, `FailureClass::X
 Checked:
   - every class has a row in the class table (deploy/prometheus/rules/handshake_classes.yml),
     and every row names a known class and phase;
-  - every class, and every alert-only class set by a rule, has a runbook docs/runbooks/<class>.md;
+  - every class, and every class that a rule sets itself, has a runbook docs/runbooks/<class>.md;
   - every (class, phase) row has a case in deploy/alertmanager/tests/routes.txt on its family's
     alert with its family's receiver, and each family alert selects that family;
   - every alert carries severity, class and phase (static, or from the class table), the
@@ -58,12 +58,16 @@ def class_rows():
     return [r["labels"] for g in doc["groups"] for r in g["rules"]]
 
 
-def alerts():
+def all_rules():
     out = []
     for path in sorted(glob.glob(os.path.join(RULES, "*.yml"))):
         for g in yaml.safe_load(open(path))["groups"]:
-            out += [r for r in g["rules"] if "alert" in r]
+            out += g["rules"]
     return out
+
+
+def alerts():
+    return [r for r in all_rules() if "alert" in r]
 
 
 def route_cases():
@@ -135,6 +139,11 @@ def main():
                 alert_classes.add(labels["class"])
                 ok = ok and target == labels["class"] + ".md"
         check("%s links to its runbook" % name, ok, url)
+    # classes that recording rules set themselves (not the class table's rows)
+    for r in all_rules():
+        c = r.get("labels", {}).get("class")
+        if "record" in r and r["record"] != "handshake:failure_class:info" and c:
+            alert_classes.add(c)
     for c in sorted(classes | alert_classes):
         check("runbook docs/runbooks/%s.md" % c, os.path.exists(os.path.join(RUNBOOKS, c + ".md")))
 
