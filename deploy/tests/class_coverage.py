@@ -25,7 +25,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 RULES = os.path.join(ROOT, "deploy", "prometheus", "rules")
 RUNBOOKS = os.path.join(ROOT, "docs", "runbooks")
 ROUTES = os.path.join(ROOT, "deploy", "alertmanager", "tests", "routes.txt")
-RUNBOOK_PREFIX = "https://runbooks.example/docs/runbooks/"
+# any base (https://runbooks.example as shipped, or where you publish them) + the runbooks path
+RUNBOOK_URL = re.compile(r"^https?://\S+?/docs/runbooks/(.+)$")
 PHASES = {"resolve", "connect", "tls", "query"}
 
 # family -> (alert that raises it, Alertmanager receiver)
@@ -130,10 +131,11 @@ def main():
         check("%s has summary, description, runbook_url" % name,
               all(k in ann for k in ("summary", "description", "runbook_url")))
         url = ann.get("runbook_url", "")
-        if url == RUNBOOK_PREFIX + "{{ $labels.class }}.md":
+        m = RUNBOOK_URL.match(url)
+        target = m.group(1) if m else ""
+        if target == "{{ $labels.class }}.md":
             ok = from_table
         else:
-            target = url[len(RUNBOOK_PREFIX):] if url.startswith(RUNBOOK_PREFIX) else ""
             ok = bool(target) and os.path.exists(os.path.join(RUNBOOKS, target))
             if "class" in labels:
                 alert_classes.add(labels["class"])
