@@ -1,11 +1,29 @@
 //! Module configuration in blackbox_exporter's schema (`prober: tcp` modules), so an existing
 //! `blackbox.yml` loads unchanged. Modules of other probers are skipped at load and remembered so
 //! `/probe` can say why it will not run them.
+//!
+//! Loading ([`Config::load_file`], [`Config::from_yaml_str`]) follows blackbox_exporter's
+//! `config/config.go`: unknown keys are errors, defaults are filled in, regexes are compiled
+//! and cross-key rules are checked at load, and every error names file, line, column and key.
 
-use std::collections::BTreeMap;
+mod de;
+mod duration;
+mod error;
+mod fields;
+mod re2;
+mod ser;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use duration::{format_duration, parse_duration, DurationError};
+pub use error::ConfigError;
+pub use fields::MAX_HOPS_LIMIT;
+pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
 
 /// A loaded configuration: the runnable tcp modules and the names of skipped ones.
 #[derive(Debug, Clone, Default)]
@@ -17,11 +35,15 @@ pub struct Config {
 }
 
 /// One `prober: tcp` module.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Module {
     /// Always `tcp` for a runnable module.
     pub prober: String,
     /// Upper bound of a probe; `None` means the scrape timeout decides alone.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser::timeout"
+    )]
     pub timeout: Option<Duration>,
     /// The tcp prober's settings.
     pub tcp: TcpProbe,
@@ -37,46 +59,88 @@ pub enum IpProtocol {
     Ip6,
 }
 
-/// The `tcp:` block of a module.
-#[derive(Debug, Clone)]
+/// The `tcp:` block of a module. Read strictly: unknown keys are errors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TcpProbe {
     /// Address family tried first (default ip6).
+    #[serde(deserialize_with = "fields::null_as_default")]
     pub preferred_ip_protocol: IpProtocol,
     /// Whether the other family may be used when the preferred one has no address (default true).
+    #[serde(deserialize_with = "fields::null_as_true")]
     pub ip_protocol_fallback: bool,
     /// Local address to connect from.
+    #[serde(
+        deserialize_with = "fields::opt_ip",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_ip_address: Option<IpAddr>,
     /// The dialogue after connect.
+    #[serde(deserialize_with = "fields::null_as_default")]
     pub query_response: Vec<QueryResponse>,
     /// Start TLS right after connect.
+    #[serde(deserialize_with = "fields::null_as_default")]
     pub tls: bool,
     /// TLS settings for `tls: true` and for `starttls` steps.
+    #[serde(deserialize_with = "fields::null_as_default")]
     pub tls_config: TlsConfig,
     /// Hop-by-hop localization when connect times out.
+    #[serde(deserialize_with = "fields::null_as_default")]
     pub path_trace: PathTrace,
     /// Probe every resolved address instead of the first.
+    #[serde(deserialize_with = "fields::null_as_default")]
     pub probe_all_addresses: bool,
+    /// With `probe_all_addresses`, whether every address must pass or one is enough.
+    #[serde(deserialize_with = "fields::null_as_default")]
+    pub probe_all_addresses_rule: AddressRule,
 }
 
-/// One `query_response` step.
-#[derive(Debug, Clone)]
+/// How per-address outcomes make `probe_success` when every resolved address is probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressRule {
+    /// Every address must pass (`all`, the default).
+    #[default]
+    All,
+    /// One passing address is enough (`any`).
+    Any,
+}
+
+impl AddressRule {
+    /// The config spelling: `all` or `any`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressRule::All => "all",
+            AddressRule::Any => "any",
+        }
+    }
+}
+
+/// One `query_response` step. At least one of its keys does something; `labels` need `expect`.
+#[derive(Debug, Clone, Serialize)]
 pub struct QueryResponse {
     /// Lines are read until one matches.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser::regex")]
     pub expect: Option<regex::Regex>,
     /// Written with a trailing `\n` after `expect` matched; `${1}` expands captures.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub send: String,
     /// Upgrade the connection to TLS at this step.
+    #[serde(skip_serializing_if = "ser::is_false")]
     pub starttls: bool,
     /// `probe_expect_info` labels; values expand captures of `expect`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<ExpectLabel>,
 }
 
 /// One `probe_expect_info` label.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExpectLabel {
-    /// Label name.
+    /// Label name: a valid Prometheus label name not starting with `__`.
+    #[serde(deserialize_with = "fields::label_name")]
     pub name: String,
     /// Label value template (`${1}` expands a capture).
+    #[serde(default, deserialize_with = "fields::null_as_default")]
     pub value: String,
 }
 
@@ -93,31 +157,62 @@ pub enum TlsVersion {
     Tls13,
 }
 
-/// The `tls_config:` block.
-#[derive(Debug, Clone, Default)]
+impl TlsVersion {
+    /// The config spelling: `TLS10`, `TLS11`, `TLS12` or `TLS13`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls10 => "TLS10",
+            TlsVersion::Tls11 => "TLS11",
+            TlsVersion::Tls12 => "TLS12",
+            TlsVersion::Tls13 => "TLS13",
+        }
+    }
+}
+
+impl IpProtocol {
+    /// The config spelling: `ip4` or `ip6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpProtocol::Ip4 => "ip4",
+            IpProtocol::Ip6 => "ip6",
+        }
+    }
+}
+
+/// The `tls_config:` block. Files are read at probe time, not at load (as blackbox_exporter).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct TlsConfig {
     /// Extra trusted roots, PEM.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
     /// Client certificate chain, PEM.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cert_file: Option<PathBuf>,
     /// Client private key, PEM.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
     /// SNI and the name the certificate must match; default the target host.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
     /// Accept any certificate (facts are still recorded).
     pub insecure_skip_verify: bool,
     /// Lowest version offered.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_version: Option<TlsVersion>,
     /// Highest version offered.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_version: Option<TlsVersion>,
 }
 
 /// The `path_trace:` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PathTrace {
     /// Trace when connect has been silent long enough.
+    #[serde(deserialize_with = "fields::null_as_default")]
     pub enabled: bool,
-    /// Highest TTL / hop limit tried.
+    /// Highest TTL / hop limit tried: 1 to [`MAX_HOPS_LIMIT`], default 16.
+    #[serde(deserialize_with = "fields::max_hops")]
     pub max_hops: u8,
 }
 
@@ -141,6 +236,7 @@ impl Default for TcpProbe {
             tls_config: TlsConfig::default(),
             path_trace: PathTrace::default(),
             probe_all_addresses: false,
+            probe_all_addresses_rule: AddressRule::All,
         }
     }
 }
@@ -162,5 +258,56 @@ impl Config {
             modules,
             skipped: BTreeMap::new(),
         }
+    }
+
+    /// Reads and checks a configuration file; messages name the file as `path` displays.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] when the file cannot be read, [`ConfigError::Invalid`] as for
+    /// [`Config::from_yaml_str`].
+    pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a configuration in blackbox_exporter's schema. `prober: tcp` modules
+    /// are read strictly; modules of other probers are only required to be maps, are listed in
+    /// [`Config::skipped`] and each logs a warning.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for the first problem found, as
+    /// `origin:line:column: key.path: what is wrong`.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let invalid = |err: serde_yaml::Error| error::invalid(origin, text, &err);
+        let probers = de::outline(text).map_err(invalid)?;
+        let (tcp, skipped): (BTreeMap<String, String>, BTreeMap<String, String>) =
+            probers.into_iter().partition(|(_, prober)| prober == "tcp");
+        let tcp_names: BTreeSet<String> = tcp.into_keys().collect();
+        let modules = de::tcp_modules(text, &tcp_names).map_err(invalid)?;
+        for (name, prober) in &skipped {
+            tracing::warn!(
+                module = %name,
+                prober = %prober,
+                "skipping module {name}: prober {prober} is not supported, only tcp"
+            );
+        }
+        if modules.is_empty() {
+            tracing::warn!(origin, "{origin} defines no tcp module");
+        }
+        Ok(Config { modules, skipped })
+    }
+}
+
+// ---- Module
+
+impl Module {
+    /// The effective module, defaults filled in, as YAML in the schema it is read from (what
+    /// `/probe?debug=true` shows). `expect` shows the pattern as compiled.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self)
+            .unwrap_or_else(|err| format!("# failed to encode module: {err}\n"))
     }
 }

@@ -223,7 +223,7 @@ pub struct CertInfo {
     pub subject: String,
     /// Issuer distinguished name, RFC 4514 string form.
     pub issuer: String,
-    /// DNS and IP subject alternative names joined with `,`.
+    /// DNS subject alternative names joined with `,` (as blackbox_exporter prints them).
     pub subject_alternative: String,
     /// Serial number, lowercase hex.
     pub serial_number: String,
@@ -258,6 +258,38 @@ pub struct TcpInfo {
     pub syn_retransmits: u32,
 }
 
+/// One hop that answered a path trace: a router's ICMP time exceeded, or the target itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// The IP TTL / IPv6 hop limit the answered SYN carried (1 = first router).
+    pub hop: u8,
+    /// The address that answered.
+    pub address: IpAddr,
+}
+
+/// Where silence begins on the path to a target whose connect timed out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PathReport {
+    /// Hops that answered, ordered by hop number.
+    pub hops: Vec<Hop>,
+}
+
+impl PathReport {
+    /// The highest hop number that answered, 0 when none did (`probe_path_last_responding_hop`).
+    pub fn last_responding_hop(&self) -> u8 {
+        self.hops.iter().map(|h| h.hop).max().unwrap_or(0)
+    }
+}
+
+/// The outcome of one address when a module probes every resolved address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressResult {
+    /// The address probed.
+    pub address: IpAddr,
+    /// Its failure, `None` when every phase passed for it.
+    pub failure: Option<Failure>,
+}
+
 /// One line of the `/probe?debug=true` step log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogLine {
@@ -284,6 +316,10 @@ pub struct ProbeReport {
     pub icmp: Option<IcmpInfo>,
     /// TCP_INFO facts after a successful connect.
     pub tcp_info: Option<TcpInfo>,
+    /// The path trace, when the module enables it and connect stayed silent long enough.
+    pub path: Option<PathReport>,
+    /// Per-address outcomes, when the module probes every resolved address.
+    pub addresses: Vec<AddressResult>,
     /// TLS facts, when a TLS handshake (direct or STARTTLS) began and a server hello arrived.
     pub tls: Option<TlsFacts>,
     /// `Some(true)` when an `expect` step did not match, `Some(false)` when all matched,
@@ -312,7 +348,10 @@ impl ProbeReport {
 
     /// Time spent in `phase`, if it started.
     pub fn phase_duration(&self, phase: Phase) -> Option<Duration> {
-        self.phases.iter().find(|(p, _)| *p == phase).map(|(_, d)| *d)
+        self.phases
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, d)| *d)
     }
 }
 
@@ -338,6 +377,19 @@ impl StepLog {
             offset: self.start.elapsed(),
             message: message.into(),
         });
+    }
+
+    /// Records `message` at the offset of `at`, a moment already past.
+    pub fn note_at(&mut self, at: std::time::Instant, message: impl Into<String>) {
+        self.lines.push(LogLine {
+            offset: at.saturating_duration_since(self.start),
+            message: message.into(),
+        });
+    }
+
+    /// The lines recorded so far, to append lines of a sub-step.
+    pub fn lines_mut(&mut self) -> &mut Vec<LogLine> {
+        &mut self.lines
     }
 
     /// The lines recorded so far.

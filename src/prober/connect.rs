@@ -1,1 +1,142 @@
-//! phase connect
+//! The `connect` phase: a non-blocking TCP connect with socket2 whose failure is classified from
+//! the errno and, when one arrived, the ICMP error behind it.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::os::fd::AsRawFd;
+
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::errno::classify_connect;
+use super::icmp;
+use crate::report::{Failure, FailureClass, IcmpInfo, Phase, StepLog, TcpInfo};
+
+/// Pause after a wake-up by a non-fatal ICMP error, before looking at the handshake again.
+const SOFT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// A failed connect: the failure and the ICMP error behind it, if one arrived.
+#[derive(Debug, Clone)]
+pub struct ConnectError {
+    /// Phase `connect`, the class and the errno name.
+    pub failure: Failure,
+    /// The ICMP error read from the socket's error queue.
+    pub icmp: Option<IcmpInfo>,
+}
+
+impl From<Failure> for ConnectError {
+    fn from(failure: Failure) -> Self {
+        ConnectError {
+            failure,
+            icmp: None,
+        }
+    }
+}
+
+/// An open connection and the kernel's TCP facts about its handshake.
+#[derive(Debug)]
+pub struct Connected {
+    /// The connected stream, registered with tokio.
+    pub stream: TcpStream,
+    /// TCP_INFO read right after the handshake (None if the kernel refused to tell).
+    pub tcp_info: Option<TcpInfo>,
+}
+
+/// Connects to `addr`, from `source` if given, until `deadline`.
+///
+/// Returns the connection, or a [`ConnectError`]: `timeout` at the deadline (SYN unanswered),
+/// otherwise the class of the errno (connect(2)), corrected by the ICMP type/code when the error
+/// queue holds one (`admin_prohibited` for ICMP type 3 code 9, 10, 13 and ICMPv6 type 1 code 1).
+/// Local resource failures (no descriptor, no port, source address not ours) are `prober_error`.
+pub async fn connect(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    deadline: Instant,
+    log: &mut StepLog,
+) -> Result<Connected, ConnectError> {
+    let ipv6 = addr.is_ipv6();
+    let socket = new_socket(addr, source).map_err(|e| {
+        log.note(format!("could not prepare a socket: {e}"));
+        local_failure(&e)
+    })?;
+    log.note(format!("connecting to {addr}"));
+    match socket.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(failed(&socket, ipv6, &e, log)),
+    }
+    // The stream is handed to tokio while the handshake is in flight; writability marks its end
+    // (connect(2), EINPROGRESS), and the same descriptor keeps the error queue readable.
+    let std: std::net::TcpStream = socket.into();
+    let stream = TcpStream::from_std(std).map_err(|e| local_failure(&e))?;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.writable()).await {
+            Err(_) => {
+                log.note("no answer to the SYN before the deadline");
+                return Err(Failure::timeout(Phase::Connect).into());
+            }
+            Ok(Err(e)) => return Err(failed(&stream, ipv6, &e, log)),
+            Ok(Ok(())) => {}
+        }
+        if let Some(e) = stream.take_error().unwrap_or_else(Some) {
+            return Err(failed(&stream, ipv6, &e, log));
+        }
+        if stream.peer_addr().is_ok() {
+            break;
+        }
+        // Woken by a queued ICMP error the kernel did not treat as fatal (a soft error, tcp(7)):
+        // drain it and keep waiting for the handshake.
+        if let Some(info) = icmp::read_error_queue(&stream) {
+            log.note(format!(
+                "ICMP {} from {} while connecting",
+                info.reason, info.from
+            ));
+        }
+        tokio::time::sleep(SOFT_ERROR_PAUSE).await;
+    }
+    let tcp_info = crate::sys::tcp_info(&stream).ok();
+    log.note(format!("connected to {addr}"));
+    Ok(Connected { stream, tcp_info })
+}
+
+/// A non-blocking TCP socket for `addr`'s family, error queue on, bound to `source` if given.
+pub(super) fn new_socket(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<Socket> {
+    let domain = Domain::for_address(addr);
+    let socket = Socket::new(
+        domain,
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    icmp::enable_recverr(&socket, addr.is_ipv6()).map_err(io::Error::from)?;
+    socket.set_tcp_nodelay(true)?;
+    if let Some(src) = source {
+        socket.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
+    }
+    Ok(socket)
+}
+
+/// The classified failure of a connect that got an error, with the ICMP evidence.
+fn failed<F: AsRawFd>(socket: &F, ipv6: bool, err: &io::Error, log: &mut StepLog) -> ConnectError {
+    let mut failure = classify_connect(err);
+    let icmp = icmp::read_error_queue(socket);
+    if let Some(info) = &icmp {
+        log.note(format!(
+            "ICMP type {} code {} ({}) from {}",
+            info.icmp_type, info.code, info.reason, info.from
+        ));
+        if let Some(class) = icmp::class_override(ipv6, info) {
+            failure.class = class;
+        }
+    }
+    log.note(format!("connect failed: {err} ({failure})"));
+    ConnectError { failure, icmp }
+}
+
+/// A failure before any packet left: the exporter could not try.
+fn local_failure(err: &io::Error) -> ConnectError {
+    let mut failure = classify_connect(err);
+    failure.class = FailureClass::ProberError;
+    failure.into()
+}

@@ -3,15 +3,20 @@
 //! else in the crate touches sockets.
 
 pub mod connect;
+pub mod errno;
+pub mod icmp;
+mod orchestrate;
 pub mod query;
 pub mod resolve;
 pub mod tls;
+pub mod trace;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Module;
-use crate::report::ProbeReport;
+
+pub use orchestrate::probe;
 
 /// `host:port` of a probe target. `host` is a name or an IP literal without brackets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,22 +98,5 @@ impl Target {
             host: host.to_string(),
             port,
         })
-    }
-}
-
-/// Runs one probe and returns its report; never fails, never panics on any target.
-///
-/// The report says where and why the probe failed, and carries every fact gathered on the way.
-/// It is returned by `req.timeout` after the start whatever phase hangs (a hung phase is classed
-/// `timeout`).
-pub async fn probe(req: ProbeRequest) -> ProbeReport {
-    let _ = req;
-    ProbeReport {
-        failure: Some(crate::report::Failure::new(
-            crate::report::Phase::Resolve,
-            crate::report::FailureClass::ProberError,
-            "",
-        )),
-        ..Default::default()
     }
 }

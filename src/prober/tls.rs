@@ -1,18 +1,49 @@
 //! The `tls` phase: a rustls handshake that records the presented chain even when it rejects it,
 //! and maps every rustls failure to a contract class.
+//!
+//! Submodules: `settings` builds the rustls configuration (system roots loaded once per
+//! process), `verifier` records the chain before judging it, `cert_info` and `dn` turn a
+//! certificate into blackbox_exporter's label values, `classify` picks the failure class.
 
+mod cert_info;
+mod classify;
+mod dn;
+mod settings;
+mod verifier;
+
+use std::io;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::{CipherSuite, ProtocolVersion};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 
 use crate::config::TlsConfig;
 use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts};
 
+pub use settings::preload_system_roots;
+
+/// Shortest wait for the server's verdict on our client certificate (TLS 1.3).
+const VERDICT_MIN_WAIT: Duration = Duration::from_millis(200);
+/// Longest wait for that verdict.
+const VERDICT_MAX_WAIT: Duration = Duration::from_secs(2);
+
 /// Runs a TLS handshake over `stream`.
 ///
-/// `host` is the target host (SNI and name check unless `cfg.server_name` is set). `facts` is
-/// filled as soon as anything is known (chain, version, cipher), also when the handshake fails,
-/// so an expired certificate still yields its expiry. Returns the TLS stream, or the failure
-/// (phase `tls`; `prober_error` when the TLS files cannot be read).
+/// `host` is the target host (SNI and name check unless `cfg.server_name` is set; an IP literal
+/// is checked against IP SANs and sends no SNI, RFC 6066 section 3). `facts` is filled also
+/// when the handshake fails: the chain as soon as it arrived, so an expired certificate still
+/// yields its expiry; version and cipher once the handshake completed. Returns the TLS stream,
+/// or the failure (phase `tls`; `prober_error` when the TLS files cannot be read or no TLS
+/// version is left to offer).
+///
+/// In TLS 1.3 the server judges a client certificate after our Finished, when the handshake is
+/// already complete for us (RFC 8446 section 4.4.2). So when the server asked for one, this
+/// waits for its verdict (an alert, a session ticket, data, or silence for twice the handshake
+/// time, 200 ms to 2 s) before returning, and a rejection is this phase's failure.
 pub async fn handshake(
     stream: TcpStream,
     cfg: &TlsConfig,
@@ -20,6 +51,146 @@ pub async fn handshake(
     facts: &mut TlsFacts,
     log: &mut StepLog,
 ) -> Result<TlsStream<TcpStream>, Failure> {
-    let _ = (stream, cfg, host, facts, log);
-    Err(Failure::new(Phase::Tls, FailureClass::ProberError, ""))
+    let name = cfg.server_name.as_deref().unwrap_or(host);
+    let server_name = server_name(name, log)?;
+    let setup = settings::build(cfg, log).await?;
+    log.note("tls: starting handshake");
+    let started = Instant::now();
+    let result = TlsConnector::from(setup.config)
+        .connect(server_name, stream)
+        .await;
+    facts.chain = setup.verifier.take_chain();
+    for (i, cert) in facts.chain.iter().enumerate() {
+        log.note(format!(
+            "tls: certificate {i}: subject {:?}, issuer {:?}, expires {}",
+            cert.subject,
+            cert.issuer,
+            cert_info::utc_string(cert.not_after)
+        ));
+    }
+    let mut tls = result.map_err(|e| fail(&e, log))?;
+    let (_, conn) = tls.get_ref();
+    facts.version = conn.protocol_version().and_then(version_name);
+    facts.cipher = conn
+        .negotiated_cipher_suite()
+        .map(|s| cipher_name(s.suite()));
+    log.note(format!(
+        "tls: negotiated {} with {}",
+        facts.version.unwrap_or("an unknown version"),
+        facts.cipher.as_deref().unwrap_or("an unknown cipher suite")
+    ));
+    if facts.version == Some("TLS 1.3") && setup.signals.certificate_requested() {
+        let wait = (started.elapsed() * 2).clamp(VERDICT_MIN_WAIT, VERDICT_MAX_WAIT);
+        log.note(format!(
+            "tls: server asked for a client certificate: waiting up to {} ms for its verdict",
+            wait.as_millis()
+        ));
+        await_verdict(&mut tls, &setup.signals, wait)
+            .await
+            .map_err(|failure| {
+                log.note(format!("tls: server rejected the handshake: {failure}"));
+                failure
+            })?;
+    }
+    log.note("tls: handshake complete");
+    Ok(tls)
+}
+
+/// The rustls server name for `name`: an IP literal is `IpAddress` (no SNI, IP SAN check),
+/// anything else a DNS name. A name rustls rejects is `prober_error`.
+fn server_name(name: &str, log: &mut StepLog) -> Result<ServerName<'static>, Failure> {
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        log.note(format!(
+            "tls: server name {ip} is an IP address: no SNI, IP SAN check"
+        ));
+        return Ok(ServerName::IpAddress(ip.into()));
+    }
+    match ServerName::try_from(name.to_string()) {
+        Ok(server_name) => {
+            log.note(format!(
+                "tls: server name {name:?} (SNI and certificate name check)"
+            ));
+            Ok(server_name)
+        }
+        Err(_) => {
+            log.note(format!("tls: {name:?} is not a valid DNS name for SNI"));
+            Err(Failure::new(Phase::Tls, FailureClass::ProberError, ""))
+        }
+    }
+}
+
+/// Classifies a handshake error and logs it.
+fn fail(err: &io::Error, log: &mut StepLog) -> Failure {
+    let failure = classify::classify_io(err);
+    log.note(format!("tls: handshake failed: {err} ({failure})"));
+    failure
+}
+
+/// Reads what the server sends after our Finished until its verdict is known: a fatal alert
+/// or a close is the failure; a NewSessionTicket, application data or silence for `wait` is
+/// acceptance. Received data stays buffered in the connection for the next phase.
+async fn await_verdict(
+    tls: &mut TlsStream<TcpStream>,
+    signals: &settings::PeerSignals,
+    wait: Duration,
+) -> Result<(), Failure> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let eof = || Failure::new(Phase::Tls, FailureClass::Eof, "");
+    loop {
+        let (tcp, conn) = tls.get_mut();
+        let state = conn
+            .process_new_packets()
+            .map_err(|e| classify::classify_rustls(&e))?;
+        if state.plaintext_bytes_to_read() > 0 || signals.ticket_received() {
+            return Ok(());
+        }
+        if state.peer_has_closed() {
+            return Err(eof());
+        }
+        match tokio::time::timeout_at(deadline, tcp.readable()).await {
+            Err(_) => return Ok(()),
+            Ok(Err(e)) => return Err(classify::classify_io(&e)),
+            Ok(Ok(())) => {}
+        }
+        match conn.read_tls(&mut TryRead(tcp)) {
+            Ok(0) => return Err(eof()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(classify::classify_io(&e)),
+        }
+    }
+}
+
+/// Non-blocking `io::Read` over a tokio socket, for rustls' `read_tls`.
+struct TryRead<'a>(&'a TcpStream);
+
+impl io::Read for TryRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
+
+/// "TLS 1.2" / "TLS 1.3" as `probe_tls_version_info` labels them; `None` for anything else.
+fn version_name(version: ProtocolVersion) -> Option<&'static str> {
+    match version {
+        ProtocolVersion::TLSv1_2 => Some("TLS 1.2"),
+        ProtocolVersion::TLSv1_3 => Some("TLS 1.3"),
+        _ => None,
+    }
+}
+
+/// The IANA registry name of a cipher suite (RFC 8446 appendix B.4, RFC 5289, RFC 7905).
+///
+/// rustls prefixes TLS 1.3 suites with `TLS13_`; IANA does not. A suite rustls cannot name is
+/// printed as Go's `tls.CipherSuiteName` does: `0x` and four uppercase hex digits.
+fn cipher_name(suite: CipherSuite) -> String {
+    match suite {
+        CipherSuite::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256".to_string(),
+        CipherSuite::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384".to_string(),
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256".to_string(),
+        other => match other.as_str() {
+            Some(name) => name.to_string(),
+            None => format!("0x{:04X}", u16::from(other)),
+        },
+    }
 }

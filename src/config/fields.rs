@@ -1,0 +1,322 @@
+//! Reading the values inside a tcp module: the `Deserialize` impls and `deserialize_with`
+//! helpers of the `tcp:` block's types, with the checks blackbox_exporter (and the Prometheus
+//! common library it uses for `tls_config`) run at load, plus our own.
+//!
+//! A YAML `null` (`key:` with nothing after it) is read as "not given", i.e. the default.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use super::{
+    re2, AddressRule, ExpectLabel, IpProtocol, PathTrace, QueryResponse, TlsConfig, TlsVersion,
+};
+
+/// Highest `path_trace.max_hops`: 64 covers the longest Internet paths seen in practice
+/// (typically 10-30 hops) with room to spare, while bounding a trace's cost.
+pub const MAX_HOPS_LIMIT: u8 = 64;
+
+/// `T`, with `null` read as `T::default()`.
+pub(super) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A bool whose default is `true` (`ip_protocol_fallback`), with `null` read as `true`.
+pub(super) fn null_as_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(true))
+}
+
+/// An optional string where `""` means "not given", as in Go.
+pub(super) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+}
+
+/// An optional file path where `""` means "not given". The file is read at probe time.
+pub(super) fn opt_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    Ok(opt_string(d)?.map(PathBuf::from))
+}
+
+/// A scalar read as text and checked by `parse` inside the visitor, so that `serde_yaml` puts
+/// the value's own line, column and key path on the error. Numbers arrive as their text, as
+/// Go's YAML decoder gives them to a string field.
+pub(super) struct StrVisitor<T, F> {
+    expecting: &'static str,
+    parse: F,
+    out: PhantomData<T>,
+}
+
+impl<T, F: FnOnce(&str) -> Result<T, String>> StrVisitor<T, F> {
+    /// A visitor described as `expecting` in type errors.
+    pub(super) fn new(expecting: &'static str, parse: F) -> Self {
+        StrVisitor {
+            expecting,
+            parse,
+            out: PhantomData,
+        }
+    }
+}
+
+impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for StrVisitor<T, F> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.parse)(v).map_err(E::custom)
+    }
+}
+
+/// `source_ip_address`: an IPv4 or IPv6 literal, `""` meaning "not given".
+pub(super) fn opt_ip<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpAddr>, D::Error> {
+    struct OptIp(Option<IpAddr>);
+    impl<'de> Deserialize<'de> for OptIp {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(StrVisitor::new("an IP address", |text| match text {
+                "" => Ok(OptIp(None)),
+                text => text
+                    .parse()
+                    .map(|ip| OptIp(Some(ip)))
+                    .map_err(|_| format!("invalid IP address `{text}`")),
+            }))
+        }
+    }
+    Ok(Option::<OptIp>::deserialize(d)?.and_then(|ip| ip.0))
+}
+
+/// `path_trace.max_hops`: 1 to [`MAX_HOPS_LIMIT`], `null` meaning the default 16.
+pub(super) fn max_hops<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    struct Hops(u8);
+    impl<'de> Deserialize<'de> for Hops {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(StrVisitor::new("a hop count", |text| {
+                text.parse::<u8>()
+                    .ok()
+                    .filter(|hops| (1..=MAX_HOPS_LIMIT).contains(hops))
+                    .map(Hops)
+                    .ok_or_else(|| format!("must be between 1 and {MAX_HOPS_LIMIT}, got `{text}`"))
+            }))
+        }
+    }
+    Ok(Option::<Hops>::deserialize(d)?.map_or(PathTrace::default().max_hops, |h| h.0))
+}
+
+/// A `probe_expect_info` label name: Prometheus' `[a-zA-Z_][a-zA-Z0-9_]*`, and not starting
+/// with `__`, which Prometheus reserves for its own use (Prometheus data model documentation).
+pub(super) fn label_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    d.deserialize_str(StrVisitor::new("a label name", |name| {
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!(
+                "invalid label name `{name}`, it must match [a-zA-Z_][a-zA-Z0-9_]*"
+            ));
+        }
+        if name.starts_with("__") {
+            return Err(format!(
+                "label name `{name}` is reserved: names starting with `__` are internal to Prometheus"
+            ));
+        }
+        Ok(name.to_string())
+    }))
+}
+
+/// An `expect` pattern, compiled at load (Go RE2 syntax, see [`re2`]).
+struct Expect(regex::Regex);
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new("a regexp", |pattern| {
+            re2::compile(pattern)
+                .map(Expect)
+                .map_err(|err| format!("failed to compile regexp `{pattern}`: {err}"))
+        }))
+    }
+}
+
+// ---- IpProtocol, AddressRule, TlsVersion
+
+impl<'de> Deserialize<'de> for IpProtocol {
+    /// `ip4` or `ip6` as blackbox_exporter documents them; `ipv4`/`ipv6` are accepted too, and
+    /// `""` means the default, ip6.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new("`ip4` or `ip6`", |text| match text {
+            "ip4" | "ipv4" => Ok(IpProtocol::Ip4),
+            "ip6" | "ipv6" | "" => Ok(IpProtocol::Ip6),
+            other => Err(format!(
+                "unknown IP protocol `{other}`, expected `ip4` or `ip6`"
+            )),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for AddressRule {
+    /// `all` or `any`; `""` means the default, all.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new("`all` or `any`", |text| match text {
+            "all" | "" => Ok(AddressRule::All),
+            "any" => Ok(AddressRule::Any),
+            other => Err(format!("unknown rule `{other}`, expected `all` or `any`")),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    /// `TLS10` to `TLS13`, the spellings of the Prometheus common library's `TLSVersion`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new("a TLS version", |text| match text {
+            "TLS10" => Ok(TlsVersion::Tls10),
+            "TLS11" => Ok(TlsVersion::Tls11),
+            "TLS12" => Ok(TlsVersion::Tls12),
+            "TLS13" => Ok(TlsVersion::Tls13),
+            other => Err(format!(
+                "unknown TLS version `{other}`, expected one of `TLS10`, `TLS11`, `TLS12`, `TLS13`"
+            )),
+        }))
+    }
+}
+
+// ---- QueryResponse
+
+/// A `query_response` step as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(default)]
+    expect: Option<Expect>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    send: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    starttls: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    labels: Vec<ExpectLabel>,
+}
+
+impl<'de> Deserialize<'de> for QueryResponse {
+    /// Reads a step; `labels` need an `expect` in the same step (as blackbox_exporter checks)
+    /// and distinct names (one metric cannot carry a label twice).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(StepVisitor)
+    }
+}
+
+struct StepVisitor;
+
+impl<'de> Visitor<'de> for StepVisitor {
+    type Value = QueryResponse;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a query_response step: a map of expect, send, starttls, labels")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<QueryResponse, A::Error> {
+        let raw = RawStep::deserialize(MapAccessDeserializer::new(map))?;
+        if !raw.labels.is_empty() && raw.expect.is_none() {
+            return Err(de::Error::custom(
+                "`labels` need an `expect` regexp in the same step",
+            ));
+        }
+        let mut names = BTreeSet::new();
+        if let Some(dup) = raw.labels.iter().find(|l| !names.insert(l.name.as_str())) {
+            return Err(de::Error::custom(format!(
+                "duplicate label name `{}`",
+                dup.name
+            )));
+        }
+        Ok(QueryResponse {
+            expect: raw.expect.map(|e| e.0),
+            send: raw.send,
+            starttls: raw.starttls,
+            labels: raw.labels,
+        })
+    }
+}
+
+// ---- TlsConfig
+
+/// A `tls_config` block as written (the file-based keys of the Prometheus common library's
+/// `TLSConfig`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    #[serde(default, deserialize_with = "opt_path")]
+    ca_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_path")]
+    cert_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_path")]
+    key_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_string")]
+    server_name: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    insecure_skip_verify: bool,
+    #[serde(default)]
+    min_version: Option<TlsVersion>,
+    #[serde(default)]
+    max_version: Option<TlsVersion>,
+}
+
+impl<'de> Deserialize<'de> for TlsConfig {
+    /// Reads `tls_config`; a client certificate needs its key and the reverse (as the
+    /// Prometheus common library checks), and `min_version` may not exceed `max_version`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TlsVisitor)
+    }
+}
+
+struct TlsVisitor;
+
+impl<'de> Visitor<'de> for TlsVisitor {
+    type Value = TlsConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tls_config map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TlsConfig, A::Error> {
+        let raw = RawTls::deserialize(MapAccessDeserializer::new(map))?;
+        match (&raw.cert_file, &raw.key_file) {
+            (Some(_), None) => {
+                return Err(de::Error::custom(
+                    "`cert_file` is set but `key_file` is not: a client certificate needs its key",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(de::Error::custom(
+                    "`key_file` is set but `cert_file` is not: a client key needs its certificate",
+                ))
+            }
+            _ => {}
+        }
+        if let (Some(min), Some(max)) = (raw.min_version, raw.max_version) {
+            if min > max {
+                return Err(de::Error::custom(format!(
+                    "`min_version` {} is above `max_version` {}",
+                    min.as_str(),
+                    max.as_str()
+                )));
+            }
+        }
+        Ok(TlsConfig {
+            ca_file: raw.ca_file,
+            cert_file: raw.cert_file,
+            key_file: raw.key_file,
+            server_name: raw.server_name,
+            insecure_skip_verify: raw.insecure_skip_verify,
+            min_version: raw.min_version,
+            max_version: raw.max_version,
+        })
+    }
+}

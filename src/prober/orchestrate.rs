@@ -1,0 +1,266 @@
+//! The orchestrator: resolve once, then walk `connect` → `tls` → `query` for one address (or for
+//! every address at once), timing each phase under the probe's one deadline.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+use super::{connect, query, resolve, tls, trace, ProbeRequest};
+use crate::config::AddressRule;
+use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
+
+/// Slack kept between the end of a path trace and the probe deadline, so the answer is on time.
+const TRACE_MARGIN: Duration = Duration::from_millis(20);
+
+/// Runs one probe and returns its report; never fails, never panics on any target.
+///
+/// The report says where and why the probe failed, and carries every fact gathered on the way.
+/// It is returned by `req.timeout` after the start whatever phase hangs: a phase still running at
+/// the deadline is classed `timeout`.
+pub async fn probe(req: ProbeRequest) -> ProbeReport {
+    let start = Instant::now();
+    let deadline = start + req.timeout;
+    let mut log = StepLog::new(start.into_std());
+    log.note(format!(
+        "probing {}:{} with module {}, timeout {:.3}s",
+        req.target.host,
+        req.target.port,
+        req.module_name,
+        req.timeout.as_secs_f64()
+    ));
+    let tcp = &req.module.tcp;
+    let t = Instant::now();
+    let resolved = timeout_at(
+        deadline,
+        resolve::resolve(
+            &req.target.host,
+            tcp.preferred_ip_protocol,
+            tcp.ip_protocol_fallback,
+            &mut log,
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| Err(Failure::timeout(Phase::Resolve)));
+    let resolve_time = t.elapsed();
+
+    let mut report = match resolved {
+        Err(failure) => ProbeReport {
+            failure: Some(failure),
+            failed_due_to_regex: Some(false),
+            ..Default::default()
+        },
+        Ok(ips) if tcp.probe_all_addresses => every_address(&req, ips, start, deadline).await,
+        Ok(ips) => one_address(&req, ips[0], start, deadline).await,
+    };
+    report.phases.insert(0, (Phase::Resolve, resolve_time));
+    report.timeout = req.timeout;
+    report.duration = start.elapsed();
+    log.lines_mut().append(&mut report.log);
+    match &report.failure {
+        None => log.note("probe succeeded"),
+        Some(f) => log.note(format!("probe failed: {f}")),
+    }
+    let mut lines = log.into_lines();
+    lines.sort_by_key(|l| l.offset);
+    report.log = lines;
+    report
+}
+
+/// Probes every address at once; the report of the first failing address (or the first
+/// address when all pass) stands for the probe, and `addresses` holds each outcome.
+async fn every_address(
+    req: &ProbeRequest,
+    ips: Vec<IpAddr>,
+    start: Instant,
+    deadline: Instant,
+) -> ProbeReport {
+    let mut set = JoinSet::new();
+    for (i, ip) in ips.iter().copied().enumerate() {
+        let req = req.clone();
+        set.spawn(async move { (i, one_address(&req, ip, start, deadline).await) });
+    }
+    let mut reports: Vec<(usize, ProbeReport)> = Vec::with_capacity(ips.len());
+    while let Some(done) = set.join_next().await {
+        if let Ok(r) = done {
+            reports.push(r);
+        }
+    }
+    reports.sort_by_key(|(i, _)| *i);
+    let addresses: Vec<AddressResult> = reports
+        .iter()
+        .map(|(i, r)| AddressResult {
+            address: ips[*i],
+            failure: r.failure.clone(),
+        })
+        .collect();
+    let passed = addresses.iter().filter(|a| a.failure.is_none()).count();
+    let success = match req.module.tcp.probe_all_addresses_rule {
+        AddressRule::All => passed == addresses.len() && !addresses.is_empty(),
+        AddressRule::Any => passed > 0,
+    };
+    let primary = if success {
+        reports.iter().position(|(_, r)| r.failure.is_none())
+    } else {
+        reports.iter().position(|(_, r)| r.failure.is_some())
+    };
+    let mut logs = Vec::new();
+    for (i, r) in reports.iter_mut() {
+        for mut line in std::mem::take(&mut r.log) {
+            line.message = format!("[{}] {}", ips[*i], line.message);
+            logs.push(line);
+        }
+    }
+    let mut report = match primary {
+        Some(p) => reports.swap_remove(p).1,
+        None => ProbeReport {
+            failure: Some(Failure::new(Phase::Connect, FailureClass::ProberError, "")),
+            ..Default::default()
+        },
+    };
+    if success {
+        report.failure = None;
+    }
+    report.addresses = addresses;
+    report.log = logs;
+    report
+}
+
+/// Walks connect → tls → query against `ip`. The returned report has no resolve phase, timeout
+/// or duration yet; its log offsets count from `start`.
+async fn one_address(
+    req: &ProbeRequest,
+    ip: IpAddr,
+    start: Instant,
+    deadline: Instant,
+) -> ProbeReport {
+    let mut log = StepLog::new(start.into_std());
+    let mut report = ProbeReport {
+        ip_addr: Some(ip),
+        failed_due_to_regex: Some(false),
+        ..Default::default()
+    };
+    let result = walk(req, ip, start, deadline, &mut report, &mut log).await;
+    report.failure = result.err();
+    report.log = log.into_lines();
+    report
+}
+
+/// The phases after resolve, stopping at the first failure.
+async fn walk(
+    req: &ProbeRequest,
+    ip: IpAddr,
+    start: Instant,
+    deadline: Instant,
+    report: &mut ProbeReport,
+    log: &mut StepLog,
+) -> Result<(), Failure> {
+    let tcp = &req.module.tcp;
+    let host = req.target.host.as_str();
+
+    let t = Instant::now();
+    let addr = SocketAddr::new(ip, req.target.port);
+    let connected = connect_traced(req, addr, start, deadline, report, log).await;
+    report.phases.push((Phase::Connect, t.elapsed()));
+    let connected = connected.map_err(|e| {
+        report.icmp = e.icmp;
+        e.failure
+    })?;
+    report.tcp_info = connected.tcp_info;
+
+    let mut conn = query::Conn::Plain(connected.stream);
+    if tcp.tls {
+        let t = Instant::now();
+        let facts = report.tls.get_or_insert_with(TlsFacts::default);
+        let query::Conn::Plain(stream) = conn else {
+            return Err(Failure::new(Phase::Tls, FailureClass::ProberError, ""));
+        };
+        let shaken = timeout_at(
+            deadline,
+            tls::handshake(stream, &tcp.tls_config, host, facts, log),
+        )
+        .await;
+        report.phases.push((Phase::Tls, t.elapsed()));
+        let stream = shaken.unwrap_or_else(|_| Err(Failure::timeout(Phase::Tls)))?;
+        conn = query::Conn::Tls(Box::new(stream));
+    }
+
+    if !tcp.query_response.is_empty() {
+        let t = Instant::now();
+        let mut outcome = query::QueryOutcome::default();
+        let ran = timeout_at(
+            deadline,
+            query::run(
+                conn,
+                &tcp.query_response,
+                &tcp.tls_config,
+                host,
+                &mut outcome,
+                log,
+            ),
+        )
+        .await;
+        report.phases.push((Phase::Query, t.elapsed()));
+        report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
+        report.expect_labels = outcome.expect_labels;
+        if let Some(facts) = outcome.tls {
+            report.tls = Some(facts);
+        }
+        ran.unwrap_or_else(|_| Err(Failure::timeout(Phase::Query)))?;
+    }
+    Ok(())
+}
+
+/// Connects, and with `tcp.path_trace` enabled, traces the path once the connect has been
+/// silent for the larger of half the timeout and the timeout less one second.
+async fn connect_traced(
+    req: &ProbeRequest,
+    addr: SocketAddr,
+    start: Instant,
+    deadline: Instant,
+    report: &mut ProbeReport,
+    log: &mut StepLog,
+) -> Result<connect::Connected, connect::ConnectError> {
+    let tcp = &req.module.tcp;
+    let mut trace_log = Vec::new();
+    let result = {
+        let conn = connect::connect(addr, tcp.source_ip_address, deadline, log);
+        tokio::pin!(conn);
+        if !tcp.path_trace.enabled {
+            conn.await
+        } else {
+            let silent_for =
+                (req.timeout / 2).max(req.timeout.saturating_sub(Duration::from_secs(1)));
+            tokio::select! {
+                r = &mut conn => r,
+                _ = sleep_until(start + silent_for) => {
+                    trace_log.push((Instant::now(), "connect still silent: tracing the path"));
+                    let until = deadline.checked_sub(TRACE_MARGIN).unwrap_or(deadline);
+                    let traced = trace::trace(addr, tcp.source_ip_address, tcp.path_trace.max_hops, until);
+                    tokio::pin!(traced);
+                    tokio::select! {
+                        r = &mut conn => r,
+                        path = &mut traced => {
+                            report.path = Some(path);
+                            conn.await
+                        }
+                    }
+                }
+            }
+        }
+    };
+    for (at, line) in trace_log {
+        log.note_at(at.into_std(), line);
+    }
+    if let Some(path) = &report.path {
+        for h in &path.hops {
+            log.note(format!("path hop {} answered from {}", h.hop, h.address));
+        }
+        log.note(format!(
+            "last responding hop: {}",
+            path.last_responding_hop()
+        ));
+    }
+    result
+}

@@ -1,0 +1,134 @@
+//! Turns every way a TLS handshake can fail into exactly one contract class of phase `tls`.
+//!
+//! The class comes from evidence only: the variant of rustls' `Error` (certificate error, alert
+//! received, peer incompatibility), the `io::ErrorKind`, or the raw errno of the socket. No error
+//! message text is ever looked at.
+
+use std::io;
+
+use rustls::{AlertDescription, CertificateError, Error};
+
+use crate::prober::errno::classify_stream;
+use crate::report::{Failure, FailureClass, Phase};
+
+/// Classifies an error returned by the tokio-rustls handshake or by a socket read after it.
+///
+/// tokio-rustls hands rustls errors back as `io::Error` of kind `InvalidData` wrapping a
+/// `rustls::Error`; those go to [`classify_rustls`]. An `UnexpectedEof` (the peer's FIN arrived
+/// while the handshake was incomplete) is `eof`; an OS error is classified by its errno
+/// ([`classify_stream`]).
+pub(crate) fn classify_io(err: &io::Error) -> Failure {
+    if let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+        return classify_rustls(tls);
+    }
+    classify_stream(Phase::Tls, err)
+}
+
+/// Classifies a rustls error (rustls 0.23 `Error`, `CertificateError`), in one match.
+///
+/// Certificate classes carry an empty `detail`; `tls_alert` carries the alert's RFC name.
+#[allow(deprecated)] // CertificateError::UnsupportedSignatureAlgorithm still arrives from webpki
+pub(crate) fn classify_rustls(err: &Error) -> Failure {
+    use CertificateError as C;
+    use FailureClass as F;
+    let (class, detail) = match err {
+        // Now is past a certificate's notAfter (RFC 5280 section 4.1.2.5).
+        Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => (F::TlsCertExpired, ""),
+        // Now is before a certificate's notBefore.
+        Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            (F::TlsCertNotYetValid, "")
+        }
+        // No path to a trusted root: unknown issuer (which includes a self-signed leaf), a
+        // signature that does not verify, or one made with an algorithm we cannot check.
+        Error::InvalidCertificate(
+            C::UnknownIssuer
+            | C::BadSignature
+            | C::UnsupportedSignatureAlgorithm
+            | C::UnsupportedSignatureAlgorithmContext { .. }
+            | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. },
+        ) => (F::TlsCertUntrusted, ""),
+        // The leaf's SANs do not cover the server name (RFC 6125).
+        Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            (F::TlsCertHostnameMismatch, "")
+        }
+        // Every other rejection of the presented chain: revoked, bad DER, wrong extended key
+        // usage (InvalidPurpose), unhandled critical extension, CA used as leaf, CRL problems,
+        // or no certificate at all.
+        Error::InvalidCertificate(_)
+        | Error::InvalidCertRevocationList(_)
+        | Error::NoCertificatesPresented => (F::TlsCertInvalid, ""),
+        // The peer gave up with a fatal alert (RFC 8446 section 6.2).
+        Error::AlertReceived(alert) => (F::TlsAlert, alert_name(*alert)),
+        // We refused what the server chose: a TLS 1.0/1.1 ServerHello, no common suite, group
+        // or signature scheme.
+        Error::PeerIncompatible(_) => (F::TlsIncompatible, ""),
+        // The bytes are not TLS (an HTTP or SSH banner fails the record header check as
+        // InvalidContentType), or the peer broke the protocol's rules (PeerMisbehaved: it
+        // speaks something TLS-shaped, but not TLS as RFC 8446 / RFC 5246 define it).
+        Error::InvalidMessage(_)
+        | Error::InappropriateMessage { .. }
+        | Error::InappropriateHandshakeMessage { .. }
+        | Error::PeerMisbehaved(_)
+        | Error::PeerSentOversizedRecord
+        | Error::DecryptError => (F::ProtocolMismatch, ""),
+        // Failures of this process: clock, randomness, our own key, our configuration.
+        Error::FailedToGetCurrentTime
+        | Error::FailedToGetRandomBytes
+        | Error::EncryptError
+        | Error::InconsistentKeys(_)
+        | Error::BadMaxFragmentSize
+        | Error::HandshakeNotComplete
+        | Error::General(_)
+        | Error::Other(_) => (F::ProberError, ""),
+        // Variants added after rustls 0.23 (the enum is #[non_exhaustive]), ECH and ALPN errors
+        // we cannot trigger: nothing proves the target at fault.
+        _ => (F::ProberError, ""),
+    };
+    Failure::new(Phase::Tls, class, detail)
+}
+
+/// The RFC 8446 section 6 / IANA "TLS Alerts" registry name of `alert`, snake_case.
+///
+/// `unknown_alert` for a code rustls does not know (the detail token stays bounded).
+pub(crate) fn alert_name(alert: AlertDescription) -> &'static str {
+    use AlertDescription as A;
+    match alert {
+        A::CloseNotify => "close_notify",
+        A::UnexpectedMessage => "unexpected_message",
+        A::BadRecordMac => "bad_record_mac",
+        A::DecryptionFailed => "decryption_failed",
+        A::RecordOverflow => "record_overflow",
+        A::DecompressionFailure => "decompression_failure",
+        A::HandshakeFailure => "handshake_failure",
+        A::NoCertificate => "no_certificate",
+        A::BadCertificate => "bad_certificate",
+        A::UnsupportedCertificate => "unsupported_certificate",
+        A::CertificateRevoked => "certificate_revoked",
+        A::CertificateExpired => "certificate_expired",
+        A::CertificateUnknown => "certificate_unknown",
+        A::IllegalParameter => "illegal_parameter",
+        A::UnknownCA => "unknown_ca",
+        A::AccessDenied => "access_denied",
+        A::DecodeError => "decode_error",
+        A::DecryptError => "decrypt_error",
+        A::ExportRestriction => "export_restriction",
+        A::ProtocolVersion => "protocol_version",
+        A::InsufficientSecurity => "insufficient_security",
+        A::InternalError => "internal_error",
+        A::InappropriateFallback => "inappropriate_fallback",
+        A::UserCanceled => "user_canceled",
+        A::NoRenegotiation => "no_renegotiation",
+        A::MissingExtension => "missing_extension",
+        A::UnsupportedExtension => "unsupported_extension",
+        A::CertificateUnobtainable => "certificate_unobtainable",
+        A::UnrecognisedName => "unrecognized_name",
+        A::BadCertificateStatusResponse => "bad_certificate_status_response",
+        A::BadCertificateHashValue => "bad_certificate_hash_value",
+        A::UnknownPSKIdentity => "unknown_psk_identity",
+        A::CertificateRequired => "certificate_required",
+        A::NoApplicationProtocol => "no_application_protocol",
+        A::EncryptedClientHelloRequired => "encrypted_client_hello_required",
+        // Unknown(code) and variants added later.
+        _ => "unknown_alert",
+    }
+}
