@@ -9,7 +9,8 @@
 #
 # Needs promtool and amtool and Alertmanager (Debian packages prometheus and
 # prometheus-alertmanager) and python3 with PyYAML; installs nothing and fails when one is
-# missing. kubectl, systemd-analyze and shellcheck are used when present, skipped otherwise.
+# missing. Used when present, skipped otherwise: a built exporter (target/release or
+# target/debug), kubectl, systemd-analyze, shellcheck.
 # Prints one line per check and ends with "N passed, M failed, K skipped"; exits 1 on any failure.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -152,6 +153,18 @@ PY
         run "docs/scaling.md example $(basename "$f" .yml): promtool check config" \
             promtool check config --syntax-only "$f"
     done
+fi
+
+# ---- the example exporter configuration loads in the exporter itself (when one is built)
+exporter=""
+for b in target/release/handshake_exporter target/debug/handshake_exporter; do
+    if [ -x "$b" ]; then exporter=$b; break; fi
+done
+if [ -n "$exporter" ]; then
+    run "$exporter --config.check deploy/handshake_exporter/config.yml" \
+        "$exporter" --config.check --config.file=deploy/handshake_exporter/config.yml
+else
+    skipped "exporter --config.check (no built binary in target/)"
 fi
 
 # ---- optional tools
