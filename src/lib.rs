@@ -2,6 +2,8 @@
 //! (class) a connection failed. See `docs/metrics.md` for the metric contract.
 
 pub mod config;
+pub mod metrics;
 pub mod prober;
 pub mod report;
+pub mod server;
 pub mod sys;

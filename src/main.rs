@@ -1,1 +1,147 @@
-fn main() {}
+//! The handshake_exporter binary: parses blackbox_exporter-style flags, loads the config, binds
+//! and serves until SIGTERM or SIGINT. Everything else lives in the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, ValueEnum};
+use handshake_exporter::config::Config;
+use handshake_exporter::server::{self, State};
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Prometheus exporter whose TCP/TLS probes name the phase and class of every failure.
+#[derive(Debug, Parser)]
+#[command(name = "handshake_exporter", version)]
+struct Flags {
+    /// Configuration file (blackbox_exporter schema); without it the builtin tcp_connect and
+    /// tls_connect modules are served.
+    #[arg(long = "config.file", value_name = "PATH")]
+    config_file: Option<PathBuf>,
+    /// Address to listen on: `:PORT` (all interfaces), `HOST:PORT` or `[IPv6]:PORT`.
+    #[arg(long = "web.listen-address", default_value = ":19115")]
+    listen_address: String,
+    /// Seconds subtracted from Prometheus' scrape timeout to get a probe's deadline.
+    #[arg(long = "timeout-offset", default_value_t = 0.5, value_parser = parse_offset, allow_negative_numbers = true)]
+    timeout_offset: f64,
+    /// Load the configuration, print OK or the error, and exit 0 or 1.
+    #[arg(long = "config.check")]
+    config_check: bool,
+    /// Least severe log level written to stderr.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    log_level: LogLevel,
+    /// Probes allowed to run at once; beyond it /probe answers 503.
+    #[arg(long = "probe.max-concurrency", default_value_t = 10_000)]
+    max_concurrency: usize,
+}
+
+/// `--log.level` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    fn filter(self) -> tracing::Level {
+        match self {
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Error => tracing::Level::ERROR,
+        }
+    }
+}
+
+fn parse_offset(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds >= 0")),
+    }
+}
+
+fn load(flags: &Flags) -> Result<Config, String> {
+    match &flags.config_file {
+        Some(path) => server::load_config(path)
+            .map_err(|reason| format!("failed to load {}: {reason}", path.display())),
+        None => Ok(Config::builtin()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_max_level(flags.log_level.filter())
+        .init();
+
+    if flags.config_check {
+        return match load(&flags) {
+            Ok(_) => {
+                println!("OK");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match serve(flags).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
+    match server::raise_nofile_limit() {
+        Ok((before, after)) => tracing::info!(before, after, "open file limit (RLIMIT_NOFILE)"),
+        Err(err) => tracing::warn!(error = %err, "failed to raise the open file limit"),
+    }
+    let config = load(&flags)?;
+    tracing::info!(
+        modules = config.modules.len(),
+        skipped = config.skipped.len(),
+        "config loaded"
+    );
+    let state = Arc::new(State::new(
+        config,
+        flags.config_file.clone(),
+        flags.timeout_offset,
+        flags.max_concurrency,
+    ));
+    let listener = server::bind(&flags.listen_address)
+        .await
+        .map_err(|err| format!("failed to listen on {}: {err}", flags.listen_address))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    // Read the system trust roots off the serving path, so the first TLS probe does not wait.
+    tokio::task::spawn_blocking(|| {
+        let roots = handshake_exporter::prober::tls::preload_system_roots();
+        tracing::debug!(roots, "system trust roots loaded");
+    });
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received, stopping"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received, stopping"),
+        }
+    };
+    let hangup_state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = server::reload_on_sighup(hangup_state).await {
+            tracing::error!(error = %err, "failed to install the SIGHUP handler");
+        }
+    });
+    server::run(listener, state, shutdown).await?;
+    Ok(())
+}

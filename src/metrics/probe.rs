@@ -1,0 +1,451 @@
+//! The `/probe` answer: the gauges of the metric contract built from one [`ProbeReport`].
+//!
+//! The report is first turned into plain metric families (name, help, series in a fixed order),
+//! then a collector writes them into a fresh registry, so the output is deterministic and every
+//! series appears exactly when the contract says it does.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::report::{Phase, ProbeReport};
+
+/// A label set in output order.
+type Labels = Vec<(String, String)>;
+
+/// One sample value: integers print without a fraction (`1`, not `1.0`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Value {
+    Int(i64),
+    Float(f64),
+}
+
+/// One gauge family: name, help and its series in output order.
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    series: Vec<(Labels, Value)>,
+}
+
+/// Writes prepared families into a registry on encode.
+#[derive(Debug)]
+struct ProbeCollector(Vec<Family>);
+
+impl Collector for ProbeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        for family in self.0.iter().filter(|f| !f.series.is_empty()) {
+            let mut metric =
+                encoder.encode_descriptor(family.name, family.help, None, MetricType::Gauge)?;
+            for (labels, value) in &family.series {
+                if labels.is_empty() {
+                    encode_value(&mut metric, *value)?;
+                } else {
+                    encode_value(&mut metric.encode_family(labels)?, *value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn encode_value(metric: &mut MetricEncoder<'_>, value: Value) -> Result<(), fmt::Error> {
+    match value {
+        Value::Int(v) => metric.encode_gauge(&v),
+        Value::Float(v) => metric.encode_gauge(&v),
+    }
+}
+
+/// A fresh registry holding the per-probe gauges of `report`, named as the metric contract.
+///
+/// Series present only under a condition (failure info, TLS facts, TCP_INFO, ICMP evidence,
+/// regex outcome, expect labels) are absent when the report lacks the fact.
+pub fn probe_registry(report: &ProbeReport) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ProbeCollector(families(report))));
+    registry
+}
+
+/// The OpenMetrics text of [`probe_registry`], ending with `# EOF`.
+///
+/// Errors: only a formatter error, which writing into a `String` does not produce.
+pub fn encode_probe(report: &ProbeReport) -> Result<String, fmt::Error> {
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &probe_registry(report))?;
+    Ok(out)
+}
+
+/// blackbox_exporter's `probe_ip_addr_hash`: FNV-1a 32-bit over the address octets, 4 bytes for
+/// IPv4 (and IPv4-mapped IPv6, as Go's `net.IP.To4`), 16 for IPv6 (`prober/utils.go` `ipHash`).
+pub fn ip_addr_hash(ip: IpAddr) -> u32 {
+    let octets: Vec<u8> = match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.octets().to_vec(),
+            None => v6.octets().to_vec(),
+        },
+    };
+    // FNV-1a parameters from draft-eastlake-fnv: offset basis 2166136261, prime 16777619.
+    octets.iter().fold(2_166_136_261u32, |hash, byte| {
+        (hash ^ u32::from(*byte)).wrapping_mul(16_777_619)
+    })
+}
+
+fn one(name: &'static str, help: &'static str, value: Value) -> Family {
+    Family {
+        name,
+        help,
+        series: vec![(Vec::new(), value)],
+    }
+}
+
+fn labels<const N: usize>(pairs: [(&str, &str); N]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn flag(b: bool) -> Value {
+    Value::Int(i64::from(b))
+}
+
+/// The contract's families for `report`, in a stable order.
+fn families(report: &ProbeReport) -> Vec<Family> {
+    let mut out = vec![
+        one(
+            "probe_success",
+            "1 when every phase passed, else 0",
+            flag(report.success()),
+        ),
+        one(
+            "probe_duration_seconds",
+            "Wall time of the whole probe in seconds",
+            Value::Float(report.duration.as_secs_f64()),
+        ),
+        one(
+            "probe_timeout_seconds",
+            "The deadline this probe ran under in seconds",
+            Value::Float(report.timeout.as_secs_f64()),
+        ),
+        Family {
+            name: "probe_tcp_duration_seconds",
+            help: "Seconds spent in each phase that started; a failed phase reports the time until it failed",
+            series: report
+                .phases
+                .iter()
+                .map(|(p, d)| (labels([("phase", p.as_str())]), Value::Float(d.as_secs_f64())))
+                .collect(),
+        },
+    ];
+    if let Some(f) = &report.failure {
+        out.push(Family {
+            name: "probe_failure_info",
+            help: "Where (phase) and why (class, detail) the probe failed",
+            series: vec![(
+                labels([
+                    ("phase", f.phase.as_str()),
+                    ("class", f.class.as_str()),
+                    ("detail", f.detail.as_ref()),
+                ]),
+                Value::Int(1),
+            )],
+        });
+    }
+    let resolve = report.phase_duration(Phase::Resolve).unwrap_or_default();
+    out.push(one(
+        "probe_dns_lookup_time_seconds",
+        "Seconds spent resolving the target name (the resolve phase)",
+        Value::Float(resolve.as_secs_f64()),
+    ));
+    out.push(one(
+        "probe_ip_protocol",
+        "IP version of the address probed: 4 or 6, 0 when resolution failed",
+        Value::Int(i64::from(report.ip_protocol())),
+    ));
+    if let Some(ip) = report.ip_addr {
+        out.push(one(
+            "probe_ip_addr_hash",
+            "FNV-1a hash of the probed address octets; a change means the target moved",
+            Value::Int(i64::from(ip_addr_hash(ip))),
+        ));
+    }
+    network_families(report, &mut out);
+    path_families(report, &mut out);
+    address_families(report, &mut out);
+    query_families(report, &mut out);
+    tls_families(report, &mut out);
+    out
+}
+
+/// ICMP evidence and TCP_INFO facts.
+fn network_families(report: &ProbeReport, out: &mut Vec<Family>) {
+    if let Some(icmp) = &report.icmp {
+        out.push(Family {
+            name: "probe_icmp_info",
+            help: "The ICMP error behind an unreachable or prohibited connect",
+            series: vec![(
+                labels([
+                    ("type", icmp.icmp_type.to_string().as_str()),
+                    ("code", icmp.code.to_string().as_str()),
+                    ("reason", icmp.reason),
+                    ("from", icmp.from.to_string().as_str()),
+                ]),
+                Value::Int(1),
+            )],
+        });
+    }
+    if let Some(info) = &report.tcp_info {
+        out.push(one(
+            "probe_tcp_rtt_seconds",
+            "Kernel smoothed round-trip time (TCP_INFO) right after connect in seconds",
+            Value::Float(info.rtt.as_secs_f64()),
+        ));
+        out.push(one(
+            "probe_tcp_syn_retransmits",
+            "SYNs resent before the connection opened",
+            Value::Int(i64::from(info.syn_retransmits)),
+        ));
+    }
+}
+
+/// Where silence begins, from a path trace.
+fn path_families(report: &ProbeReport, out: &mut Vec<Family>) {
+    let Some(path) = &report.path else {
+        return;
+    };
+    out.push(one(
+        "probe_path_last_responding_hop",
+        "TTL / hop limit of the last hop that answered the path trace; 0 when none did",
+        Value::Int(i64::from(path.last_responding_hop())),
+    ));
+    out.push(Family {
+        name: "probe_path_hop_info",
+        help: "Each hop that answered the path trace, by TTL / hop limit",
+        series: path
+            .hops
+            .iter()
+            .map(|h| {
+                let hop = h.hop.to_string();
+                let address = h.address.to_string();
+                (
+                    labels([("hop", &hop), ("address", &address)]),
+                    Value::Int(1),
+                )
+            })
+            .collect(),
+    });
+}
+
+/// Per-address outcomes when every resolved address was probed.
+fn address_families(report: &ProbeReport, out: &mut Vec<Family>) {
+    if report.addresses.is_empty() {
+        return;
+    }
+    let mut success = Vec::new();
+    let mut failures = Vec::new();
+    for a in &report.addresses {
+        let address = a.address.to_string();
+        success.push((labels([("address", &address)]), flag(a.failure.is_none())));
+        if let Some(f) = &a.failure {
+            failures.push((
+                labels([
+                    ("address", &address),
+                    ("phase", f.phase.as_str()),
+                    ("class", f.class.as_str()),
+                    ("detail", f.detail.as_ref()),
+                ]),
+                Value::Int(1),
+            ));
+        }
+    }
+    out.push(Family {
+        name: "probe_address_success",
+        help: "1 when every phase passed for this resolved address, else 0",
+        series: success,
+    });
+    out.push(Family {
+        name: "probe_address_failure_info",
+        help: "Where (phase) and why (class, detail) probing this resolved address failed",
+        series: failures,
+    });
+}
+
+/// The `query_response` outcome.
+fn query_families(report: &ProbeReport, out: &mut Vec<Family>) {
+    if let Some(failed) = report.failed_due_to_regex {
+        out.push(one(
+            "probe_failed_due_to_regex",
+            "1 when an expect step of query_response never matched, else 0",
+            flag(failed),
+        ));
+    }
+    if !report.expect_labels.is_empty() {
+        out.push(Family {
+            name: "probe_expect_info",
+            help: "Explicit label values from query_response steps that matched",
+            series: report
+                .expect_labels
+                .iter()
+                .map(|set| (set.clone(), Value::Int(1)))
+                .collect(),
+        });
+    }
+}
+
+/// Facts of the TLS handshake, also when verification failed.
+fn tls_families(report: &ProbeReport, out: &mut Vec<Family>) {
+    let Some(tls) = &report.tls else {
+        return;
+    };
+    if let Some(version) = tls.version {
+        out.push(Family {
+            name: "probe_tls_version_info",
+            help: "TLS version the handshake negotiated",
+            series: vec![(labels([("version", version)]), Value::Int(1))],
+        });
+    }
+    if let Some(cipher) = &tls.cipher {
+        out.push(Family {
+            name: "probe_tls_cipher_info",
+            help: "IANA name of the cipher suite the handshake negotiated",
+            series: vec![(labels([("cipher", cipher)]), Value::Int(1))],
+        });
+    }
+    if let Some(expiry) = tls.earliest_expiry() {
+        out.push(one(
+            "probe_ssl_earliest_cert_expiry",
+            "Earliest notAfter of the presented certificate chain in unix seconds",
+            Value::Int(expiry),
+        ));
+        out.push(one(
+            "probe_ssl_last_chain_expiry_timestamp_seconds",
+            "Earliest notAfter of the last presented chain in unix seconds",
+            Value::Int(expiry),
+        ));
+    }
+    if let Some(leaf) = tls.chain.first() {
+        out.push(Family {
+            name: "probe_ssl_last_chain_info",
+            help: "Identity of the leaf certificate the server presented",
+            series: vec![(
+                labels([
+                    ("fingerprint_sha256", &leaf.fingerprint_sha256),
+                    ("subject", &leaf.subject),
+                    ("issuer", &leaf.issuer),
+                    ("subjectalternative", &leaf.subject_alternative),
+                    ("serialnumber", &leaf.serial_number),
+                ]),
+                Value::Int(1),
+            )],
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{IcmpInfo, TcpInfo, TlsFacts};
+    use std::time::Duration;
+
+    #[test]
+    fn success_with_every_optional_fact() {
+        let report = ProbeReport {
+            failure: None,
+            phases: vec![(Phase::Connect, Duration::from_micros(250))],
+            ip_addr: Some("::1".parse().unwrap()),
+            icmp: Some(IcmpInfo {
+                icmp_type: 3,
+                code: 1,
+                reason: "host_unreachable",
+                from: "127.0.0.2".parse().unwrap(),
+            }),
+            tcp_info: Some(TcpInfo {
+                rtt: Duration::from_micros(40),
+                syn_retransmits: 2,
+            }),
+            tls: Some(TlsFacts {
+                version: Some("TLS 1.3"),
+                cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+                chain: Vec::new(),
+            }),
+            failed_due_to_regex: Some(false),
+            expect_labels: vec![vec![("banner".into(), "SSH-2.0".into())]],
+            ..Default::default()
+        };
+        let text = encode_probe(&report).unwrap();
+        for line in [
+            "probe_success 1",
+            "probe_ip_protocol 6",
+            "probe_ip_addr_hash 1751717746",
+            "probe_dns_lookup_time_seconds 0.0",
+            "probe_icmp_info{type=\"3\",code=\"1\",reason=\"host_unreachable\",from=\"127.0.0.2\"} 1",
+            "probe_tcp_rtt_seconds 0.00004",
+            "probe_tcp_syn_retransmits 2",
+            "probe_tls_version_info{version=\"TLS 1.3\"} 1",
+            "probe_tls_cipher_info{cipher=\"TLS_AES_128_GCM_SHA256\"} 1",
+            "probe_failed_due_to_regex 0",
+            "probe_expect_info{banner=\"SSH-2.0\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(!text.contains("probe_failure_info"), "{text}");
+        assert!(!text.contains("probe_ssl_earliest_cert_expiry"), "{text}");
+    }
+
+    #[test]
+    fn ip_hash_matches_blackbox() {
+        let localhost: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(ip_addr_hash(localhost), 3_668_918_509);
+        // An IPv4-mapped IPv6 address hashes as its IPv4 form (Go's net.IP.To4).
+        assert_eq!(
+            ip_addr_hash("::ffff:127.0.0.1".parse().unwrap()),
+            3_668_918_509
+        );
+        assert_eq!(ip_addr_hash("::1".parse().unwrap()), 1_751_717_746);
+    }
+
+    #[test]
+    fn path_and_per_address_outcomes() {
+        use crate::report::{AddressResult, Failure, FailureClass, Hop, PathReport};
+        let refused = Failure::new(Phase::Connect, FailureClass::Refused, "ECONNREFUSED");
+        let report = ProbeReport {
+            failure: Some(refused.clone()),
+            path: Some(PathReport {
+                hops: vec![Hop {
+                    hop: 1,
+                    address: "198.51.100.1".parse().unwrap(),
+                }],
+            }),
+            addresses: vec![
+                AddressResult {
+                    address: "203.0.113.2".parse().unwrap(),
+                    failure: None,
+                },
+                AddressResult {
+                    address: "203.0.113.3".parse().unwrap(),
+                    failure: Some(refused),
+                },
+            ],
+            ..Default::default()
+        };
+        let text = encode_probe(&report).unwrap();
+        for line in [
+            "probe_path_last_responding_hop 1",
+            "probe_path_hop_info{hop=\"1\",address=\"198.51.100.1\"} 1",
+            "probe_address_success{address=\"203.0.113.2\"} 1",
+            "probe_address_success{address=\"203.0.113.3\"} 0",
+            "probe_address_failure_info{address=\"203.0.113.3\",phase=\"connect\",class=\"refused\",detail=\"ECONNREFUSED\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains("address=\"203.0.113.2\",phase"), "{text}");
+    }
+}

@@ -1,0 +1,103 @@
+//! URL query strings as `application/x-www-form-urlencoded` (WHATWG URL standard, section 5):
+//! `&`-separated `name=value` pairs, `+` for a space, `%XX` escapes.
+//!
+//! Prometheus percent-encodes relabelled parameters, so `[::1]:443` arrives as
+//! `%5B%3A%3A1%5D%3A443`.
+
+/// Why a query string was rejected; the text is the one-line reason a user reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// `%` not followed by two hex digits.
+    #[error("failed to decode query string: bad percent escape in {0:?}")]
+    BadEscape(String),
+    /// The decoded bytes are not UTF-8.
+    #[error("failed to decode query string: {0:?} is not UTF-8 once decoded")]
+    NotUtf8(String),
+}
+
+/// The decoded `(name, value)` pairs of `query`, in order; a pair without `=` has an empty value
+/// and empty pieces (`a=1&&b=2`) are skipped.
+///
+/// Errors: [`QueryError`] for a malformed `%` escape or a result that is not UTF-8.
+pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, QueryError> {
+    query
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+/// The first value of `name` in decoded `pairs` (as Go's `url.Values.Get`).
+pub(super) fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Decodes one component: `+` becomes a space, `%XX` the byte XX.
+fn decode(component: &str) -> Result<String, QueryError> {
+    let bytes = component.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = bytes.get(i + 1).and_then(|b| hex(*b));
+                let lo = bytes.get(i + 2).and_then(|b| hex(*b));
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    _ => return Err(QueryError::BadEscape(component.to_string())),
+                }
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| QueryError::NotUtf8(component.to_string()))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_bracketed_ipv6() {
+        let pairs = parse_query("target=%5B%3A%3A1%5D%3A443&module=tcp_connect").unwrap();
+        assert_eq!(first(&pairs, "target"), Some("[::1]:443"));
+        assert_eq!(first(&pairs, "module"), Some("tcp_connect"));
+    }
+
+    #[test]
+    fn plus_is_space_and_first_value_wins() {
+        let pairs = parse_query("a=x+y&a=z&flag&&b=").unwrap();
+        assert_eq!(first(&pairs, "a"), Some("x y"));
+        assert_eq!(first(&pairs, "flag"), Some(""));
+        assert_eq!(first(&pairs, "b"), Some(""));
+        assert_eq!(first(&pairs, "c"), None);
+    }
+
+    #[test]
+    fn rejects_bad_escapes() {
+        assert!(matches!(
+            parse_query("a=%zz"),
+            Err(QueryError::BadEscape(_))
+        ));
+        assert!(matches!(parse_query("a=%4"), Err(QueryError::BadEscape(_))));
+        assert!(matches!(parse_query("a=%ff"), Err(QueryError::NotUtf8(_))));
+    }
+}

@@ -1,0 +1,99 @@
+//! Reloading `--config.file` on `POST /-/reload` and on SIGHUP. A failed reload keeps the
+//! running configuration; either way the outcome shows in
+//! `handshake_exporter_config_last_reload_successful`.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use hyper::StatusCode;
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::{text, Reply, State};
+use crate::config::Config;
+
+/// Why a reload did not happen; the text is what `POST /-/reload` answers and what is logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReloadError {
+    /// The exporter serves its builtin modules: there is no file to read again.
+    #[error("failed to reload: no --config.file given, the builtin modules are served")]
+    NoConfigFile,
+    /// The file could not be read or is invalid; the running configuration stays.
+    #[error("failed to reload {path}: {reason}")]
+    Load {
+        /// The config file path.
+        path: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// Reads and validates the config file at `path`; the one place the exporter loads a file.
+///
+/// Errors: the one-line reason the file was rejected.
+pub fn load_config(path: &Path) -> Result<Config, String> {
+    Config::load_file(path).map_err(|e| e.to_string())
+}
+
+impl State {
+    /// Loads the config file again and swaps it in. On failure the running configuration stays,
+    /// the reason is logged and the reload gauge goes to 0; on success it goes to 1 with the time.
+    ///
+    /// Errors: [`ReloadError::NoConfigFile`] without `--config.file` (metrics untouched),
+    /// [`ReloadError::Load`] when the file is unreadable or invalid.
+    pub async fn reload(&self) -> Result<(), ReloadError> {
+        let Some(path) = self.config_file().map(Path::to_path_buf) else {
+            return Err(ReloadError::NoConfigFile);
+        };
+        let _serial = self.reload_lock.lock().await;
+        let shown = path.display().to_string();
+        // Reading a file blocks: keep it off the request workers.
+        let loaded = match tokio::task::spawn_blocking(move || load_config(&path)).await {
+            Ok(loaded) => loaded,
+            Err(err) => Err(format!("loader task failed: {err}")),
+        };
+        match loaded {
+            Ok(config) => {
+                let modules = config.modules.len();
+                self.set_config(config);
+                self.metrics().reload_succeeded(SystemTime::now());
+                tracing::info!(file = %shown, modules, "config reloaded");
+                Ok(())
+            }
+            Err(reason) => {
+                self.metrics().reload_failed();
+                let err = ReloadError::Load {
+                    path: shown,
+                    reason,
+                };
+                tracing::error!("{err}; keeping the running config");
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Answers `POST /-/reload`: 200 on success, 400 without a config file, 500 with the reason when
+/// the file was rejected.
+pub(super) async fn handle(state: &State) -> Reply {
+    match state.reload().await {
+        Ok(()) => text(StatusCode::OK, "config reloaded"),
+        Err(err @ ReloadError::NoConfigFile) => text(StatusCode::BAD_REQUEST, &err.to_string()),
+        Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+/// Reloads the configuration on every SIGHUP, forever.
+///
+/// Errors: only when the SIGHUP handler cannot be installed.
+pub async fn reload_on_sighup(state: Arc<State>) -> io::Result<()> {
+    let mut hangups = signal(SignalKind::hangup())?;
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP received, reloading config");
+        if let Err(err @ ReloadError::NoConfigFile) = state.reload().await {
+            tracing::warn!("{err}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Process setup the binary does before serving: binding `--web.listen-address` the way
+//! blackbox_exporter accepts it, and raising the open-file limit so many probes can run at once.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use socket2::{Domain, Socket, Type};
+use tokio::net::TcpListener;
+
+/// Pending-connection queue length passed to listen(2).
+const BACKLOG: i32 = 1024;
+
+/// Binds `address`: `:PORT` on every interface (IPv6 and IPv4 on one dual-stack socket, IPv4
+/// alone when the host has no IPv6), `HOST:PORT`, `IPv4:PORT` or `[IPv6]:PORT`.
+///
+/// Errors: the bind(2) error (`EADDRINUSE`, `EACCES`, ...), or `InvalidInput` when `address`
+/// resolves to nothing.
+pub async fn bind(address: &str) -> io::Result<TcpListener> {
+    if let Some(port) = address
+        .strip_prefix(':')
+        .and_then(|p| p.parse::<u16>().ok())
+    {
+        return match bind_dual_stack(port) {
+            Ok(listener) => Ok(listener),
+            Err(err) => {
+                tracing::debug!(error = %err, "no dual-stack socket, listening on IPv4 only");
+                TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await
+            }
+        };
+    }
+    TcpListener::bind(address).await
+}
+
+/// `[::]:port` with `IPV6_V6ONLY` off (ipv6(7)), so IPv4 clients arrive as mapped addresses.
+fn bind_dual_stack(port: u16) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, None)?;
+    socket.set_only_v6(false)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Raises the `RLIMIT_NOFILE` soft limit to the hard limit (getrlimit(2)): every probe holds a
+/// socket, and the usual soft limit of 1024 is reached long before the concurrency limit.
+///
+/// Returns `(before, after)` soft limits. Errors: the getrlimit/setrlimit errno.
+pub fn raise_nofile_limit() -> Result<(u64, u64), nix::Error> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    let (after, _) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    Ok((soft, after))
+}
