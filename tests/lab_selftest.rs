@@ -57,54 +57,12 @@ fn netns_read(ns: &str, path: &'static str) -> String {
     lab::netns::in_ns(ns, move || std::fs::read_to_string(path).expect("readable"))
 }
 
-#[test]
-fn lab_connect_errors() {
-    let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
-    lab.serve(
-        "[2001:db8:2::2]:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
-    lab.iptables(
-        &lab.server,
-        "-A INPUT -p tcp --dport 2001 -j REJECT --reject-with icmp-host-unreachable",
-    );
-    lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2002 -j DROP");
-    lab.iptables(
-        &lab.server,
-        "-A INPUT -p tcp --dport 2003 -j REJECT --reject-with tcp-reset",
-    );
-    lab.iptables(
-        &lab.router,
-        "-A FORWARD -p tcp --dport 2004 -j REJECT --reject-with icmp-admin-prohibited",
-    );
-    lab.ip6tables(
-        &lab.server,
-        "-A INPUT -p tcp --dport 2005 -j REJECT --reject-with adm-prohibited",
-    );
-    let cases = [
-        ("203.0.113.2:22", 0),
-        ("[2001:db8:2::2]:22", 0),
-        ("203.0.113.2:1", libc::ECONNREFUSED),
-        ("[2001:db8:2::2]:1", libc::ECONNREFUSED),
-        ("203.0.113.2:2001", libc::EHOSTUNREACH),
-        ("203.0.113.2:2002", libc::ETIMEDOUT),
-        ("203.0.113.2:2003", libc::ECONNREFUSED),
-        ("203.0.113.2:2004", libc::EHOSTUNREACH),
-        ("[2001:db8:2::2]:2005", libc::EACCES),
-        ("203.0.113.4:80", libc::EHOSTUNREACH),
-        ("203.0.113.5:80", libc::EHOSTUNREACH),
-        ("203.0.113.6:80", libc::ETIMEDOUT),
-        ("192.0.2.1:80", libc::ENETUNREACH),
-        ("[2001:db8:3::1]:80", libc::ENETUNREACH),
-    ];
+/// Connects to every `(address, errno)` case at once and asserts each errno.
+fn check_connects(lab: &Lab, cases: &[(&str, i32)]) {
     let got: Vec<i32> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
             .iter()
-            .map(|(addr, _)| s.spawn(|| connect_errno(&lab, addr)))
+            .map(|(addr, _)| s.spawn(|| connect_errno(lab, addr)))
             .collect();
         handles
             .into_iter()
@@ -114,6 +72,66 @@ fn lab_connect_errors() {
     for ((addr, want), got) in cases.iter().zip(got) {
         assert_eq!(got, *want, "connect {addr}: errno {got}, want {want}");
     }
+}
+
+#[test]
+fn lab_connect_errors() {
+    let lab = lab_or_skip!();
+    let banner = || Peer::Banner(lab::servers::SSH_BANNER.into());
+    lab.serve("203.0.113.2:22", banner());
+    lab.serve("[2001:db8:2::2]:22", banner());
+    let host_unreachable = "--reject-with icmp-host-unreachable";
+    lab.iptables(
+        &lab.server,
+        &format!("-A INPUT -p tcp --dport 2001 -j REJECT {host_unreachable}"),
+    );
+    lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2002 -j DROP");
+    lab.iptables(
+        &lab.server,
+        "-A INPUT -p tcp --dport 2003 -j REJECT --reject-with tcp-reset",
+    );
+    lab.ip6tables(
+        &lab.server,
+        "-A INPUT -p tcp --dport 2005 -j REJECT --reject-with adm-prohibited",
+    );
+    check_connects(
+        &lab,
+        &[
+            ("203.0.113.2:22", 0),
+            ("[2001:db8:2::2]:22", 0),
+            ("203.0.113.2:1", libc::ECONNREFUSED),
+            ("[2001:db8:2::2]:1", libc::ECONNREFUSED),
+            ("203.0.113.2:2001", libc::EHOSTUNREACH),
+            ("203.0.113.2:2002", libc::ETIMEDOUT),
+            ("203.0.113.2:2003", libc::ECONNREFUSED),
+            ("[2001:db8:2::2]:2005", libc::EACCES),
+        ],
+    );
+}
+
+/// Route errors of the router (`unreachable`, `prohibit`, no route). Its own lab: see the
+/// rate-limit note in the lab module.
+#[test]
+fn lab_router_route_errors() {
+    let lab = lab_or_skip!();
+    check_connects(
+        &lab,
+        &[
+            ("203.0.113.4:80", libc::EHOSTUNREACH),
+            ("203.0.113.5:80", libc::EHOSTUNREACH),
+            ("203.0.113.6:80", libc::ETIMEDOUT),
+            ("192.0.2.1:80", libc::ENETUNREACH),
+            ("[2001:db8:3::1]:80", libc::ENETUNREACH),
+        ],
+    );
+}
+
+#[test]
+fn lab_router_reject() {
+    let lab = lab_or_skip!();
+    let rule = "-A FORWARD -p tcp --dport 2004 -j REJECT --reject-with icmp-admin-prohibited";
+    lab.iptables(&lab.router, rule);
+    check_connects(&lab, &[("203.0.113.2:2004", libc::EHOSTUNREACH)]);
 }
 
 /// Connects, writes `send`, and reads to the end; returns what was read or the error kind.

@@ -9,6 +9,13 @@
 //!
 //! The client has routes only to the lab prefixes, never a default route, so nothing a test does
 //! can leave the lab. Everything is removed in `Drop`, also when the test panics.
+//!
+//! ICMP rate limits: `icmp_ratelimit` is 0 in every namespace, but the ICMP errors the router
+//! sends for its `unreachable`/`prohibit` routes and for a missing route are limited per source
+//! host by the global `net.ipv4.route.error_cost`/`error_burst` (one per second, burst of five),
+//! a token bucket that any other ICMP error the router sends to the same host (an iptables
+//! REJECT) empties. So a lab should trigger only a few route errors and not mix them with
+//! router REJECTs; each test having its own lab keeps that true.
 
 #![allow(dead_code)]
 
