@@ -8,7 +8,8 @@ mod lab;
 use lab::{Exporter, Lab, Peer, ROUTER4, ROUTER6, SERVER4, SERVER6};
 
 /// Modules of this file: IPv4 and IPv6 connects under a 2 s deadline (IPv6 gets 3 s: see
-/// `admin_prohibited_icmp6`), and one with a source address on no interface.
+/// `admin_prohibited_icmp6`; and 6 s to outlast address resolution), and one with a source
+/// address on no interface.
 const CONFIG: &str = r#"
 modules:
   tcp4:
@@ -16,9 +17,20 @@ modules:
     timeout: 2s
     tcp:
       preferred_ip_protocol: ip4
+  tcp4_slow:
+    prober: tcp
+    timeout: 6s
+    tcp:
+      preferred_ip_protocol: ip4
   tcp6:
     prober: tcp
     timeout: 3s
+    tcp:
+      preferred_ip_protocol: ip6
+      ip_protocol_fallback: false
+  tcp6_slow:
+    prober: tcp
+    timeout: 6s
     tcp:
       preferred_ip_protocol: ip6
       ip_protocol_fallback: false
@@ -96,6 +108,38 @@ fn host_unreachable_router_route() {
     let m = exporter(&lab).probe("tcp4", &format!("{}:80", lab::UNREACHABLE4));
     m.assert_failure("connect", "host_unreachable", "EHOSTUNREACH");
     m.assert_icmp("3", "1", "host_unreachable", ROUTER4);
+}
+
+/// Nobody owns 203.0.113.9 on the server link: the router's ARP requests go unanswered (three
+/// probes a second apart, arp(7) `mcast_solicit`/`retrans_time_ms`), then it sends ICMP host
+/// unreachable (RFC 1812 §5.2.7.1).
+#[test]
+fn host_unreachable_no_arp_answer() {
+    let lab = lab_or_skip!();
+    let m = exporter(&lab).probe("tcp4_slow", "203.0.113.9:80");
+    m.assert_failure("connect", "host_unreachable", "EHOSTUNREACH");
+    m.assert_icmp("3", "1", "host_unreachable", ROUTER4);
+    m.assert_phase_between("connect", 2.0, 5.0);
+}
+
+/// IPv6 counterpart: no Neighbor Advertisement for 2001:db8:2::9 (RFC 4861 §7.2.2), so the
+/// router sends ICMPv6 address unreachable, type 1 code 3 (RFC 4443 §3.1).
+#[test]
+fn host_unreachable_no_nd_answer() {
+    let lab = lab_or_skip!();
+    let m = exporter(&lab).probe("tcp6_slow", "[2001:db8:2::9]:80");
+    m.assert_failure("connect", "host_unreachable", "EHOSTUNREACH");
+    let icmp = m.find(
+        "probe_icmp_info",
+        &[("type", "1"), ("code", "3"), ("from", ROUTER6)],
+    );
+    assert_eq!(
+        icmp.len(),
+        1,
+        "expected one ICMPv6 address unreachable:\n{}",
+        m.body
+    );
+    m.assert_phase_between("connect", 2.0, 5.0);
 }
 
 #[test]
