@@ -100,6 +100,8 @@ fn starttls_cert_expired_is_tls_phase() {
         &[],
         EXPIRED_NOT_AFTER as f64,
     );
+    // A failed phase reports the time until it failed.
+    m.assert_phase_between("tls", 0.0, 1.0);
 }
 
 #[test]
