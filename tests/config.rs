@@ -397,3 +397,41 @@ fn go_regexp_meaning_is_kept() {
     );
     assert_eq!(translate_go_regex("^SSH-2.0-([^ -]+)"), "^SSH-2.0-([^ -]+)");
 }
+
+/// The example files Debian's prometheus-blackbox-exporter package ships load unchanged. CI
+/// installs the package; elsewhere the test says it has nothing to read.
+#[test]
+fn debian_packaged_blackbox_examples_load() {
+    let _guard = lock();
+    let dir = Path::new("/usr/share/doc/prometheus-blackbox-exporter/examples");
+    let mut loaded = 0;
+    for name in ["example.yml", "blackbox.yml"] {
+        let path = dir.join(name);
+        if !path.exists() {
+            continue;
+        }
+        let config = Config::load_file(&path)
+            .unwrap_or_else(|e| panic!("{} must load unchanged: {e}", path.display()));
+        assert!(
+            config.modules.values().all(|m| m.prober == "tcp"),
+            "only tcp modules are runnable"
+        );
+        if name == "example.yml" {
+            for tcp in ["tcp_connect_example", "smtp_starttls", "irc_banner_example"] {
+                assert!(config.modules.contains_key(tcp), "{tcp} must be runnable");
+            }
+            assert!(
+                config.skipped.values().any(|p| p == "http"),
+                "http modules skipped"
+            );
+        }
+        loaded += 1;
+    }
+    if loaded == 0 {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI installs prometheus-blackbox-exporter, whose examples must be tested"
+        );
+        eprintln!("skipping: prometheus-blackbox-exporter is not installed");
+    }
+}

@@ -175,6 +175,8 @@ fn families(report: &ProbeReport) -> Vec<Family> {
         ));
     }
     network_families(report, &mut out);
+    path_families(report, &mut out);
+    address_families(report, &mut out);
     query_families(report, &mut out);
     tls_families(report, &mut out);
     out
@@ -209,6 +211,68 @@ fn network_families(report: &ProbeReport, out: &mut Vec<Family>) {
             Value::Int(i64::from(info.syn_retransmits)),
         ));
     }
+}
+
+/// Where silence begins, from a path trace.
+fn path_families(report: &ProbeReport, out: &mut Vec<Family>) {
+    let Some(path) = &report.path else {
+        return;
+    };
+    out.push(one(
+        "probe_path_last_responding_hop",
+        "TTL / hop limit of the last hop that answered the path trace; 0 when none did",
+        Value::Int(i64::from(path.last_responding_hop())),
+    ));
+    out.push(Family {
+        name: "probe_path_hop_info",
+        help: "Each hop that answered the path trace, by TTL / hop limit",
+        series: path
+            .hops
+            .iter()
+            .map(|h| {
+                let hop = h.hop.to_string();
+                let address = h.address.to_string();
+                (
+                    labels([("hop", &hop), ("address", &address)]),
+                    Value::Int(1),
+                )
+            })
+            .collect(),
+    });
+}
+
+/// Per-address outcomes when every resolved address was probed.
+fn address_families(report: &ProbeReport, out: &mut Vec<Family>) {
+    if report.addresses.is_empty() {
+        return;
+    }
+    let mut success = Vec::new();
+    let mut failures = Vec::new();
+    for a in &report.addresses {
+        let address = a.address.to_string();
+        success.push((labels([("address", &address)]), flag(a.failure.is_none())));
+        if let Some(f) = &a.failure {
+            failures.push((
+                labels([
+                    ("address", &address),
+                    ("phase", f.phase.as_str()),
+                    ("class", f.class.as_str()),
+                    ("detail", f.detail.as_ref()),
+                ]),
+                Value::Int(1),
+            ));
+        }
+    }
+    out.push(Family {
+        name: "probe_address_success",
+        help: "1 when every phase passed for this resolved address, else 0",
+        series: success,
+    });
+    out.push(Family {
+        name: "probe_address_failure_info",
+        help: "Where (phase) and why (class, detail) probing this resolved address failed",
+        series: failures,
+    });
 }
 
 /// The `query_response` outcome.
@@ -346,5 +410,42 @@ mod tests {
             3_668_918_509
         );
         assert_eq!(ip_addr_hash("::1".parse().unwrap()), 1_751_717_746);
+    }
+
+    #[test]
+    fn path_and_per_address_outcomes() {
+        use crate::report::{AddressResult, Failure, FailureClass, Hop, PathReport};
+        let refused = Failure::new(Phase::Connect, FailureClass::Refused, "ECONNREFUSED");
+        let report = ProbeReport {
+            failure: Some(refused.clone()),
+            path: Some(PathReport {
+                hops: vec![Hop {
+                    hop: 1,
+                    address: "198.51.100.1".parse().unwrap(),
+                }],
+            }),
+            addresses: vec![
+                AddressResult {
+                    address: "203.0.113.2".parse().unwrap(),
+                    failure: None,
+                },
+                AddressResult {
+                    address: "203.0.113.3".parse().unwrap(),
+                    failure: Some(refused),
+                },
+            ],
+            ..Default::default()
+        };
+        let text = encode_probe(&report).unwrap();
+        for line in [
+            "probe_path_last_responding_hop 1",
+            "probe_path_hop_info{hop=\"1\",address=\"198.51.100.1\"} 1",
+            "probe_address_success{address=\"203.0.113.2\"} 1",
+            "probe_address_success{address=\"203.0.113.3\"} 0",
+            "probe_address_failure_info{address=\"203.0.113.3\",phase=\"connect\",class=\"refused\",detail=\"ECONNREFUSED\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains("address=\"203.0.113.2\",phase"), "{text}");
     }
 }

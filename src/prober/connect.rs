@@ -5,12 +5,17 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::net::{TcpSocket, TcpStream};
+use std::os::fd::AsRawFd;
+
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::errno::classify_connect;
 use super::icmp;
 use crate::report::{Failure, FailureClass, IcmpInfo, Phase, StepLog, TcpInfo};
+
+/// Pause after a wake-up by a non-fatal ICMP error, before looking at the handshake again.
+const SOFT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A failed connect: the failure and the ICMP error behind it, if one arrived.
 #[derive(Debug, Clone)]
@@ -56,28 +61,48 @@ pub async fn connect(
         log.note(format!("could not prepare a socket: {e}"));
         local_failure(&e)
     })?;
-    // A second descriptor of the same socket keeps its error queue readable after tokio's
-    // connect consumed the first one.
-    let errq = socket.try_clone().map_err(|e| local_failure(&e))?;
-    let std: std::net::TcpStream = socket.into();
-    let socket = TcpSocket::from_std_stream(std);
     log.note(format!("connecting to {addr}"));
-    let stream = match tokio::time::timeout_at(deadline, socket.connect(addr)).await {
-        Err(_) => {
-            log.note("no answer to the SYN before the deadline");
-            return Err(Failure::timeout(Phase::Connect).into());
+    match socket.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(failed(&socket, ipv6, &e, log)),
+    }
+    // The stream is handed to tokio while the handshake is in flight; writability marks its end
+    // (connect(2), EINPROGRESS), and the same descriptor keeps the error queue readable.
+    let std: std::net::TcpStream = socket.into();
+    let stream = TcpStream::from_std(std).map_err(|e| local_failure(&e))?;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.writable()).await {
+            Err(_) => {
+                log.note("no answer to the SYN before the deadline");
+                return Err(Failure::timeout(Phase::Connect).into());
+            }
+            Ok(Err(e)) => return Err(failed(&stream, ipv6, &e, log)),
+            Ok(Ok(())) => {}
         }
-        Ok(Err(e)) => return Err(failed(&errq, ipv6, &e, log)),
-        Ok(Ok(stream)) => stream,
-    };
-    drop(errq);
+        if let Some(e) = stream.take_error().unwrap_or_else(Some) {
+            return Err(failed(&stream, ipv6, &e, log));
+        }
+        if stream.peer_addr().is_ok() {
+            break;
+        }
+        // Woken by a queued ICMP error the kernel did not treat as fatal (a soft error, tcp(7)):
+        // drain it and keep waiting for the handshake.
+        if let Some(info) = icmp::read_error_queue(&stream) {
+            log.note(format!(
+                "ICMP {} from {} while connecting",
+                info.reason, info.from
+            ));
+        }
+        tokio::time::sleep(SOFT_ERROR_PAUSE).await;
+    }
     let tcp_info = crate::sys::tcp_info(&stream).ok();
     log.note(format!("connected to {addr}"));
     Ok(Connected { stream, tcp_info })
 }
 
 /// A non-blocking TCP socket for `addr`'s family, error queue on, bound to `source` if given.
-fn new_socket(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<Socket> {
+pub(super) fn new_socket(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<Socket> {
     let domain = Domain::for_address(addr);
     let socket = Socket::new(
         domain,
@@ -93,7 +118,7 @@ fn new_socket(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<Socket> {
 }
 
 /// The classified failure of a connect that got an error, with the ICMP evidence.
-fn failed(socket: &Socket, ipv6: bool, err: &io::Error, log: &mut StepLog) -> ConnectError {
+fn failed<F: AsRawFd>(socket: &F, ipv6: bool, err: &io::Error, log: &mut StepLog) -> ConnectError {
     let mut failure = classify_connect(err);
     let icmp = icmp::read_error_queue(socket);
     if let Some(info) = &icmp {

@@ -202,12 +202,22 @@ async fn walk(
         )
         .await;
         report.phases.push((Phase::Query, t.elapsed()));
+        // A STARTTLS handshake is phase tls: timed on its own, and the phase a deadline hits.
+        let mut timed_out = Phase::Query;
+        if let Some((began, took)) = outcome.starttls {
+            if took.is_none() {
+                timed_out = Phase::Tls;
+            }
+            report
+                .phases
+                .push((Phase::Tls, took.unwrap_or_else(|| began.elapsed())));
+        }
         report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
         report.expect_labels = outcome.expect_labels;
         if let Some(facts) = outcome.tls {
             report.tls = Some(facts);
         }
-        ran.unwrap_or_else(|_| Err(Failure::timeout(Phase::Query)))?;
+        ran.unwrap_or_else(|_| Err(Failure::timeout(timed_out)))?;
     }
     Ok(())
 }

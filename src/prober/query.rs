@@ -37,6 +37,8 @@ pub struct QueryOutcome {
     pub expect_labels: Vec<Vec<(String, String)>>,
     /// TLS facts of a STARTTLS handshake.
     pub tls: Option<TlsFacts>,
+    /// When the STARTTLS handshake began, and how long it took once it ended.
+    pub starttls: Option<(tokio::time::Instant, Option<std::time::Duration>)>,
 }
 
 /// Runs `steps` over `conn`.
@@ -158,9 +160,12 @@ async fn starttls(
         return Err(Failure::new(Phase::Tls, FailureClass::ProberError, ""));
     };
     log.note("starting TLS (STARTTLS)");
+    let began = tokio::time::Instant::now();
+    outcome.starttls = Some((began, None));
     let facts = outcome.tls.get_or_insert_with(TlsFacts::default);
-    let tls = super::tls::handshake(tcp, tls_cfg, host, facts, log).await?;
-    Ok(BufReader::new(Conn::Tls(Box::new(tls))))
+    let shaken = super::tls::handshake(tcp, tls_cfg, host, facts, log).await;
+    outcome.starttls = Some((began, Some(began.elapsed())));
+    Ok(BufReader::new(Conn::Tls(Box::new(shaken?))))
 }
 
 // ---- Conn: AsyncRead / AsyncWrite by delegation ----

@@ -7,7 +7,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::Socket;
 use tokio::net::TcpSocket;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -68,19 +68,11 @@ fn hop_socket(
     source: Option<IpAddr>,
     hop: u8,
 ) -> io::Result<(TcpSocket, Socket)> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
-    )?;
-    icmp::enable_recverr(&socket, addr.is_ipv6()).map_err(io::Error::from)?;
+    let socket = super::connect::new_socket(addr, source)?;
     if addr.is_ipv6() {
         socket.set_unicast_hops_v6(u32::from(hop))?;
     } else {
         socket.set_ttl_v4(u32::from(hop))?;
-    }
-    if let Some(src) = source {
-        socket.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
     }
     let errq = socket.try_clone()?;
     let std: std::net::TcpStream = socket.into();

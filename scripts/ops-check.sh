@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Checks the operations files against the real tools: Prometheus configuration and rules
+# (promtool check, promtool unit tests), Alertmanager configuration, routes (amtool) and
+# inhibitions (a real Alertmanager on loopback), the dashboard's queries, YAML/JSON syntax of
+# everything under deploy/ and grafana/, and the class coverage across exporter, rules, routes
+# and runbooks.
+#
+#   bash scripts/ops-check.sh
+#
+# Needs promtool and amtool and Alertmanager (Debian packages prometheus and
+# prometheus-alertmanager) and python3 with PyYAML; installs nothing and fails when one is
+# missing. Used when present, skipped otherwise: a built exporter (target/release or
+# target/debug), kubectl, systemd-analyze, shellcheck.
+# Prints one line per check and ends with "N passed, M failed, K skipped"; exits 1 on any failure.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+pass=0
+fail=0
+skip=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL $1"
+    [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     /'
+    return 0
+}
+skipped() { skip=$((skip + 1)); echo "skip $1"; }
+
+# run NAME CMD...: one check, passing when CMD exits 0; its output is shown on failure.
+run() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then ok "$name"; else bad "$name" "$out"; fi
+}
+
+# run_counted NAME CMD...: CMD prints its own "ok"/"FAIL" lines and "N passed, M failed";
+# those counts are added to ours.
+run_counted() {
+    local name=$1 out p f
+    shift
+    out=$("$@" 2>&1)
+    local rc=$?
+    printf '%s\n' "$out" | grep -E '^(ok|FAIL|skip) ' | sed "s/^\(ok  \|FAIL\|skip\) /\1 $name: /"
+    p=$(printf '%s\n' "$out" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p' | tail -1)
+    f=$(printf '%s\n' "$out" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p' | tail -1)
+    if [ -z "$p" ]; then
+        bad "$name (no result line)" "$out"
+        return
+    fi
+    pass=$((pass + p))
+    fail=$((fail + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then bad "$name exited $rc" "$out"; fi
+}
+
+need() {
+    if command -v "$1" >/dev/null 2>&1; then ok "tool $1 found"; return 0; fi
+    bad "tool $1 not found: install the Debian package $2"
+    return 1
+}
+
+# ---- tools
+have_promtool=0; have_amtool=0; have_am=0; have_py=0
+need promtool prometheus && have_promtool=1
+need amtool prometheus-alertmanager && have_amtool=1
+if command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1; then
+    ok "tool alertmanager found"; have_am=1
+else
+    bad "tool alertmanager not found: install the Debian package prometheus-alertmanager"
+fi
+if python3 -c 'import yaml' >/dev/null 2>&1; then
+    ok "tool python3 with PyYAML found"; have_py=1
+else
+    bad "tool python3 with PyYAML not found: install python3 and PyYAML (python3-yaml)"
+fi
+
+# ---- Prometheus
+if [ "$have_promtool" = 1 ]; then
+    run "promtool check config deploy/prometheus/prometheus.yml" \
+        promtool check config deploy/prometheus/prometheus.yml
+    run "promtool check rules deploy/prometheus/rules/*.yml" \
+        promtool check rules deploy/prometheus/rules/*.yml
+    for t in deploy/prometheus/rules/tests/*.yml; do
+        run "promtool test rules $t" promtool test rules "$t"
+    done
+    if deploy/tests/shorten-intervals.sh "$tmp/fast" >"$tmp/fast.log" 2>&1; then
+        run "shortened intervals: promtool check config" promtool check config "$tmp/fast/prometheus.yml"
+        if grep -nE '\[[0-9]+[mh]\]|offset [0-9]+[mh]|for: [0-9]+[mh]' "$tmp"/fast/rules/*.yml >"$tmp/long" 2>&1; then
+            bad "shortened intervals: no minute-long window left" "$(cat "$tmp/long")"
+        else
+            ok "shortened intervals: no minute-long window left"
+        fi
+    else
+        bad "deploy/tests/shorten-intervals.sh" "$(cat "$tmp/fast.log")"
+    fi
+fi
+
+# ---- Alertmanager
+if [ "$have_amtool" = 1 ]; then
+    run "amtool check-config deploy/alertmanager/alertmanager.yml" \
+        amtool check-config deploy/alertmanager/alertmanager.yml
+    run_counted "routes" bash deploy/alertmanager/tests/routes.sh
+fi
+if [ "$have_am" = 1 ] && [ "$have_py" = 1 ]; then
+    run_counted "inhibitions" python3 deploy/alertmanager/tests/inhibit_test.py
+fi
+
+# ---- syntax of every YAML and JSON file
+if [ "$have_py" = 1 ]; then
+    while IFS= read -r f; do
+        run "yaml syntax $f" python3 -c 'import sys, yaml; list(yaml.safe_load_all(open(sys.argv[1])))' "$f"
+    done < <(find deploy grafana -type f \( -name '*.yml' -o -name '*.yaml' \) | sort)
+    while IFS= read -r f; do
+        run "json syntax $f" python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$f"
+    done < <(find deploy grafana -type f -name '*.json' | sort)
+
+    run "ConfigMap holds deploy/handshake_exporter/config.yml" python3 -c '
+import sys, yaml
+cm = yaml.safe_load(open("deploy/kubernetes/configmap.yaml"))
+want = open("deploy/handshake_exporter/config.yml").read()
+sys.exit(0 if cm["data"]["config.yml"] == want else "configmap.yaml differs from config.yml")'
+
+    run_counted "classes" python3 deploy/tests/class_coverage.py
+fi
+
+# ---- the dashboard's queries are valid PromQL (each becomes a recording rule for promtool)
+if [ "$have_py" = 1 ] && [ "$have_promtool" = 1 ]; then
+    if python3 scripts/dashboard-queries.py >"$tmp/queries" 2>&1; then
+        python3 - "$tmp/queries" >"$tmp/queries.yml" <<'PY'
+import json, sys
+rules = [{"record": "dashboard_query_%d" % i, "expr": q.strip()}
+         for i, q in enumerate(open(sys.argv[1])) if q.strip()]
+print(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
+PY
+        run "dashboard: $(wc -l <"$tmp/queries") queries are valid PromQL" \
+            promtool check rules --lint=none "$tmp/queries.yml"
+    else
+        bad "scripts/dashboard-queries.py" "$(cat "$tmp/queries")"
+    fi
+
+    # every YAML block of docs/scaling.md is a complete Prometheus configuration
+    python3 - "$tmp" <<'PY'
+import re, sys
+text = open("docs/scaling.md").read()
+for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", text, re.S)):
+    open("%s/scaling-%d.yml" % (sys.argv[1], i), "w").write(block)
+PY
+    for f in "$tmp"/scaling-*.yml; do
+        [ -e "$f" ] || { bad "docs/scaling.md has configuration examples"; break; }
+        run "docs/scaling.md example $(basename "$f" .yml): promtool check config" \
+            promtool check config --syntax-only "$f"
+    done
+fi
+
+# ---- the example exporter configuration loads in the exporter itself (when one is built)
+exporter=""
+for b in target/release/handshake_exporter target/debug/handshake_exporter; do
+    if [ -x "$b" ]; then exporter=$b; break; fi
+done
+if [ -n "$exporter" ]; then
+    run "$exporter --config.check deploy/handshake_exporter/config.yml" \
+        "$exporter" --config.check --config.file=deploy/handshake_exporter/config.yml
+else
+    skipped "exporter --config.check (no built binary in target/)"
+fi
+
+# ---- optional tools
+if command -v kubectl >/dev/null 2>&1; then
+    run "kubectl kustomize deploy/kubernetes" kubectl kustomize deploy/kubernetes
+    run "kubectl kustomize deploy/kubernetes/prometheus-operator" kubectl kustomize deploy/kubernetes/prometheus-operator
+else
+    skipped "kubectl kustomize (kubectl not installed)"
+fi
+if command -v systemd-analyze >/dev/null 2>&1; then
+    # verify wants the binary to exist: check a copy that runs /bin/true instead
+    sed 's#^ExecStart=[^ ]*#ExecStart=/bin/true#' deploy/systemd/handshake_exporter.service \
+        >"$tmp/handshake_exporter.service"
+    run "systemd-analyze verify deploy/systemd/handshake_exporter.service" \
+        systemd-analyze verify "$tmp/handshake_exporter.service"
+else
+    skipped "systemd-analyze verify (systemd not installed)"
+fi
+if command -v shellcheck >/dev/null 2>&1; then
+    run "shellcheck" shellcheck scripts/ops-check.sh deploy/alertmanager/tests/routes.sh deploy/tests/shorten-intervals.sh
+else
+    skipped "shellcheck (not installed)"
+fi
+
+# ---- container build inputs exist and are not excluded from the build context
+run "Dockerfile inputs" python3 -c '
+import fnmatch, os, re, sys
+copies = re.findall(r"^COPY\s+(?!--from)(\S+)\s", open("Dockerfile").read(), re.M)
+ignore = [l.strip() for l in open(".dockerignore") if l.strip() and not l.startswith("#")]
+def excluded(path):
+    out = False
+    for pat in ignore:
+        neg = pat.startswith("!")
+        p = pat[1:] if neg else pat
+        if fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path, p.rstrip("/") + "/*"):
+            out = not neg
+    return out
+missing = [c for c in copies if c != "." and (not os.path.exists(c) or excluded(c))]
+sys.exit("missing or ignored: %s" % missing if missing else 0)'
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,166 @@
+//! Certificates generated inside the test with rcgen: a test CA (written to a file for
+//! `tls_config.ca_file`) and leaves that are valid, expired, not yet valid, self-signed, issued
+//! for another name, or restricted to clientAuth; plus rustls server configs serving them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rcgen::{
+    date_time_ymd, BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+
+use super::Lab;
+
+/// notAfter of a valid leaf, 2036-01-01T00:00:00Z, in unix seconds.
+pub const VALID_NOT_AFTER: i64 = 2_082_758_400;
+/// notAfter of the expired leaf, 2021-01-01T00:00:00Z, in unix seconds.
+pub const EXPIRED_NOT_AFTER: i64 = 1_609_459_200;
+/// notAfter of the not-yet-valid leaf, 2100-01-01T00:00:00Z (notBefore 2099-01-01).
+pub const FUTURE_NOT_AFTER: i64 = 4_102_444_800;
+
+/// Which leaf to issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    /// CA-signed for `ok.lab.test` and 203.0.113.2 / 2001:db8:2::2, valid until 2036.
+    Valid,
+    /// CA-signed, valid 2020-01-01 .. 2021-01-01.
+    Expired,
+    /// CA-signed, valid 2099-01-01 .. 2100-01-01.
+    NotYetValid,
+    /// Self-signed for `ok.lab.test`.
+    SelfSigned,
+    /// CA-signed for `other.lab.test` only.
+    WrongName,
+    /// CA-signed for `ok.lab.test` but with extendedKeyUsage clientAuth only.
+    ClientAuthOnly,
+}
+
+/// A certificate chain and its private key, as a TLS server presents them.
+pub struct Identity {
+    /// Leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// PKCS#8 key of the leaf.
+    pub key: PrivatePkcs8KeyDer<'static>,
+}
+
+/// A test CA.
+pub struct Pki {
+    issuer: Issuer<'static, KeyPair>,
+    /// The CA certificate, PEM.
+    pub ca_pem: String,
+    /// The CA certificate, DER.
+    pub ca_der: CertificateDer<'static>,
+}
+
+impl Pki {
+    /// Generates a fresh CA (ECDSA P-256, valid 1975..4096).
+    pub fn new() -> Pki {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "handshake lab CA");
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Pki {
+            ca_pem: cert.pem(),
+            ca_der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// Writes the CA certificate as `ca.pem` in the lab's scratch directory; returns the path.
+    pub fn write_ca(&self, lab: &Lab) -> PathBuf {
+        lab.file("ca.pem", &self.ca_pem)
+    }
+
+    /// Issues `leaf`.
+    pub fn leaf(&self, leaf: Leaf) -> Identity {
+        let names: Vec<String> = match leaf {
+            Leaf::WrongName => vec!["other.lab.test".into()],
+            _ => vec![
+                "ok.lab.test".into(),
+                super::SERVER4.into(),
+                super::SERVER6.into(),
+            ],
+        };
+        let mut params = CertificateParams::new(names.clone()).expect("leaf params");
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names[0].as_str());
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2036, 1, 1);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        match leaf {
+            Leaf::Expired => params.not_after = date_time_ymd(2021, 1, 1),
+            Leaf::NotYetValid => {
+                params.not_before = date_time_ymd(2099, 1, 1);
+                params.not_after = date_time_ymd(2100, 1, 1);
+            }
+            Leaf::ClientAuthOnly => {
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth]
+            }
+            _ => {}
+        }
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = if leaf == Leaf::SelfSigned {
+            params.use_authority_key_identifier_extension = false;
+            params.self_signed(&key)
+        } else {
+            params.signed_by(&key, &self.issuer)
+        }
+        .expect("leaf certificate");
+        Identity {
+            chain: vec![cert.der().clone()],
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+        }
+    }
+}
+
+impl Default for Pki {
+    fn default() -> Self {
+        Pki::new()
+    }
+}
+
+/// A rustls server config presenting `id`, speaking `versions` (both TLS 1.2 and 1.3 when
+/// empty) and, when given, only `suites`.
+pub fn server_config(
+    id: &Identity,
+    versions: &[&'static SupportedProtocolVersion],
+    suites: Option<Vec<SupportedCipherSuite>>,
+) -> Arc<ServerConfig> {
+    let mut provider = ring::default_provider();
+    if let Some(suites) = suites {
+        provider.cipher_suites = suites;
+    }
+    let versions = if versions.is_empty() {
+        rustls::ALL_VERSIONS
+    } else {
+        versions
+    };
+    let config = ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(id.chain.clone(), PrivateKeyDer::Pkcs8(id.key.clone_key()))
+        .expect("server certificate");
+    Arc::new(config)
+}
+
+/// The default crypto provider, for test-side rustls clients.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(ring::default_provider())
+}

@@ -1,0 +1,250 @@
+//! TLS-phase classes produced by real peers: certificate rejections (expired, not yet valid,
+//! untrusted, wrong name, wrong key usage) with the expiry facts still reported, a fatal alert,
+//! a peer that only speaks TLS 1.0, a peer speaking HTTP, resets, clean closes and silence;
+//! plus handshakes that succeed through `ca_file` with their version, cipher and chain facts.
+
+#[macro_use]
+mod lab;
+
+use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, FUTURE_NOT_AFTER, VALID_NOT_AFTER};
+use lab::{Exporter, Lab, Peer};
+use rustls::crypto::ring::cipher_suite;
+use rustls::version::TLS13;
+use sha2::{Digest, Sha256};
+
+/// Modules of this file, trusting the lab CA at `ca`: `tls` (server name ok.lab.test), `tls12`
+/// (also capped at TLS 1.2), `tls_target_name` (server name taken from the target), and
+/// `tls_missing_ca` (a ca_file that does not exist).
+fn config(ca: &std::path::Path) -> String {
+    let ca = ca.display();
+    format!(
+        r#"
+modules:
+  tls:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config:
+        ca_file: {ca}
+        server_name: ok.lab.test
+  tls12:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config:
+        ca_file: {ca}
+        server_name: ok.lab.test
+        max_version: TLS12
+  tls_target_name:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config:
+        ca_file: {ca}
+  tls_missing_ca:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config:
+        ca_file: /nonexistent/handshake-lab/ca.pem
+        server_name: ok.lab.test
+"#
+    )
+}
+
+/// A lab with a CA, its file, and an exporter trusting it.
+fn setup(lab: &Lab) -> (Pki, Exporter<'_>) {
+    let pki = Pki::new();
+    let ca = pki.write_ca(lab);
+    let exporter = Exporter::start(lab, &config(&ca));
+    (pki, exporter)
+}
+
+/// Serves `leaf` with TLS 1.2 and 1.3 on 203.0.113.2:`port`.
+fn serve_leaf(lab: &Lab, pki: &Pki, port: u16, leaf: Leaf) {
+    let config = tlsgen::server_config(&pki.leaf(leaf), &[], None);
+    lab.serve(&format!("203.0.113.2:{port}"), Peer::Tls(config));
+}
+
+#[test]
+fn tls_success_ca_file() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let id = pki.leaf(Leaf::Valid);
+    let fingerprint = format!("{:x}", Sha256::digest(id.chain[0].as_ref()));
+    let suites = vec![cipher_suite::TLS13_AES_128_GCM_SHA256];
+    let config = tlsgen::server_config(&id, &[&TLS13], Some(suites));
+    lab.serve("203.0.113.2:443", Peer::Tls(config));
+    let m = exporter.probe("tls_target_name", "ok.lab.test:443");
+    m.assert_success();
+    m.assert_value("probe_tls_version_info", &[("version", "TLS 1.3")], 1.0);
+    m.assert_value(
+        "probe_tls_cipher_info",
+        &[("cipher", "TLS_AES_128_GCM_SHA256")],
+        1.0,
+    );
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        VALID_NOT_AFTER as f64,
+    );
+    let chain_expiry = "probe_ssl_last_chain_expiry_timestamp_seconds";
+    m.assert_value(chain_expiry, &[], VALID_NOT_AFTER as f64);
+    let chain = [("fingerprint_sha256", fingerprint.as_str())];
+    m.assert_value("probe_ssl_last_chain_info", &chain, 1.0);
+    m.assert_phase_between("tls", 0.0, 1.0);
+}
+
+#[test]
+fn tls12_success() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let suites = vec![cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256];
+    let config = tlsgen::server_config(&pki.leaf(Leaf::Valid), &[], Some(suites));
+    lab.serve("203.0.113.2:443", Peer::Tls(config));
+    let m = exporter.probe("tls12", "203.0.113.2:443");
+    m.assert_success();
+    m.assert_value("probe_tls_version_info", &[("version", "TLS 1.2")], 1.0);
+    let cipher = [("cipher", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")];
+    m.assert_value("probe_tls_cipher_info", &cipher, 1.0);
+}
+
+#[test]
+fn tls_cert_expired() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    serve_leaf(&lab, &pki, 443, Leaf::Expired);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "tls_cert_expired", "");
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        EXPIRED_NOT_AFTER as f64,
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    assert!((EXPIRED_NOT_AFTER as f64) < now);
+}
+
+#[test]
+fn tls_cert_not_yet_valid() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    serve_leaf(&lab, &pki, 443, Leaf::NotYetValid);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "tls_cert_not_yet_valid", "");
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        FUTURE_NOT_AFTER as f64,
+    );
+}
+
+#[test]
+fn tls_cert_untrusted_self_signed() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    serve_leaf(&lab, &pki, 443, Leaf::SelfSigned);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "tls_cert_untrusted", "");
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        VALID_NOT_AFTER as f64,
+    );
+}
+
+#[test]
+fn tls_cert_hostname_mismatch() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    serve_leaf(&lab, &pki, 443, Leaf::WrongName);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "tls_cert_hostname_mismatch", "");
+}
+
+#[test]
+fn tls_cert_invalid_client_auth_only() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    serve_leaf(&lab, &pki, 443, Leaf::ClientAuthOnly);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "tls_cert_invalid", "");
+}
+
+#[test]
+fn tls_alert_protocol_version() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let config = tlsgen::server_config(&pki.leaf(Leaf::Valid), &[&TLS13], None);
+    lab.serve("203.0.113.2:443", Peer::Tls(config));
+    let m = exporter.probe("tls12", "203.0.113.2:443");
+    m.assert_failure("tls", "tls_alert", "protocol_version");
+}
+
+#[test]
+fn tls_incompatible_tls10_server() {
+    let lab = lab_or_skip!();
+    let (_pki, exporter) = setup(&lab);
+    lab.serve("203.0.113.2:443", Peer::Tls10ServerHello);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "tls_incompatible", "");
+}
+
+#[test]
+fn protocol_mismatch_http_answer() {
+    let lab = lab_or_skip!();
+    let (_pki, exporter) = setup(&lab);
+    lab.serve("203.0.113.2:443", Peer::Http400);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "protocol_mismatch", "");
+}
+
+#[test]
+fn reset_in_tls() {
+    let lab = lab_or_skip!();
+    let (_pki, exporter) = setup(&lab);
+    lab.serve("203.0.113.2:443", Peer::Reset);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "reset", "ECONNRESET");
+    m.assert_phase_between("tls", 0.0, 1.0);
+}
+
+#[test]
+fn eof_in_tls() {
+    let lab = lab_or_skip!();
+    let (_pki, exporter) = setup(&lab);
+    lab.serve("203.0.113.2:443", Peer::Fin);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "eof", "");
+    m.assert_phase_between("tls", 0.0, 1.0);
+}
+
+#[test]
+fn timeout_in_tls() {
+    let lab = lab_or_skip!();
+    let (_pki, exporter) = setup(&lab);
+    lab.serve("203.0.113.2:443", Peer::Silent);
+    let m = exporter.probe("tls", "203.0.113.2:443");
+    m.assert_failure("tls", "timeout", "");
+    m.assert_duration_between(1.9, 2.6);
+}
+
+#[test]
+fn prober_error_missing_ca_file() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    serve_leaf(&lab, &pki, 443, Leaf::Valid);
+    let m = exporter.probe("tls_missing_ca", "203.0.113.2:443");
+    m.assert_failure("tls", "prober_error", "ENOENT");
+}
