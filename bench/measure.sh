@@ -3,7 +3,7 @@
 # there is private to the bench, and 203.0.113.2 is the silent target behind a DROP rule in the
 # target namespace. Appends `metric<TAB>who<TAB>value` lines to $OUT/results.tsv.
 #
-# Inputs (environment): OUT, HELPERS (compiled peer and connect_limit), OURS and BB (exporter
+# Inputs (environment): OUT, HELPERS (compiled peer, tls_peer and connect_limit), OURS and BB (exporter
 # binaries; OURS empty when it cannot serve), CFG (modules for both), CERT and KEY (the TLS
 # peer's), ROUNDS, SECONDS_PER_ROUND, CONNS, STARTUP_RUNS, SCALE_N.
 set -euo pipefail
@@ -78,15 +78,15 @@ raw_limit() {
 }
 
 peers() {
-  "$HELPERS/peer" tcp 127.0.0.1 19001 19002 &
+  "$HELPERS/peer" 127.0.0.1 19001 19002 &
   PIDS+=($!)
-  "$HELPERS/peer" tls 127.0.0.1 19003 19004 "$CERT" "$KEY" 2 &
+  "$HELPERS/tls_peer" 127.0.0.1 19003 19004 "$CERT" "$KEY" 2 &
   PIDS+=($!)
   sleep 0.2
 }
 
 loopback_rows() {
-  local who pid r v
+  local who r v
   declare -A pid_of
   for who in "${EXPORTERS[@]}"; do
     start_exporter "$who"

@@ -1,22 +1,16 @@
 /*
- * Benchmark peers on loopback: the targets the exporters probe.
+ * The tcp_connect target of the benchmark: a listener on loopback that accepts each connection
+ * and closes it at once, counting them. A connection to STATS_PORT answers "HTTP/1.0 200 OK"
+ * with that count, so a round's successful probes are the count's difference around the round:
+ * the target, not the exporter, says which probes succeeded. (The TLS target is tls_peer.rs.)
  *
- *   peer tcp ADDR PORT STATS_PORT                  accept, close at once
- *   peer tls ADDR PORT STATS_PORT CERT KEY THREADS  TLS 1.3 handshake, then close
+ *   peer ADDR PORT STATS_PORT
  *
- * Each counts the connections it served to the end (a completed accept for tcp, a completed
- * server handshake for tls). A connection to STATS_PORT answers "HTTP/1.0 200 OK" with that
- * count, so a round's successful probes are the count's difference around the round: the
- * target, not the exporter, says which probes succeeded.
- *
- * Build: gcc -O2 -pthread peer.c -o peer -lssl -lcrypto
+ * Build: gcc -O2 -pthread peer.c -o peer
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +20,6 @@
 
 static atomic_ulong served;
 static int listen_fd;
-static SSL_CTX *ctx;
 
 static int listen_on(const char *addr, int port)
 {
@@ -80,65 +73,18 @@ static void serve_tcp(void)
 	}
 }
 
-static void *serve_tls(void *unused)
-{
-	(void)unused;
-	for (;;) {
-		int c = accept(listen_fd, NULL, NULL);
-
-		if (c < 0)
-			continue;
-		SSL *ssl = SSL_new(ctx);
-
-		SSL_set_fd(ssl, c);
-		if (SSL_accept(ssl) == 1)
-			atomic_fetch_add(&served, 1);
-		else
-			ERR_clear_error();
-		SSL_free(ssl);
-		close(c);
-	}
-	return NULL;
-}
-
-static void setup_tls(const char *cert, const char *key)
-{
-	ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		ERR_print_errors_fp(stderr);
-		exit(1);
-	}
-	/* Probes close right after the handshake: no tickets, no resumption to skew the rounds. */
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-}
-
 int main(int argc, char **argv)
 {
 	pthread_t t;
 	int stats_fd;
 
-	if (argc < 5 || (strcmp(argv[1], "tcp") && strcmp(argv[1], "tls")) ||
-	    (!strcmp(argv[1], "tls") && argc != 8)) {
-		fprintf(stderr, "usage: peer tcp ADDR PORT STATS_PORT\n"
-				"       peer tls ADDR PORT STATS_PORT CERT KEY THREADS\n");
+	if (argc != 4) {
+		fprintf(stderr, "usage: peer ADDR PORT STATS_PORT\n");
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	listen_fd = listen_on(argv[2], atoi(argv[3]));
-	stats_fd = listen_on(argv[2], atoi(argv[4]));
+	listen_fd = listen_on(argv[1], atoi(argv[2]));
+	stats_fd = listen_on(argv[1], atoi(argv[3]));
 	pthread_create(&t, NULL, stats, &stats_fd);
-	if (!strcmp(argv[1], "tcp")) {
-		serve_tcp();
-		return 0;
-	}
-	setup_tls(argv[5], argv[6]);
-	int threads = atoi(argv[7]);
-
-	for (int i = 1; i < threads; i++)
-		pthread_create(&t, NULL, serve_tls, NULL);
-	serve_tls(NULL);
+	serve_tcp();
 	return 0;
 }

@@ -45,6 +45,8 @@ def fmt(v, unit=""):
         return f"{v:,.0f}{unit}"
     if abs(v) >= 100:
         return f"{v:.0f}{unit}"
+    if abs(v) < 1:
+        return f"{v:.2g}{unit}"
     return f"{v:.1f}{unit}"
 
 

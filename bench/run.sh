@@ -26,7 +26,6 @@ install_tools() {
   declare -A bin=([prometheus-blackbox-exporter]=prometheus-blackbox-exporter [wrk]=wrk
     [iproute2]=ip [iptables]=iptables [gcc]=gcc [curl]=curl [openssl]=openssl [python3]=python3)
   for pkg in "${!bin[@]}"; do command -v "${bin[$pkg]}" >/dev/null || need+=("$pkg"); done
-  [ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
   if [ ${#need[@]} -gt 0 ]; then
     step "installing ${need[*]}"
     apt-get update -q >/dev/null
@@ -35,11 +34,21 @@ install_tools() {
 }
 
 build() {
+  local rustls
   step "building the release binary and the bench helpers"
-  cargo build --release --quiet --bin handshake_exporter
+  # The release build, and from cargo's own report the rustls rlib it linked, which the TLS
+  # peer is compiled against with rustc directly.
+  rustls=$(cargo build --release --bin handshake_exporter --message-format=json-render-diagnostics |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "rustls":
+        print(next(f for f in m["filenames"] if f.endswith(".rlib")))')
   mkdir -p target/bench
-  gcc -O2 -Wall -pthread bench/peer.c -o target/bench/peer -lssl -lcrypto
+  gcc -O2 -Wall -pthread bench/peer.c -o target/bench/peer
   gcc -O2 -Wall -pthread bench/connect_limit.c -o target/bench/connect_limit
+  rustc --edition 2021 -O bench/tls_peer.rs -o target/bench/tls_peer \
+    -L dependency=target/release/deps --extern rustls="$rustls"
 }
 
 # Writes the TLS peer's self-signed P-256 certificate and the modules both exporters load.
