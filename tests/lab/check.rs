@@ -105,4 +105,55 @@ impl Metrics {
     pub fn assert_duration_between(&self, lo: f64, hi: f64) -> f64 {
         self.assert_between("probe_duration_seconds", &[], lo, hi)
     }
+
+    /// Asserts `probe_path_last_responding_hop` is `last` and the `probe_path_hop_info` series
+    /// are exactly `hops` (hop number, address), each with value 1.
+    pub fn assert_path(&self, last: u32, hops: &[(u32, &str)]) {
+        self.assert_value("probe_path_last_responding_hop", &[], f64::from(last));
+        let got: Vec<(String, String, f64)> = self
+            .find("probe_path_hop_info", &[])
+            .iter()
+            .map(|s| {
+                let label = |k: &str| s.labels.get(k).cloned().unwrap_or_default();
+                (label("hop"), label("address"), s.value)
+            })
+            .collect();
+        let want: Vec<(String, String, f64)> = hops
+            .iter()
+            .map(|(hop, address)| (hop.to_string(), address.to_string(), 1.0))
+            .collect();
+        assert_eq!(got, want, "probe_path_hop_info series:\n{}", self.body);
+    }
+
+    /// Asserts `probe_address_success{address}` is 1 and no `probe_address_failure_info` names
+    /// `address`.
+    pub fn assert_address_success(&self, address: &str) {
+        self.assert_value("probe_address_success", &[("address", address)], 1.0);
+        let failures = self.find("probe_address_failure_info", &[("address", address)]);
+        assert!(
+            failures.is_empty(),
+            "failure info for passing {address}:\n{}",
+            self.body
+        );
+    }
+
+    /// Asserts `probe_address_success{address}` is 0 and exactly one
+    /// `probe_address_failure_info{address,phase,class,detail} 1` names `address`.
+    pub fn assert_address_failure(&self, address: &str, phase: &str, class: &str, detail: &str) {
+        self.assert_value("probe_address_success", &[("address", address)], 0.0);
+        let failures = self.find("probe_address_failure_info", &[("address", address)]);
+        assert_eq!(
+            failures.len(),
+            1,
+            "expected one failure info for {address}:\n{}",
+            self.body
+        );
+        let labels = [
+            ("address", address),
+            ("phase", phase),
+            ("class", class),
+            ("detail", detail),
+        ];
+        self.assert_value("probe_address_failure_info", &labels, 1.0);
+    }
 }

@@ -8,6 +8,7 @@
 //! | `v4only.lab.test` | A 203.0.113.2, NODATA for AAAA |
 //! | `v6only.lab.test` | AAAA 2001:db8:2::2, NODATA for A |
 //! | `two.lab.test` | A 203.0.113.2 and 203.0.113.3, NODATA for AAAA |
+//! | `two6.lab.test` | AAAA 2001:db8:2::2 and 2001:db8:2::3, NODATA for A |
 //! | `servfail.lab.test` / `refused.lab.test` / `formerr.lab.test` | that rcode |
 //! | `silent.lab.test` | never answered |
 //! | anything else (`nx.lab.test`) | NXDOMAIN |
@@ -22,7 +23,7 @@ use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::{Lab, SERVER4, SERVER4_B, SERVER6};
+use super::{Lab, SERVER4, SERVER4_B, SERVER6, SERVER6_B};
 
 /// TTL of every answer, seconds.
 const TTL: u32 = 60;
@@ -121,6 +122,7 @@ pub fn answer(query: &[u8]) -> Option<Vec<u8>> {
         "v4only.lab.test" => (&[SERVER4], &[]),
         "v6only.lab.test" => (&[], &[SERVER6]),
         "two.lab.test" => (&[SERVER4, SERVER4_B], &[]),
+        "two6.lab.test" => (&[], &[SERVER6, SERVER6_B]),
         _ => {
             resp.metadata.response_code = ResponseCode::NXDomain;
             resp.add_authority(soa());

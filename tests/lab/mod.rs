@@ -7,6 +7,9 @@
 //!         2001:db8:1::2/64  c0—r0        2001:db8:1::1 | 2001:db8:2::1  r1—s0  2001:db8:2::2/64
 //! ```
 //!
+//! The server also owns 203.0.113.3 and 2001:db8:2::3 (second answers of `two.lab.test` and
+//! `two6.lab.test`). More routers behind the router can be added on demand ([`Lab::chain`]).
+//!
 //! The client has routes only to the lab prefixes, never a default route, so nothing a test does
 //! can leave the lab. Everything is removed in `Drop`, also when the test panics.
 //!
@@ -19,6 +22,7 @@
 
 #![allow(dead_code)]
 
+pub mod chain;
 pub mod check;
 pub mod dns;
 pub mod exporter;
@@ -28,7 +32,7 @@ pub mod tlsgen;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[allow(unused_imports)]
 pub use exporter::{Exporter, Metrics};
@@ -49,6 +53,8 @@ pub const SERVER4: &str = "203.0.113.2";
 pub const SERVER4_B: &str = "203.0.113.3";
 /// Server address (IPv6).
 pub const SERVER6: &str = "2001:db8:2::2";
+/// Second server address (IPv6), the second answer of `two6.lab.test`.
+pub const SERVER6_B: &str = "2001:db8:2::3";
 /// An address the router routes with `unreachable` (ICMP host unreachable from the router).
 pub const UNREACHABLE4: &str = "203.0.113.4";
 /// An address the router routes with `prohibit` (ICMP admin prohibited from the router).
@@ -86,6 +92,8 @@ pub struct Lab {
     pub dir: PathBuf,
     /// Set in `Drop`; server threads stop accepting when they see it.
     pub stop: Arc<AtomicBool>,
+    /// Namespaces added after the build (see [`Lab::chain`]); removed in `Drop` too.
+    pub extra_namespaces: Mutex<Vec<String>>,
 }
 
 impl Lab {
@@ -119,6 +127,7 @@ impl Lab {
             server: format!("{id}srv"),
             dir,
             stop: Arc::new(AtomicBool::new(false)),
+            extra_namespaces: Mutex::new(Vec::new()),
         };
         lab.build();
         dns::serve(&lab);
@@ -192,6 +201,7 @@ impl Lab {
                  addr add {SERVER4}/24 dev s0\n\
                  addr add {SERVER4_B}/24 dev s0\n\
                  addr add {SERVER6}/64 dev s0 nodad\n\
+                 addr add {SERVER6_B}/64 dev s0 nodad\n\
                  link set s0 up\n\
                  route add 198.51.100.0/24 via 203.0.113.1\n\
                  route add 2001:db8:1::/64 via 2001:db8:2::1\n"
@@ -272,6 +282,14 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        let extra = std::mem::take(
+            self.extra_namespaces
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for ns in &extra {
+            netns::delete(ns);
+        }
         for ns in self.namespaces() {
             netns::delete(ns);
         }

@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# End-to-end test of the shipped deployment: the exporter, Prometheus with the shipped
+# configuration and rules (intervals shortened by deploy/tests/shorten-intervals.sh), Alertmanager
+# with the shipped routing tree, and lab targets that fail in known ways, all on the loopback
+# interface of a network namespace created for the run.
+#
+#   cargo build && bash scripts/e2e.sh
+#
+# Lab targets (loopback of the namespace):
+#   127.0.0.1:10001  closed port                                   -> class refused
+#   127.0.0.1:10002  listening, SYNs dropped by iptables           -> class timeout, phase connect
+#   127.0.0.1:10443  TLS, certificate expired in 2020              -> class tls_cert_expired
+#   127.0.0.1:10444  TLS, valid certificate expiring in 10 days    -> success, expiry warning
+#   127.0.0.1:19115  the exporter itself                           -> success
+# Both TLS certificates are issued by a CA made for the run, which the exporter module trusts
+# (ca_file), so the expired one fails as expired and not as untrusted.
+#
+# Asserts: each failure's alert reaches the webhook receiver of the responder the shipped routes
+# name (service-owners, network, pki) with the right class; the expiry warning of the expiring
+# certificate reaches pki; the expiry alert fires for the expired certificate too and Alertmanager
+# holds it back behind the "has expired" alert (shipped inhibition); nothing else is delivered;
+# every dashboard expression (scripts/dashboard-queries.py) evaluates with status success and a
+# non-empty result against the same Prometheus.
+#
+# Needs root (ip netns, iptables), prometheus, Alertmanager (prometheus-alertmanager or
+# alertmanager), promtool, openssl, python3 and a built exporter (target/debug, or the path in
+# $HANDSHAKE_EXPORTER). Without root it prints a skip line and exits 0, except with CI=true,
+# where it fails. Runs in about two minutes. Prints one line per check and ends with
+# "N passed, M failed"; exits 1 on any failure.
+# shellcheck disable=SC2317  # cleanup, wait_port and make_certs run through trap and check()
+set -u
+cd "$(dirname "$0")/.." || exit 1
+repo=$(pwd)
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL $1"
+    [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     /'
+    return 0
+}
+finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    if [ "${CI:-}" = true ]; then
+        bad "e2e needs root (network namespace, iptables) and CI=true forbids skipping"
+        finish
+    fi
+    echo "SKIP e2e: needs root for its network namespace and iptables; run it as root (sudo bash scripts/e2e.sh)"
+    exit 0
+fi
+
+# ---- tools
+exporter_bin=${HANDSHAKE_EXPORTER:-$repo/target/debug/handshake_exporter}
+am_bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+for t in ip iptables ss prometheus openssl python3; do
+    command -v "$t" >/dev/null 2>&1 || bad "tool $t not found"
+done
+[ -n "$am_bin" ] || bad "tool alertmanager not found (Debian package prometheus-alertmanager)"
+[ -x "$exporter_bin" ] || bad "exporter binary $exporter_bin not found: run cargo build first"
+[ "$fail" -eq 0 ] || finish
+
+# ---- addresses, all on the loopback interface of the namespace
+ns=hxe2e-$$
+EXPORTER=127.0.0.1:19115
+PROMETHEUS=127.0.0.1:9090
+ALERTMANAGER=127.0.0.1:9093
+WEBHOOK=127.0.0.1:5001
+REFUSED=127.0.0.1:10001
+DROPPED=127.0.0.1:10002
+EXPIRED=127.0.0.1:10443
+EXPIRING=127.0.0.1:10444
+helper=$repo/deploy/tests/e2e/e2e.py
+# Alerts must be delivered within this many seconds of Prometheus' start. The shortened rules need
+# about 20s of probes before a failure counts as sustained and 40s for the expiry alert's `for`;
+# Alertmanager's shipped group_wait adds 30s.
+alert_budget=${E2E_ALERT_TIMEOUT:-150}
+
+tmp=$(mktemp -d /tmp/hxe2e.XXXXXX)
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    sleep 0.5
+    # Anything still running in the namespace was started by this script.
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    ip netns delete "$ns" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+nsx() { ip netns exec "$ns" "$@"; }
+# spawn NAME CMD...: runs CMD inside the namespace in the background, output to logs/NAME.log.
+spawn() {
+    local name=$1
+    shift
+    nsx "$@" >"$tmp/logs/$name.log" 2>&1 </dev/null &
+    pids+=("$!")
+}
+# check NAME CMD...: one assertion, passing when CMD exits 0; its output is shown on failure.
+check() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then ok "$name"; else bad "$name" "$out"; fi
+}
+# wait_port HOST:PORT: until a socket listens there (10s at most). Asks the kernel (ss) rather
+# than connecting, since the "timeout" port drops every SYN.
+wait_port() {
+    for _ in $(seq 50); do
+        [ -n "$(nsx ss -Hltn "src = $1" 2>/dev/null)" ] && return 0
+        sleep 0.2
+    done
+    echo "nothing listens on $1"
+    return 1
+}
+remaining() { local r=$((deadline - SECONDS)); [ "$r" -gt 1 ] && echo "$r" || echo 1; }
+show_logs() {
+    local f
+    for f in "$tmp"/logs/*.log; do
+        echo "---- last lines of $(basename "$f")"
+        tail -n 15 "$f"
+    done
+}
+
+mkdir -p "$tmp/logs" "$tmp/pki/new" "$tmp/prom-data" "$tmp/am-data"
+
+# ---- namespace
+if ! ip netns add "$ns"; then bad "create network namespace $ns"; finish; fi
+nsx ip link set lo up
+# Only this namespace's loopback: SYNs to the "timeout" port are dropped, never answered.
+check "iptables DROP for ${DROPPED##*:} inside the namespace" \
+    nsx iptables -A INPUT -i lo -p tcp --dport "${DROPPED##*:}" -j DROP
+
+# ---- certificates: a CA, a leaf that expired in 2020, a leaf valid for 10 more days
+make_certs() {
+    local d=$tmp/pki
+    : >"$d/index.txt"
+    echo 1000 >"$d/serial"
+    cat >"$d/ca.cnf" <<EOF
+[ca]
+default_ca = lab
+[lab]
+database = $d/index.txt
+serial = $d/serial
+new_certs_dir = $d/new
+default_md = sha256
+policy = any
+unique_subject = no
+x509_extensions = leaf
+[any]
+commonName = supplied
+[leaf]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1
+EOF
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 60 \
+        -keyout "$d/ca.key" -out "$d/ca.pem" -subj "/CN=handshake e2e CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" ||
+        return 1
+    local name
+    for name in expired expiring; do
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout "$d/$name.key" -out "$d/$name.csr" -subj "/CN=$name.e2e" || return 1
+    done
+    openssl ca -batch -notext -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" \
+        -startdate 20200101000000Z -enddate 20200201000000Z \
+        -in "$d/expired.csr" -out "$d/expired.pem" || return 1
+    openssl ca -batch -notext -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" \
+        -days 10 -in "$d/expiring.csr" -out "$d/expiring.pem" || return 1
+}
+check "certificates made (CA, expired leaf, leaf expiring in 10 days)" make_certs
+
+# ---- lab targets
+spawn tls-expired openssl s_server -accept "$EXPIRED" -www \
+    -cert "$tmp/pki/expired.pem" -key "$tmp/pki/expired.key"
+spawn tls-expiring openssl s_server -accept "$EXPIRING" -www \
+    -cert "$tmp/pki/expiring.pem" -key "$tmp/pki/expiring.key"
+spawn dropped python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen()
+time.sleep(86400)' "${DROPPED%:*}" "${DROPPED##*:}"
+spawn webhook python3 "$helper" webhook "$WEBHOOK" "$tmp/webhook.jsonl"
+
+# ---- exporter, with a TLS module trusting the run's CA
+cat >"$tmp/exporter.yml" <<EOF
+modules:
+  tcp_connect:
+    prober: tcp
+    timeout: 5s
+  tls_lab:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      tls: true
+      tls_config:
+        ca_file: $tmp/pki/ca.pem
+EOF
+spawn exporter "$exporter_bin" --web.listen-address "$EXPORTER" --config.file "$tmp/exporter.yml"
+
+# ---- Alertmanager: the shipped file, receivers' URLs moved to the test's webhook receiver
+sed -E "s#url: http://127\.0\.0\.1:5001/#url: http://$WEBHOOK/#" \
+    deploy/alertmanager/alertmanager.yml >"$tmp/alertmanager.yml"
+spawn alertmanager "$am_bin" --config.file "$tmp/alertmanager.yml" --storage.path "$tmp/am-data" \
+    --web.listen-address "$ALERTMANAGER" --cluster.listen-address=
+
+# ---- Prometheus: the shipped configuration and rules, shortened, with the lab targets
+EXPORTER=$EXPORTER PROMETHEUS=$PROMETHEUS ALERTMANAGER=$ALERTMANAGER \
+    bash deploy/tests/shorten-intervals.sh "$tmp/prom" >/dev/null
+rm -f "$tmp"/prom/targets/*.yml
+cat >"$tmp/prom/targets/e2e.yml" <<EOF
+- targets: ["$REFUSED", "$DROPPED", "$EXPORTER"]
+  labels: {module: tcp_connect}
+- targets: ["$EXPIRED", "$EXPIRING"]
+  labels: {module: tls_lab}
+EOF
+if command -v promtool >/dev/null 2>&1; then
+    check "promtool accepts the shortened configuration" promtool check config "$tmp/prom/prometheus.yml"
+fi
+
+for p in "$EXPIRED" "$EXPIRING" "$DROPPED"; do
+    check "lab target $p listening" wait_port "$p"
+done
+check "webhook receiver listening" wait_port "$WEBHOOK"
+check "exporter ready" nsx python3 "$helper" ready "http://$EXPORTER/-/ready"
+check "alertmanager ready" nsx python3 "$helper" ready "http://$ALERTMANAGER/-/ready"
+[ "$fail" -eq 0 ] || { show_logs; finish; }
+
+spawn prometheus prometheus --config.file "$tmp/prom/prometheus.yml" \
+    --storage.tsdb.path "$tmp/prom-data" --web.listen-address "$PROMETHEUS"
+deadline=$((SECONDS + alert_budget))
+check "prometheus ready" nsx python3 "$helper" ready "http://$PROMETHEUS/-/ready"
+[ "$fail" -eq 0 ] || { show_logs; finish; }
+
+# ---- alerts delivered by Alertmanager, each to the receiver the shipped routes name
+delivered() {
+    local what=$1 receiver=$2
+    shift 2
+    local args=() l
+    for l in "$@"; do args+=(--label "$l"); done
+    check "$what -> $receiver" nsx python3 "$helper" delivered "$tmp/webhook.jsonl" \
+        --receiver "$receiver" --timeout "$(remaining)" "${args[@]}"
+}
+delivered "refused: ProbeServiceDown class=refused" service-owners \
+    alertname=ProbeServiceDown instance="$REFUSED" class=refused phase=connect
+delivered "timeout: ProbeNetworkPathFailing class=timeout phase=connect" network \
+    alertname=ProbeNetworkPathFailing instance="$DROPPED" class=timeout phase=connect
+delivered "expired certificate: ProbeCertificateRejected class=tls_cert_expired" pki \
+    alertname=ProbeCertificateRejected instance="$EXPIRED" class=tls_cert_expired phase=tls
+delivered "certificate expiring in 10 days: ProbeCertificateExpiringSoon warning" pki \
+    alertname=ProbeCertificateExpiringSoon instance="$EXPIRING" class=tls_cert_expiring \
+    severity=warning
+
+# The expiry alert fires for the expired certificate as well, and Alertmanager holds it back
+# behind "has expired" (the shipped inhibition), so it is never delivered.
+check "expired certificate: ProbeCertificateExpiringSoon firing in Prometheus" \
+    nsx python3 "$helper" prom-alert "http://$PROMETHEUS" --timeout "$(remaining)" \
+    --label alertname=ProbeCertificateExpiringSoon --label instance="$EXPIRED" \
+    --label severity=critical
+check "expired certificate: ProbeCertificateExpiringSoon inhibited by ProbeCertificateRejected" \
+    nsx python3 "$helper" am-inhibited "http://$ALERTMANAGER" --timeout "$(remaining)" \
+    --label alertname=ProbeCertificateExpiringSoon --label instance="$EXPIRED" \
+    --by alertname=ProbeCertificateRejected --by class=tls_cert_expired
+check "expired certificate: ProbeCertificateExpiringSoon not delivered" \
+    nsx python3 "$helper" not-delivered "$tmp/webhook.jsonl" \
+    --label alertname=ProbeCertificateExpiringSoon --label instance="$EXPIRED"
+check "no other alert delivered (successful targets, exporter alerts)" \
+    nsx python3 "$helper" only "$tmp/webhook.jsonl" \
+    --expect "alertname=ProbeServiceDown,instance=$REFUSED" \
+    --expect "alertname=ProbeNetworkPathFailing,instance=$DROPPED" \
+    --expect "alertname=ProbeCertificateRejected,instance=$EXPIRED" \
+    --expect "alertname=ProbeCertificateExpiringSoon,instance=$EXPIRING"
+
+# ---- dashboard: every expression evaluates and has data
+# Expressions that cannot have data in this setup, with the reason. Keep it short.
+declare -A no_data_allowed=()
+queries=$(python3 scripts/dashboard-queries.py)
+if [ -z "$queries" ]; then
+    bad "scripts/dashboard-queries.py printed no expression"
+fi
+while IFS= read -r expr; do
+    [ -n "$expr" ] || continue
+    out=$(nsx python3 "$helper" query "http://$PROMETHEUS" "$expr" 2>&1)
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        ok "dashboard: $expr"
+    elif [ "$rc" -eq 2 ] && [ -n "${no_data_allowed[$expr]:-}" ]; then
+        ok "dashboard: $expr (no data allowed: ${no_data_allowed[$expr]})"
+    else
+        bad "dashboard: $expr" "$out"
+    fi
+done <<<"$queries"
+
+[ "$fail" -eq 0 ] || show_logs
+echo "e2e took ${SECONDS}s"
+finish
