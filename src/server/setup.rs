@@ -8,8 +8,9 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use socket2::{Domain, Socket, Type};
 use tokio::net::TcpListener;
 
-/// Pending-connection queue length passed to listen(2).
-const BACKLOG: i32 = 1024;
+/// Pending-connection queue length passed to listen(2); the kernel caps it at
+/// `net.core.somaxconn`. Thousands of scrapes may arrive in the same instant.
+const BACKLOG: i32 = 4096;
 
 /// Binds `address`: `:PORT` on every interface (IPv6 and IPv4 on one dual-stack socket, IPv4
 /// alone when the host has no IPv6), `HOST:PORT`, `IPv4:PORT` or `[IPv6]:PORT`.
@@ -21,23 +22,33 @@ pub async fn bind(address: &str) -> io::Result<TcpListener> {
         .strip_prefix(':')
         .and_then(|p| p.parse::<u16>().ok())
     {
-        return match bind_dual_stack(port) {
+        return match listen(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))) {
             Ok(listener) => Ok(listener),
             Err(err) => {
                 tracing::debug!(error = %err, "no dual-stack socket, listening on IPv4 only");
-                TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await
+                listen(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
             }
         };
     }
-    TcpListener::bind(address).await
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "address resolves to nothing");
+    for addr in tokio::net::lookup_host(address).await? {
+        match listen(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(err) => last = err,
+        }
+    }
+    Err(last)
 }
 
-/// `[::]:port` with `IPV6_V6ONLY` off (ipv6(7)), so IPv4 clients arrive as mapped addresses.
-fn bind_dual_stack(port: u16) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::IPV6, Type::STREAM, None)?;
-    socket.set_only_v6(false)?;
+/// A listening socket on `addr` with [`BACKLOG`]; on `[::]` with `IPV6_V6ONLY` off (ipv6(7)),
+/// so IPv4 clients arrive as mapped addresses.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+    }
     socket.set_reuse_address(true)?;
-    socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     socket.set_nonblocking(true)?;
     TcpListener::from_std(socket.into())

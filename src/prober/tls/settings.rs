@@ -18,17 +18,32 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::sign::CertifiedKey;
 use rustls::version::{TLS12, TLS13};
-use rustls::{ClientConfig, NamedGroup, RootCertStore, SignatureScheme, SupportedProtocolVersion};
+use rustls::{
+    CipherSuite, ClientConfig, NamedGroup, RootCertStore, SignatureScheme, SupportedProtocolVersion,
+};
 
 use super::verifier::{RecordingVerifier, Trust};
 use crate::config::{TlsConfig, TlsVersion};
 use crate::prober::errno::errno_name;
 use crate::report::{Failure, FailureClass, Phase, StepLog};
 
-/// The process-wide ring provider.
+/// The process-wide ring provider, offering the AES-128-GCM suites first (as Go's crypto/tls
+/// does): the server picks what it prefers anyway, and a probe gains nothing from AES-256/SHA-384
+/// but its cost.
 fn provider() -> &'static Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+    PROVIDER.get_or_init(|| {
+        let mut provider = rustls::crypto::ring::default_provider();
+        provider.cipher_suites.sort_by_key(|s| {
+            !matches!(
+                s.suite(),
+                CipherSuite::TLS13_AES_128_GCM_SHA256
+                    | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                    | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+            )
+        });
+        Arc::new(provider)
+    })
 }
 
 /// The system trust roots and a verifier over them, built on first use.
