@@ -123,7 +123,7 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
         );
     };
     let module = Arc::new(module);
-    let mut report = probe(ProbeRequest {
+    let report = probe(ProbeRequest {
         target: target.clone(),
         module_name: module_name.to_string(),
         module: module.clone(),
@@ -131,10 +131,6 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
     })
     .await;
     drop(slot);
-    // The deadline was decided here; a report that does not carry it gets it.
-    if report.timeout.is_zero() {
-        report.timeout = timeout;
-    }
     state.metrics().observe_probe(module_name, &report);
     log_probe(module_name, &target, &report);
 
