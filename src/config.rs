@@ -115,12 +115,17 @@ impl AddressRule {
     }
 }
 
-/// One `query_response` step. At least one of its keys does something; `labels` need `expect`.
+/// One `query_response` step. `labels` need `expect`; `expect` and `expect_bytes` exclude each
+/// other.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryResponse {
     /// Lines are read until one matches.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser::regex")]
     pub expect: Option<regex::Regex>,
+    /// Bytes read and compared as they are (blackbox_exporter 0.28): exactly this many bytes are
+    /// read and must equal these. Never set together with `expect`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub expect_bytes: String,
     /// Written with a trailing `\n` after `expect` matched; `${1}` expands captures.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub send: String,

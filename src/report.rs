@@ -325,6 +325,9 @@ pub struct ProbeReport {
     /// `Some(true)` when an `expect` step did not match, `Some(false)` when all matched,
     /// `None` when no `expect` step ran.
     pub failed_due_to_regex: Option<bool>,
+    /// `Some(true)` when an `expect_bytes` step read other bytes, `Some(false)` otherwise, `None`
+    /// exactly when `failed_due_to_regex` is `None`.
+    pub failed_due_to_bytes: Option<bool>,
     /// One label set per `query_response` step with `labels` that matched.
     pub expect_labels: Vec<Vec<(String, String)>>,
     /// The step log for `debug=true`.

@@ -284,6 +284,13 @@ fn query_families(report: &ProbeReport, out: &mut Vec<Family>) {
             flag(failed),
         ));
     }
+    if let Some(failed) = report.failed_due_to_bytes {
+        out.push(one(
+            "probe_failed_due_to_bytes",
+            "1 when an expect_bytes step of query_response read other bytes, else 0",
+            flag(failed),
+        ));
+    }
     if !report.expect_labels.is_empty() {
         out.push(Family {
             name: "probe_expect_info",

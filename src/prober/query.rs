@@ -33,6 +33,8 @@ pub enum Conn {
 pub struct QueryOutcome {
     /// True when an `expect` step did not match before EOF.
     pub failed_due_to_regex: bool,
+    /// True when an `expect_bytes` step read other bytes than expected.
+    pub failed_due_to_bytes: bool,
     /// `probe_expect_info` label sets of the steps that matched and carry `labels`.
     pub expect_labels: Vec<Vec<(String, String)>>,
     /// TLS facts of a STARTTLS handshake.
@@ -45,7 +47,8 @@ pub struct QueryOutcome {
 ///
 /// Returns `Ok(())` when every step passed. Errors, all phase `query` except a failed STARTTLS
 /// handshake (phase `tls`): `expect_mismatch` when the peer sent lines but none matched before
-/// EOF, `eof` when it closed without a line, `reset` on RST, `prober_error` for a `starttls` step
+/// EOF or sent other bytes than `expect_bytes`, `eof` when it closed without a line or before
+/// the expected bytes were all there, `reset` on RST, `prober_error` for a `starttls` step
 /// on a connection that is already TLS. The caller bounds the call with the probe deadline;
 /// `outcome` keeps what was learnt even when the deadline cuts the dialogue short.
 pub async fn run(
@@ -76,6 +79,9 @@ pub async fn run(
                     .collect();
                 outcome.expect_labels.push(labels);
             }
+        }
+        if !step.expect_bytes.is_empty() {
+            read_expected_bytes(&mut reader, step.expect_bytes.as_bytes(), outcome, log, i).await?;
         }
         if !send.is_empty() {
             log.note(format!("step {i}: sending {send:?}"));
@@ -137,6 +143,41 @@ async fn read_until_match(
         }
         log.note(format!("step {step}: read {line:?}"));
     }
+}
+
+/// Reads `expected.len()` bytes and compares them with `expected` (blackbox_exporter 0.28's
+/// `expect_bytes`). It waits for all of them, where blackbox_exporter takes what one read
+/// returns, so a reply split across TCP segments still matches.
+async fn read_expected_bytes(
+    reader: &mut BufReader<Conn>,
+    expected: &[u8],
+    outcome: &mut QueryOutcome,
+    log: &mut StepLog,
+    step: usize,
+) -> Result<(), Failure> {
+    let mut got = Vec::with_capacity(expected.len());
+    let n = (&mut *reader)
+        .take(expected.len() as u64)
+        .read_to_end(&mut got)
+        .await
+        .map_err(|e| classify_stream(Phase::Query, &e))?;
+    if n < expected.len() {
+        log.note(format!(
+            "step {step}: peer closed after {n} of the {} expected bytes {:?}",
+            expected.len(),
+            got
+        ));
+        return Err(Failure::new(Phase::Query, FailureClass::Eof, ""));
+    }
+    if got != expected {
+        log.note(format!(
+            "step {step}: read bytes {got:?}, expected {expected:?}"
+        ));
+        outcome.failed_due_to_bytes = true;
+        return Err(Failure::new(Phase::Query, FailureClass::ExpectMismatch, ""));
+    }
+    log.note(format!("step {step}: bytes {got:?} matched"));
+    Ok(())
 }
 
 fn mismatch(outcome: &mut QueryOutcome) -> Failure {
