@@ -289,7 +289,7 @@ fn hostname_parameter_sets_sni_and_verification_name() {
 #[test]
 fn hostname_parameter_that_is_no_name_is_a_400() {
     let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
+    let (_pki, _exporter) = setup(&lab);
     let path = "/probe?module=tls&target=203.0.113.2:443&hostname=bad%20name";
     let (status, body) =
         lab::exporter::get(&lab, path, std::time::Duration::from_secs(5)).expect("GET /probe");
