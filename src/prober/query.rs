@@ -31,7 +31,7 @@ pub enum Conn {
 /// What the dialogue produced besides success or failure.
 #[derive(Debug, Default)]
 pub struct QueryOutcome {
-    /// True when an `expect` step did not match before EOF.
+    /// True when an `expect` step ended unmatched at EOF, whether lines came or not.
     pub failed_due_to_regex: bool,
     /// True when an `expect_bytes` step read other bytes than expected.
     pub failed_due_to_bytes: bool,
@@ -47,8 +47,9 @@ pub struct QueryOutcome {
 ///
 /// Returns `Ok(())` when every step passed. Errors, all phase `query` except a failed STARTTLS
 /// handshake (phase `tls`): `expect_mismatch` when the peer sent lines but none matched before
-/// EOF or sent other bytes than `expect_bytes`, `eof` when it closed without a line or before
-/// the expected bytes were all there, `reset` on RST, `prober_error` for a `starttls` step
+/// EOF or sent other bytes than `expect_bytes`, `eof` when it closed without a line (both set
+/// `outcome.failed_due_to_regex` for an `expect` step) or before the expected bytes were all
+/// there, `reset` on RST, `prober_error` for a `starttls` step
 /// on a connection that is already TLS. The caller bounds the call with the probe deadline;
 /// `outcome` keeps what was learnt even when the deadline cuts the dialogue short.
 pub async fn run(
@@ -120,6 +121,8 @@ async fn read_until_match(
             .map_err(|e| classify_stream(Phase::Query, &e))?;
         if n == 0 {
             if lines_seen == 0 {
+                // The expectation was never met: blackbox_exporter sets the gauge here too.
+                outcome.failed_due_to_regex = true;
                 log.note(format!("step {step}: peer closed before sending a line"));
                 return Err(Failure::new(Phase::Query, FailureClass::Eof, ""));
             }
