@@ -184,7 +184,8 @@ impl IpProtocol {
     }
 }
 
-/// The `tls_config:` block. Files are read at probe time, not at load (as blackbox_exporter).
+/// The `tls_config:` block. Files are read on the module's first TLS probe, not at load (as
+/// blackbox_exporter reads them at probe time), and again when they change.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TlsConfig {
     /// Extra trusted roots, PEM.
@@ -207,6 +208,10 @@ pub struct TlsConfig {
     /// Highest version offered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_version: Option<TlsVersion>,
+    /// The TLS client built from these settings on the first probe and reused by the next
+    /// (not configuration: a fresh, empty cache for each loaded module).
+    #[serde(skip)]
+    pub client_cache: crate::prober::tls::ClientCache,
 }
 
 /// The `path_trace:` block.

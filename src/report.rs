@@ -261,7 +261,8 @@ impl TlsFacts {
     /// the chain as presented, where blackbox_exporter would report Go's zero time
     /// (-62135596800), a value that trips every expiry alert. `None` when no certificate arrived.
     pub fn last_chain_expiry(&self) -> Option<i64> {
-        self.verified_chain_expiry.or_else(|| self.earliest_expiry())
+        self.verified_chain_expiry
+            .or_else(|| self.earliest_expiry())
     }
 }
 

@@ -326,6 +326,7 @@ impl<'de> Visitor<'de> for TlsVisitor {
             insecure_skip_verify: raw.insecure_skip_verify,
             min_version: raw.min_version,
             max_version: raw.max_version,
+            client_cache: Default::default(),
         })
     }
 }

@@ -39,6 +39,13 @@ pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
     })
 }
 
+/// The notAfter of one DER certificate (RFC 5280 section 4.1.2.5), unix seconds; `None` when
+/// it does not parse.
+pub(crate) fn not_after(der: &[u8]) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
 /// Lowercase hex of `bytes`, two digits per byte.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
