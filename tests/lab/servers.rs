@@ -43,8 +43,13 @@ pub const SSH_BANNER: &str = "SSH-2.0-OpenSSH_9.6\r\n";
 
 /// Starts `peer` on `addr` in the server namespace; see [`Lab::serve`].
 pub fn serve(lab: &Lab, addr: &str, peer: Peer) {
+    serve_in(lab, &lab.server, addr, peer);
+}
+
+/// Starts `peer` on `addr` in namespace `ns`; it runs until the lab is dropped.
+pub fn serve_in(lab: &Lab, ns: &str, addr: &str, peer: Peer) {
     let owned = addr.to_string();
-    let listener = lab.in_server(move || {
+    let listener = super::netns::in_ns(ns, move || {
         TcpListener::bind(&owned).unwrap_or_else(|e| panic!("failed to listen on {owned}: {e}"))
     });
     listener
