@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use lab::exporter::Sample;
-use lab::servers::SSH_BANNER;
+use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
 use lab::tlsgen::{self, Identity, Leaf, Pki};
 use lab::{Exporter, Lab, Metrics, Peer};
 
@@ -168,71 +168,42 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// One `prober: tcp` module, IPv4 first, with `tcp` (YAML lines indented six spaces) added.
+fn module(name: &str, tcp: &str) -> String {
+    format!(
+        "  {name}:\n    prober: tcp\n    timeout: 3s\n    tcp:\n      preferred_ip_protocol: ip4\n{tcp}"
+    )
+}
+
+/// `tls: true` trusting `ca_file`, with `server_name` when given.
+fn tls(ca_file: &Path, server_name: Option<&str>) -> String {
+    let name = server_name.map_or(String::new(), |n| format!("        server_name: {n}\n"));
+    format!(
+        "      tls: true\n      tls_config:\n        ca_file: {}\n{name}",
+        ca_file.display()
+    )
+}
+
 /// Modules in the keys blackbox_exporter 0.23 knows (Debian's), so both load the same file.
 fn config(pinned: &Path, ca: &Path, smtp_pinned: &Path) -> String {
-    let (pinned, ca, smtp_pinned) = (pinned.display(), ca.display(), smtp_pinned.display());
-    format!(
-        r#"
-modules:
-  tcp_connect:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-  ssh_banner:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      query_response:
-        - expect: "^SSH-2.0-"
-        - send: "SSH-2.0-compat\r"
-  tls_pinned:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {pinned}
-  tls_pinned_other_name:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {pinned}
-        server_name: other.lab.test
-  tls_ca:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {ca}
-  smtp_starttls_pinned:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      query_response:
-        - expect: "^220 "
-        - send: "EHLO prober\r"
-        - expect: "^250 STARTTLS"
-        - send: "STARTTLS\r"
-        - expect: "^220 "
-        - starttls: true
-        - send: "EHLO prober\r"
-        - expect: "^250 AUTH"
-        - send: "QUIT\r"
-        - expect: "^221 "
-      tls_config:
-        ca_file: {smtp_pinned}
-        server_name: ok.lab.test
-"#
-    )
+    let banner = "      query_response:\n        - expect: \"^SSH-2.0-\"\n        - send: \"SSH-2.0-compat\\r\"\n";
+    let smtp = format!(
+        "{SMTP_STARTTLS_STEPS}      tls_config:\n        ca_file: {}\n        server_name: ok.lab.test\n",
+        smtp_pinned.display()
+    );
+    [
+        module("tcp_connect", ""),
+        module("ssh_banner", banner),
+        module("tls_pinned", &tls(pinned, None)),
+        module(
+            "tls_pinned_other_name",
+            &tls(pinned, Some("other.lab.test")),
+        ),
+        module("tls_ca", &tls(ca, None)),
+        module("smtp_starttls_pinned", &smtp),
+    ]
+    .iter()
+    .fold("modules:\n".to_string(), |all, m| all + m)
 }
 
 /// The lab, its CA and both exporters; the pinned files hold an openssl certificate (served on

@@ -38,6 +38,21 @@ pub enum Peer {
     Tls10ServerHello,
 }
 
+/// The `query_response` steps of a module that talks to [`Peer::Smtp`] through STARTTLS, as
+/// YAML for a module's `tcp:` map (indented six spaces).
+pub const SMTP_STARTTLS_STEPS: &str = r#"      query_response:
+        - expect: "^220 "
+        - send: "EHLO prober\r"
+        - expect: "^250 STARTTLS"
+        - send: "STARTTLS\r"
+        - expect: "^220 "
+        - starttls: true
+        - send: "EHLO prober\r"
+        - expect: "^250 AUTH"
+        - send: "QUIT\r"
+        - expect: "^221 "
+"#;
+
 /// The SSH banner the banner tests use.
 pub const SSH_BANNER: &str = "SSH-2.0-OpenSSH_9.6\r\n";
 
