@@ -14,9 +14,9 @@ use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::version::{TLS12, TLS13};
-use tls_phase_support::{failure, probe, server_config, tls_server, Identity, Pki, TempPem};
+use tls_phase_support::{failure, probe, server_config, sign, tls_server, Identity, Pki, TempPem};
 
 /// 2034-01-01, 2039-01-01, 2040-01-01, 2041-01-01, 2045-01-01, 2050-01-01 in unix seconds.
 const Y2034: i64 = 2_019_686_400;
@@ -45,22 +45,11 @@ fn root(cn: &str, until: i32) -> (Issuer<'static, KeyPair>, CertificateDer<'stat
 
 /// A leaf for `localhost` valid until `until`, signed by `issuer`, followed by `rest`.
 fn leaf(issuer: &Issuer<'_, KeyPair>, until: i32, rest: Vec<CertificateDer<'static>>) -> Identity {
-    let key = KeyPair::generate().expect("leaf key");
-    let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("leaf");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "leaf.test");
-    params.not_before = date_time_ymd(2020, 1, 1);
-    params.not_after = date_time_ymd(until, 1, 1);
-    let cert = params.signed_by(&key, issuer).expect("leaf cert");
-    let mut chain = vec![cert.der().clone()];
-    chain.extend(rest);
-    Identity {
-        chain,
-        key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    }
+    let validity = |p: &mut CertificateParams| {
+        p.not_before = date_time_ymd(2020, 1, 1);
+        p.not_after = date_time_ymd(until, 1, 1);
+    };
+    sign(&["localhost"], validity, issuer, rest)
 }
 
 fn trusting(pem: &str) -> (TempPem, TlsConfig) {

@@ -136,101 +136,104 @@ impl RecordingVerifier {
     pub(crate) fn new(trust: Trust, algorithms: WebPkiSupportedAlgorithms) -> Self {
         RecordingVerifier { trust, algorithms }
     }
+}
 
-    /// Judges the chain against WebPKI trust; on success also returns the verified chains'
-    /// expiry. `expiries` holds the notAfter of `end_entity` and then of each intermediate.
-    fn verify_webpki(
+/// The certificates the server presented: the leaf, the others, and the notAfter (unix seconds)
+/// of the leaf and then of each of the others (`None` where one does not parse).
+struct Presented<'a, 'c> {
+    end_entity: &'a CertificateDer<'c>,
+    intermediates: &'a [CertificateDer<'c>],
+    expiries: &'a [Option<i64>],
+}
+
+impl WebPkiTrust {
+    /// Judges `chain` for `server_name`; on success also returns the verified chains' expiry.
+    fn verify(
         &self,
-        trust: &WebPkiTrust,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        expiries: &[Option<i64>],
+        algorithms: &WebPkiSupportedAlgorithms,
+        chain: &Presented<'_, '_>,
         server_name: &ServerName<'_>,
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<Option<i64>, Error> {
-        if let Some(verdict) = trust.pinned.verify(end_entity, server_name, now) {
+        if let Some(verdict) = self.pinned.verify(chain.end_entity, server_name, now) {
             // Go's verified chain for a pinned leaf is the leaf alone.
-            return verdict.map(|_| expiries.first().copied().flatten());
+            return verdict.map(|_| chain.expiries.first().copied().flatten());
         }
-        if let Some(expiry) = verified_chains_expiry(
-            trust,
-            &self.algorithms,
-            end_entity,
-            intermediates,
-            expiries,
-            server_name,
-            now,
-        ) {
+        if let Some(expiry) = self.verified_chains_expiry(algorithms, chain, server_name, now) {
             return Ok(Some(expiry));
         }
         // No verified path: rustls' verifier names the reason (the same WebPKI checks).
-        trust
-            .verifier
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        self.verifier
+            .verify_server_cert(
+                chain.end_entity,
+                chain.intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )
             .map(|_| None)
     }
-}
 
-/// Over every path WebPKI can build from `end_entity` through `intermediates` to a trust
-/// anchor, for a leaf valid for `server_name`: the latest of each path's earliest notAfter,
-/// the anchor's certificate included (blackbox_exporter's `getLastChainExpiry` over Go's
-/// `VerifiedChains`). `None` when no path verifies or the name does not match; the caller then
-/// asks rustls for the error.
-///
-/// The same checks as rustls' `WebPkiServerVerifier` (webpki `verify_for_usage` with the
-/// serverAuth usage, no revocation, and the name), run once: each path found is noted and
-/// refused to webpki so it goes on to the next.
-fn verified_chains_expiry(
-    trust: &WebPkiTrust,
-    algorithms: &WebPkiSupportedAlgorithms,
-    end_entity: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    expiries: &[Option<i64>],
-    server_name: &ServerName<'_>,
-    now: UnixTime,
-) -> Option<i64> {
-    let cert = webpki::EndEntityCert::try_from(end_entity).ok()?;
-    cert.verify_is_valid_for_subject_name(server_name).ok()?;
-    let leaf_expiry = expiries.first().copied().flatten();
-    let latest: Cell<Option<i64>> = Cell::new(None);
-    let found = Cell::new(false);
-    let note_path = |path: &webpki::VerifiedPath<'_>| {
-        let in_path = path.intermediate_certificates().map(|c| {
-            let der = c.der();
-            intermediates
-                .iter()
-                .position(|i| i.as_ref() == der.as_ref())
-                .and_then(|i| expiries.get(i + 1).copied().flatten())
-        });
-        let anchor = trust
-            .anchors
-            .expiries
-            .get(path.anchor().subject_public_key_info.as_ref())
-            .copied();
-        let earliest = std::iter::once(leaf_expiry)
-            .chain(in_path)
-            .chain(std::iter::once(anchor))
-            .flatten()
-            .min();
-        found.set(true);
-        latest.set(latest.get().max(earliest));
-        // Refused so that webpki tries the remaining paths too.
-        Err(webpki::Error::UnknownIssuer)
-    };
-    let _ = cert.verify_for_usage(
-        algorithms.all,
-        &trust.anchors.roots.roots,
-        intermediates,
-        now,
-        webpki::KeyUsage::server_auth(),
-        None,
-        Some(&note_path),
-    );
-    if !found.get() {
-        return None;
+    /// Over every path WebPKI can build from the leaf through the presented intermediates to a
+    /// trust anchor, for a leaf valid for `server_name`: the latest of each path's earliest
+    /// notAfter, the anchor's certificate included (blackbox_exporter's `getLastChainExpiry`
+    /// over Go's `VerifiedChains`). `None` when no path verifies or the name does not match;
+    /// the caller then asks rustls for the error.
+    ///
+    /// The same checks as rustls' `WebPkiServerVerifier` (webpki `verify_for_usage` with the
+    /// serverAuth usage, no revocation, and the name), run once: each path found is noted and
+    /// refused to webpki so it goes on to the next.
+    fn verified_chains_expiry(
+        &self,
+        algorithms: &WebPkiSupportedAlgorithms,
+        chain: &Presented<'_, '_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Option<i64> {
+        let cert = webpki::EndEntityCert::try_from(chain.end_entity).ok()?;
+        cert.verify_is_valid_for_subject_name(server_name).ok()?;
+        let leaf_expiry = chain.expiries.first().copied().flatten();
+        let latest: Cell<Option<i64>> = Cell::new(None);
+        let found = Cell::new(false);
+        let note_path = |path: &webpki::VerifiedPath<'_>| {
+            let in_path = path.intermediate_certificates().map(|c| {
+                let der = c.der();
+                chain
+                    .intermediates
+                    .iter()
+                    .position(|i| i.as_ref() == der.as_ref())
+                    .and_then(|i| chain.expiries.get(i + 1).copied().flatten())
+            });
+            let anchor = self
+                .anchors
+                .expiries
+                .get(path.anchor().subject_public_key_info.as_ref())
+                .copied();
+            let earliest = std::iter::once(leaf_expiry)
+                .chain(in_path)
+                .chain(std::iter::once(anchor))
+                .flatten()
+                .min();
+            found.set(true);
+            latest.set(latest.get().max(earliest));
+            // Refused so that webpki tries the remaining paths too.
+            Err(webpki::Error::UnknownIssuer)
+        };
+        let _ = cert.verify_for_usage(
+            algorithms.all,
+            &self.anchors.roots.roots,
+            chain.intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            Some(&note_path),
+        );
+        if !found.get() {
+            return None;
+        }
+        latest.get()
     }
-    latest.get()
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -252,16 +255,15 @@ impl ServerCertVerifier for RecordingVerifier {
             .collect();
         let presented: Vec<CertInfo> = parsed.into_iter().flatten().collect();
         record(|r| *r.chain.lock().unwrap_or_else(|p| p.into_inner()) = presented);
+        let chain = Presented {
+            end_entity,
+            intermediates,
+            expiries: &expiries,
+        };
         let verified = match &self.trust {
-            Trust::WebPki(trust) => self.verify_webpki(
-                trust,
-                end_entity,
-                intermediates,
-                &expiries,
-                server_name,
-                ocsp_response,
-                now,
-            )?,
+            Trust::WebPki(trust) => {
+                trust.verify(&self.algorithms, &chain, server_name, ocsp_response, now)?
+            }
             Trust::NoAnchors => {
                 return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer))
             }
