@@ -2,8 +2,6 @@
 //! `probe_ssl_last_chain_info` with (prober/tls.go: SHA-256 fingerprint, `Subject.String()`,
 //! `Issuer.String()`, DNS SANs joined with ",", serial as `%x`).
 
-use std::fmt::Write;
-
 use sha2::{Digest, Sha256};
 use x509_parser::extensions::GeneralName;
 
@@ -30,7 +28,7 @@ pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
         _ => String::new(),
     };
     Some(CertInfo {
-        fingerprint_sha256: hex(&Sha256::digest(der)),
+        fingerprint_sha256: hex::encode(Sha256::digest(der)),
         subject: go_name_string(cert.subject()),
         issuer: go_name_string(cert.issuer()),
         subject_alternative,
@@ -39,19 +37,10 @@ pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
     })
 }
 
-/// Lowercase hex of `bytes`, two digits per byte.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
 /// A DER INTEGER's content as Go's `fmt.Sprintf("%x", serial)` prints a positive big.Int:
 /// lowercase hex without leading zeros, `0` for zero.
 fn serial_hex(raw: &[u8]) -> String {
-    let digits = hex(raw);
+    let digits = hex::encode(raw);
     let trimmed = digits.trim_start_matches('0');
     if trimmed.is_empty() {
         "0".to_string()
