@@ -322,3 +322,30 @@ fn resolv_conf_fixed_while_running_is_used() {
         exp.log()
     );
 }
+
+/// A name added to the hosts file while the exporter runs resolves within the re-read
+/// interval; before that DNS answers NXDOMAIN for it.
+#[test]
+fn hosts_file_changed_while_running_is_used() {
+    let lab = lab_or_skip!();
+    let exp = with_resolv_conf(&lab, NAMESERVER);
+    exp.probe("name4", "added.lab.test:8080")
+        .assert_failure("resolve", "dns_nxdomain", "NXDOMAIN");
+    let hosts = resolv_conf_path(&lab).with_file_name("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n203.0.113.2 added.lab.test\n")
+        .expect("failed to write the lab hosts file");
+    let changed = Instant::now();
+    loop {
+        let m = exp.probe("name4", "added.lab.test:8080");
+        if m.value("probe_success") == Some(1.0) {
+            break;
+        }
+        m.assert_failure("resolve", "dns_nxdomain", "NXDOMAIN");
+        assert!(
+            changed.elapsed() < Duration::from_secs(7),
+            "hosts change not seen after 7 s; log:\n{}",
+            exp.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
