@@ -86,7 +86,7 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
 fn load(flags: &Flags) -> Result<Config, String> {
     match &flags.config_file {
         Some(path) => server::load_config(path)
-            .map_err(|reason| format!("failed to load {}: {reason}", path.display())),
+            .map_err(|err| format!("failed to load {}: {err}", path.display())),
         None => Ok(Config::builtin()),
     }
 }

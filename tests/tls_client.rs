@@ -8,7 +8,7 @@ mod tls_phase_support;
 
 use std::time::{Duration, Instant};
 
-use handshake_exporter::config::TlsConfig;
+use handshake_exporter::config::{ClientCert, TlsConfig};
 use handshake_exporter::report::FailureClass;
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair,
@@ -147,8 +147,10 @@ async fn client_certificate_expiry_is_reported() {
     let cert_file = TempPem::new(&client.cert_pem);
     let key_file = TempPem::new(&client.key_pem);
     let cfg = TlsConfig {
-        cert_file: Some(cert_file.0.clone()),
-        key_file: Some(key_file.0.clone()),
+        client_cert: Some(ClientCert {
+            cert_file: cert_file.0.clone(),
+            key_file: key_file.0.clone(),
+        }),
         ..pki.tls_config()
     };
     for versions in [&[&TLS13][..], &[&TLS12][..]] {

@@ -3,7 +3,6 @@
 //! registry.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::{HeaderMap, StatusCode};
@@ -94,7 +93,7 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
         }
     };
     if let Some(hostname) = first(&pairs, "hostname").filter(|h| !h.is_empty()) {
-        if let Err(reason) = apply_hostname(&mut module, hostname) {
+        if let Err(reason) = apply_hostname(std::sync::Arc::make_mut(&mut module), hostname) {
             return text(StatusCode::BAD_REQUEST, &reason);
         }
     }
@@ -128,7 +127,6 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
             "too many probes running: --probe.max-concurrency reached, retry later",
         );
     };
-    let module = Arc::new(module);
     let report = probe(ProbeRequest {
         target: target.clone(),
         module_name: module_name.to_string(),
