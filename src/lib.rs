@@ -2,8 +2,11 @@
 //! (class) a connection failed. See `docs/metrics.md` for the metric contract.
 
 pub mod config;
+pub mod history;
 pub mod metrics;
 pub mod prober;
 pub mod report;
+pub mod runbooks;
 pub mod server;
 pub mod sys;
+pub mod web;

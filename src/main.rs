@@ -34,6 +34,16 @@ struct Flags {
     /// Probes allowed to run at once; beyond it /probe answers 503.
     #[arg(long = "probe.max-concurrency", default_value_t = 10_000)]
     max_concurrency: usize,
+    /// Probe records kept for the status page: this many successes and as many failures.
+    #[arg(long = "history.limit", default_value_t = handshake_exporter::history::DEFAULT_LIMIT)]
+    history_limit: usize,
+    /// The URL the exporter is reachable at (e.g. `https://exporter.example:19115`), the base
+    /// of the runbook links its pages give for alert rules.
+    #[arg(long = "web.external-url", value_name = "URL", default_value = "")]
+    external_url: String,
+    /// Level at which each probe's outcome is logged.
+    #[arg(long = "log.prober", value_enum, default_value_t = LogLevel::Debug)]
+    log_prober: LogLevel,
 }
 
 /// `--log.level` values.
@@ -112,12 +122,17 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
         skipped = config.skipped.len(),
         "config loaded"
     );
-    let state = Arc::new(State::new(
-        config,
-        flags.config_file.clone(),
-        flags.timeout_offset,
-        flags.max_concurrency,
-    ));
+    let state = Arc::new(
+        State::new(
+            config,
+            flags.config_file.clone(),
+            flags.timeout_offset,
+            flags.max_concurrency,
+        )
+        .with_history_limit(flags.history_limit)
+        .with_external_url(&flags.external_url)
+        .with_prober_log_level(flags.log_prober.filter()),
+    );
     let listener = server::bind(&flags.listen_address)
         .await
         .map_err(|err| format!("failed to listen on {}: {err}", flags.listen_address))?;
