@@ -32,15 +32,24 @@ fn embed_runbooks() {
         })
         .unwrap_or_default();
     pages.sort();
-    let mut out = String::from("/// (name, Markdown) of every docs/runbooks/*.md, sorted by name.\n");
+    let mut out =
+        String::from("/// (name, Markdown) of every docs/runbooks/*.md, sorted by name.\n");
     out.push_str("pub static RUNBOOKS: &[(&str, &str)] = &[\n");
     for page in &pages {
         println!("cargo:rerun-if-changed={}", page.display());
-        let stem = page.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let _ = writeln!(out, "    ({stem:?}, include_str!({:?})),", page.display().to_string());
+        let stem = page
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    ({stem:?}, include_str!({:?})),",
+            page.display().to_string()
+        );
     }
     out.push_str("];\n");
-    let target = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("runbooks.rs");
+    let target =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("runbooks.rs");
     std::fs::write(&target, out).expect("failed to write runbooks.rs");
 }
 

@@ -113,16 +113,14 @@ impl History {
             .cloned()
             .collect();
         drop(rings);
-        all.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        all.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
         all
     }
 
     /// The record `id`, if still kept.
     pub fn get(&self, id: u64) -> Option<Arc<Record>> {
         let rings = self.rings();
-        let found = find(&rings.failures, |r| r.id == id)
-            .or_else(|| find(&rings.successes, |r| r.id == id));
-        found
+        find(&rings.failures, |r| r.id == id).or_else(|| find(&rings.successes, |r| r.id == id))
     }
 
     /// The newest record of `module_name` probing `target`, if any is kept.

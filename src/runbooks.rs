@@ -230,8 +230,8 @@ mod tests {
     #[test]
     fn every_class_has_a_page_with_a_meaning_and_checks() {
         for class in FailureClass::ALL {
-            let summary = summary(class.as_str())
-                .unwrap_or_else(|| panic!("no runbook for {class}"));
+            let summary =
+                summary(class.as_str()).unwrap_or_else(|| panic!("no runbook for {class}"));
             assert!(
                 summary.meaning.ends_with('.') && summary.meaning.len() > 20,
                 "{class}: {:?}",
@@ -258,15 +258,23 @@ mod tests {
     fn phase_items_are_filtered() {
         let s = summary("timeout").unwrap();
         let connect = s.checks_for(Some(Phase::Connect), 3);
-        assert!(connect[1].starts_with("`probe_tcp_syn_retransmits`"), "{connect:?}");
-        assert!(connect.iter().all(|c| !c.starts_with("`dig")), "{connect:?}");
+        assert!(
+            connect[1].starts_with("`probe_tcp_syn_retransmits`"),
+            "{connect:?}"
+        );
+        assert!(
+            connect.iter().all(|c| !c.starts_with("`dig")),
+            "{connect:?}"
+        );
         let resolve = s.checks_for(Some(Phase::Resolve), 2);
         assert!(resolve[1].starts_with("`dig NAME`"), "{resolve:?}");
     }
 
     #[test]
     fn html_keeps_links_local_and_escapes_raw_html() {
-        let html = to_html("# t\n\nsee [timeout](timeout.md) and [all](README.md#classes)\n\n<script>x</script>\n");
+        let html = to_html(
+            "# t\n\nsee [timeout](timeout.md) and [all](README.md#classes)\n\n<script>x</script>\n",
+        );
         assert!(html.contains(r#"<a href="timeout">"#), "{html}");
         assert!(html.contains(r#"<a href="./#classes">"#), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");

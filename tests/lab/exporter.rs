@@ -27,6 +27,11 @@ impl<'a> Exporter<'a> {
     /// Writes `config` (blackbox_exporter YAML) to the lab directory, starts the exporter with
     /// it in the client namespace and waits (up to 20 s) until `/-/healthy` answers 200.
     pub fn start(lab: &'a Lab, config: &str) -> Exporter<'a> {
+        Exporter::start_with_args(lab, config, &[])
+    }
+
+    /// As [`Exporter::start`], with `args` added to the command line.
+    pub fn start_with_args(lab: &'a Lab, config: &str, args: &[&str]) -> Exporter<'a> {
         let config_path = lab.file("exporter.yml", config);
         let log = lab.dir.join("exporter.log");
         let out = std::fs::File::create(&log).expect("failed to create the exporter log");
@@ -41,6 +46,7 @@ impl<'a> Exporter<'a> {
             .args(["--web.listen-address", LISTEN, "--log.level", "debug"])
             .arg("--config.file")
             .arg(&config_path)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -119,7 +125,8 @@ pub fn get(lab: &Lab, path: &str, timeout: Duration) -> std::io::Result<(u16, St
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode(s: &str) -> String {
+/// Percent-encodes `s` for a query string (every byte outside RFC 3986's unreserved set).
+pub fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
