@@ -1,6 +1,7 @@
 //! handshake_exporter: a Prometheus exporter whose TCP and TLS probes say where (phase) and why
 //! (class) a connection failed. See `docs/metrics.md` for the metric contract.
 
+pub mod cli;
 pub mod config;
 pub mod history;
 pub mod metrics;
