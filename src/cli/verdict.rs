@@ -229,7 +229,11 @@ fn evidence(report: &ProbeReport, phase: Phase, class: FailureClass) -> Option<S
             None => match (&report.tls, class) {
                 (Some(tls), c) if c.as_str().starts_with("tls_cert") => {
                     let leaf = tls.chain.first()?;
-                    let mut s = format!("The server{to} presented {}", leaf.subject);
+                    let at = report
+                        .ip_addr
+                        .map(|ip| format!(" at {ip}"))
+                        .unwrap_or_default();
+                    let mut s = format!("The server{at} presented {}", leaf.subject);
                     if !leaf.issuer.is_empty() {
                         s.push_str(&format!(", issued by {}", leaf.issuer));
                     }
