@@ -146,15 +146,16 @@ fn find(ring: &VecDeque<Arc<Record>>, pred: impl Fn(&Record) -> bool) -> Option<
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::report::{Failure, FailureClass, Phase};
+    use crate::report::{Detail, Failure, FailureClass, Phase};
 
     fn module() -> Arc<Module> {
-        Arc::new(Config::builtin().modules["tcp_connect"].clone())
+        Config::builtin().modules["tcp_connect"].clone()
     }
 
     fn report(failed: bool) -> ProbeReport {
         ProbeReport {
-            failure: failed.then(|| Failure::new(Phase::Connect, FailureClass::Refused, "")),
+            failure: failed
+                .then(|| Failure::new(Phase::Connect, FailureClass::Refused, Detail::None)),
             ..Default::default()
         }
     }

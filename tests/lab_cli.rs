@@ -11,8 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use lab::tlsgen::{self, Identity, Leaf, Pki};
 use lab::{Lab, Peer, ROUTER4};
-use rcgen::{date_time_ymd, CertificateParams, KeyPair};
-use rustls::pki_types::PrivatePkcs8KeyDer;
+use rcgen::{date_time_ymd, CertificateParams};
 use serde_json::Value;
 
 /// `tcp4` (2 s), `trace4` (3 s with the path trace), `tls` (trusting the lab CA) and `tls_any`
@@ -127,12 +126,7 @@ fn expiring_identity(days: u64) -> Identity {
             .expect("params");
     params.not_before = date_time_ymd(2020, 1, 1);
     params.not_after = date_time_ymd(ymd[0], ymd[1] as u8, ymd[2] as u8);
-    let key = KeyPair::generate().expect("key");
-    let cert = params.self_signed(&key).expect("certificate");
-    Identity {
-        chain: vec![cert.der().clone()],
-        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-    }
+    tlsgen::self_signed(params)
 }
 
 #[test]

@@ -11,8 +11,7 @@ use std::time::Duration;
 use lab::exporter::get;
 use lab::tlsgen::{self, Identity};
 use lab::{Exporter, Lab, Peer};
-use rcgen::{CertificateParams, DnType, KeyPair};
-use rustls::pki_types::PrivatePkcs8KeyDer;
+use rcgen::{CertificateParams, DnType};
 
 /// A marker no page would contain by itself, wrapped in markup that would break a page that
 /// pasted it raw.
@@ -52,12 +51,7 @@ fn hostile_identity() -> Identity {
     params
         .distinguished_name
         .push(DnType::CommonName, HOSTILE_CN);
-    let key = KeyPair::generate().expect("key");
-    let cert = params.self_signed(&key).expect("certificate");
-    Identity {
-        chain: vec![cert.der().clone()],
-        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-    }
+    tlsgen::self_signed(params)
 }
 
 /// GET `path`, asserting a 200 and that the page holds no markup a peer injected.

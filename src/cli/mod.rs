@@ -81,7 +81,6 @@ pub async fn run(args: ProbeArgs, out: &mut impl Write) -> u8 {
             return Status::Unknown.code();
         }
     };
-    let module = Arc::new(module);
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (raw, target)) in targets.into_iter().enumerate() {
         let request = ProbeRequest {
@@ -131,7 +130,7 @@ fn prepare(
 ) -> Result<
     (
         String,
-        crate::config::Module,
+        Arc<crate::config::Module>,
         Vec<(String, Target)>,
         Duration,
     ),

@@ -76,7 +76,7 @@ fn phase_evidence(report: &ProbeReport, phase: Phase) -> String {
     let failure = report.failure.as_ref().filter(|f| f.phase == phase);
     let mut parts: Vec<String> = Vec::new();
     if let Some(f) = failure {
-        let detail = f.detail.to_string();
+        let detail = f.detail.as_str();
         parts.push(if detail.is_empty() {
             f.class.to_string()
         } else {
@@ -161,7 +161,7 @@ fn json_outcome(o: &Outcome) -> Value {
         "failure": r.failure.as_ref().map(|f| json!({
             "phase": f.phase.as_str(),
             "class": f.class.as_str(),
-            "detail": f.detail.to_string(),
+            "detail": f.detail.as_str(),
         })),
         "meaning": o.meaning,
         "runbook": o.runbook.map(|name| format!("docs/runbooks/{name}.md")),
@@ -191,7 +191,7 @@ fn json_outcome(o: &Outcome) -> Value {
             "success": a.failure.is_none(),
             "phase": a.failure.as_ref().map(|f| f.phase.as_str()),
             "class": a.failure.as_ref().map(|f| f.class.as_str()),
-            "detail": a.failure.as_ref().map(|f| f.detail.to_string()),
+            "detail": a.failure.as_ref().map(|f| f.detail.as_str()),
         })).collect::<Vec<_>>(),
         "tls": r.tls.as_ref().map(|t| json!({
             "version": t.version.map(|v| v.to_string()),

@@ -1,7 +1,7 @@
 //! From a report to what a person reads: the plugin status, one verdict sentence built from the
 //! evidence, what the class means and the first checks of its runbook.
 
-use crate::report::{FailureClass, Phase, ProbeReport};
+use crate::report::{Detail, FailureClass, Phase, ProbeReport};
 use crate::runbooks;
 
 /// Checks quoted from a runbook.
@@ -77,7 +77,7 @@ impl Outcome {
         let (status, verdict, runbook, phase) = match &report.failure {
             Some(failure) => (
                 Status::Critical,
-                failed(&report, failure.phase, failure.class, &failure.detail),
+                failed(&report, failure.phase, failure.class, failure.detail),
                 Some(failure.class.as_str()),
                 Some(failure.phase),
             ),
@@ -169,13 +169,8 @@ fn passed(report: &ProbeReport, days_left: Option<f64>) -> String {
 }
 
 /// `FAILED in connect: refused (ECONNREFUSED). <what the evidence shows>.`
-fn failed(
-    report: &ProbeReport,
-    phase: Phase,
-    class: FailureClass,
-    detail: &dyn std::fmt::Display,
-) -> String {
-    let detail = detail.to_string();
+fn failed(report: &ProbeReport, phase: Phase, class: FailureClass, detail: Detail) -> String {
+    let detail = detail.as_str();
     let mut verdict = format!("FAILED in {phase}: {class}");
     if !detail.is_empty() {
         verdict.push_str(&format!(" ({detail})"));

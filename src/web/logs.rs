@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use super::{class_cell, layout, ok, problem, seconds, utc, Page};
 use crate::history::Record;
 use crate::metrics::encode_probe;
-use crate::report::ProbeReport;
+use crate::report::{Detail, ProbeReport};
 use crate::server::State;
 
 /// Finds the record and renders it, or explains in one line why not.
@@ -72,8 +72,8 @@ fn render(record: &Record) -> Markup {
             @if let Some(failure) = &report.failure {
                 dt { "Phase" } dd { (failure.phase.as_str()) }
                 dt { "Class" } dd { (class_cell(failure.class, "")) }
-                @if !failure.detail.to_string().is_empty() {
-                    dt { "Detail" } dd { (failure.detail.to_string()) }
+                @if failure.detail != Detail::None {
+                    dt { "Detail" } dd { (failure.detail.as_str()) }
                 }
                 dt { "Runbook" } dd { a href=(format!("runbooks/{}", failure.class)) { "what to check first" } }
             }
@@ -172,7 +172,7 @@ fn evidence(report: &ProbeReport) -> Markup {
                                     td.failed { "failed" }
                                     td { (f.phase.as_str()) }
                                     td { (class_cell(f.class, "")) }
-                                    td { (f.detail.to_string()) }
+                                    td { (f.detail.as_str()) }
                                 }
                             }
                         }

@@ -76,7 +76,7 @@ pub(super) fn landing(state: &State) -> Markup {
                                         td.failed data-label="Result" { "failed" }
                                         td data-label="Phase" { (failure.phase.as_str()) }
                                         td data-label="Class" { (class_cell(failure.class, "")) }
-                                        td data-label="Detail" { (failure.detail.to_string()) }
+                                        td data-label="Detail" { (failure.detail.as_str()) }
                                     }
                                 }
                                 td data-label="Duration" { (seconds(report.duration)) }
