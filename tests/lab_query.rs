@@ -1,6 +1,7 @@
 //! Query-phase classes produced by real peers running a `query_response` dialogue: a banner that
 //! never matches, a clean close, a reset and silence; plus dialogues that succeed (an SSH banner
-//! with `probe_expect_info` labels, and SMTP STARTTLS, whose handshake is phase `tls`).
+//! with `probe_expect_info` labels, and SMTP STARTTLS, whose handshake is phase `tls`, also with
+//! a pinned self-signed certificate).
 
 #[macro_use]
 mod lab;
@@ -87,6 +88,26 @@ fn starttls_success() {
     m.assert_phase_between("query", 0.0, 1.0);
 }
 
+/// A self-signed `CA:TRUE` certificate pinned through `ca_file` verifies after STARTTLS too.
+#[test]
+fn starttls_pinned_self_signed_ca() {
+    let lab = lab_or_skip!();
+    let id = Pki::new().leaf(Leaf::SelfSignedCa);
+    let pinned = lab.file("pinned.pem", &id.leaf_pem);
+    let exporter = Exporter::start(&lab, &config(&pinned));
+    lab.serve(
+        "203.0.113.2:25",
+        Peer::Smtp(tlsgen::server_config(&id, &[], None)),
+    );
+    let m = exporter.probe("smtp_starttls", "203.0.113.2:25");
+    m.assert_success();
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        VALID_NOT_AFTER as f64,
+    );
+}
+
 #[test]
 fn starttls_cert_expired_is_tls_phase() {
     let lab = lab_or_skip!();
@@ -125,6 +146,8 @@ fn eof_in_query() {
     lab.serve("203.0.113.2:22", Peer::Fin);
     let m = exporter.probe("ssh_banner", "203.0.113.2:22");
     m.assert_failure("query", "eof", "");
+    // The expectation was never met, as blackbox_exporter counts it.
+    m.assert_value("probe_failed_due_to_regex", &[], 1.0);
     m.assert_phase_between("query", 0.0, 1.0);
 }
 

@@ -33,6 +33,9 @@ pub enum Leaf {
     NotYetValid,
     /// Self-signed for `ok.lab.test`.
     SelfSigned,
+    /// Self-signed for `ok.lab.test` with basicConstraints `CA:TRUE`, as `openssl req -x509`
+    /// makes them (to be pinned through `ca_file`).
+    SelfSignedCa,
     /// CA-signed for `other.lab.test` only.
     WrongName,
     /// CA-signed for `ok.lab.test` but with extendedKeyUsage clientAuth only.
@@ -45,6 +48,8 @@ pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     /// PKCS#8 key of the leaf.
     pub key: PrivatePkcs8KeyDer<'static>,
+    /// The leaf alone, PEM (a `ca_file` that pins it).
+    pub leaf_pem: String,
 }
 
 /// A test CA.
@@ -115,7 +120,10 @@ impl Pki {
             _ => {}
         }
         let key = KeyPair::generate().expect("leaf key");
-        let cert = if leaf == Leaf::SelfSigned {
+        if leaf == Leaf::SelfSignedCa {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        let cert = if matches!(leaf, Leaf::SelfSigned | Leaf::SelfSignedCa) {
             params.use_authority_key_identifier_extension = false;
             params.self_signed(&key)
         } else {
@@ -125,6 +133,7 @@ impl Pki {
         Identity {
             chain: vec![cert.der().clone()],
             key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+            leaf_pem: cert.pem(),
         }
     }
 }
