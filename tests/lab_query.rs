@@ -6,7 +6,7 @@
 #[macro_use]
 mod lab;
 
-use lab::servers::SSH_BANNER;
+use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Peer};
 
@@ -32,18 +32,7 @@ modules:
     timeout: 3s
     tcp:
       preferred_ip_protocol: ip4
-      query_response:
-        - expect: "^220 "
-        - send: "EHLO prober\r"
-        - expect: "^250 STARTTLS"
-        - send: "STARTTLS\r"
-        - expect: "^220 "
-        - starttls: true
-        - send: "EHLO prober\r"
-        - expect: "^250 AUTH"
-        - send: "QUIT\r"
-        - expect: "^221 "
-      tls_config:
+{SMTP_STARTTLS_STEPS}      tls_config:
         ca_file: {ca}
         server_name: ok.lab.test
 "#

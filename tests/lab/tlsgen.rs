@@ -91,6 +91,12 @@ impl Pki {
 
     /// Issues `leaf`.
     pub fn leaf(&self, leaf: Leaf) -> Identity {
+        self.leaf_with_serial(leaf, None)
+    }
+
+    /// Issues `leaf` with this serial number (DER INTEGER content bytes); rcgen picks a random
+    /// one when `None`.
+    pub fn leaf_with_serial(&self, leaf: Leaf, serial: Option<&[u8]>) -> Identity {
         let names: Vec<String> = match leaf {
             Leaf::WrongName => vec!["other.lab.test".into()],
             _ => vec![
@@ -108,6 +114,7 @@ impl Pki {
         params.not_after = date_time_ymd(2036, 1, 1);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
+        params.serial_number = serial.map(rcgen::SerialNumber::from_slice);
         match leaf {
             Leaf::Expired => params.not_after = date_time_ymd(2021, 1, 1),
             Leaf::NotYetValid => {
@@ -141,6 +148,17 @@ impl Pki {
 impl Default for Pki {
     fn default() -> Self {
         Pki::new()
+    }
+}
+
+/// An identity from PEM text made elsewhere (e.g. by `openssl req`): the leaf of `cert_pem`
+/// and the PKCS#8 key of `key_pem`.
+pub fn identity_from_pem(cert_pem: &str, key_pem: &str) -> Identity {
+    use rustls::pki_types::pem::PemObject;
+    Identity {
+        chain: vec![CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("a PEM certificate")],
+        key: PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes()).expect("a PKCS#8 PEM key"),
+        leaf_pem: cert_pem.to_string(),
     }
 }
 
