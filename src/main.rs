@@ -66,7 +66,7 @@ fn parse_offset(s: &str) -> Result<f64, String> {
 fn load(flags: &Flags) -> Result<Config, String> {
     match &flags.config_file {
         Some(path) => server::load_config(path)
-            .map_err(|reason| format!("failed to load {}: {reason}", path.display())),
+            .map_err(|err| format!("failed to load {}: {err}", path.display())),
         None => Ok(Config::builtin()),
     }
 }

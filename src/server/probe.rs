@@ -2,7 +2,6 @@
 //! deadline as blackbox_exporter does, runs one probe and answers with a fresh registry.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::{HeaderMap, StatusCode};
@@ -122,7 +121,6 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
             "too many probes running: --probe.max-concurrency reached, retry later",
         );
     };
-    let module = Arc::new(module);
     let report = probe(ProbeRequest {
         target: target.clone(),
         module_name: module_name.to_string(),

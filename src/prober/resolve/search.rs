@@ -90,7 +90,7 @@ pub fn across_candidates(mut failures: Vec<Failure>) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Phase;
+    use crate::report::{Detail, Phase, Rcode};
 
     fn names(list: &[Name]) -> Vec<String> {
         list.iter().map(ToString::to_string).collect()
@@ -157,6 +157,8 @@ mod tests {
     }
 
     fn f(class: FailureClass, detail: &'static str) -> Failure {
+        let rcode = Rcode::ALL.iter().find(|r| r.as_str() == detail);
+        let detail = rcode.map_or(Detail::None, |r| Detail::Rcode(*r));
         Failure::new(Phase::Resolve, class, detail)
     }
 
@@ -181,7 +183,7 @@ mod tests {
         ];
         let got = across_candidates(list);
         assert_eq!(
-            (got.class, got.detail.as_ref()),
+            (got.class, got.detail.as_str()),
             (FailureClass::DnsServfail, "SERVFAIL")
         );
         assert!(goes_on(&f(FailureClass::DnsServfail, "SERVFAIL")));
