@@ -97,6 +97,7 @@ loopback_rows() {
     say "idle RSS $who: $v MB"
     wrk_run "$CONNS" 1 "$(probe_url "$who" tcp_connect "$TCP_PEER")" >/dev/null
     wrk_run "$CONNS" 1 "$(probe_url "$who" tls_connect "$TLS_PEER")" >/dev/null
+    wrk_run "$CONNS" 1 "$(probe_url "$who" tls_verify "$TLS_PEER")" >/dev/null
   done
   for r in $(seq "$ROUNDS"); do
     v=$(raw_limit)
@@ -113,6 +114,13 @@ loopback_rows() {
       v=$(throughput_round "$who" tls_connect "$TLS_PEER" 19004)
       record tls_rps "$who" "$v"
       say "round $r tls_connect $who: $v probes/s"
+    done
+  done
+  for r in $(seq "$ROUNDS"); do
+    for who in $(order "$r"); do
+      v=$(throughput_round "$who" tls_verify "$TLS_PEER" 19004)
+      record tls_verify_rps "$who" "$v"
+      say "round $r tls_verify $who: $v probes/s"
     done
   done
   for r in $(seq "$ROUNDS"); do
