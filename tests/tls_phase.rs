@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use handshake_exporter::config::{ClientCert, TlsConfig, TlsVersion, VersionRange};
+use handshake_exporter::config::{ClientCert, Pem, TlsConfig, TlsVersion, VersionRange};
 use handshake_exporter::report::FailureClass;
 use rcgen::{date_time_ymd, DnType, DnValue, ExtendedKeyUsagePurpose, SerialNumber};
 use rustls::crypto::ring::cipher_suite;
@@ -213,8 +213,8 @@ async fn accepted_client_certificate_in_tls13_succeeds() {
     let addr = tls_server(server_config(&id, &[&TLS13], None, Some(&pki.ca_der))).await;
     let cfg = TlsConfig {
         client_cert: Some(ClientCert {
-            cert_file: cert_file.0.clone(),
-            key_file: key_file.0.clone(),
+            cert: Pem::File(cert_file.0.clone()),
+            key: Pem::File(key_file.0.clone()),
         }),
         ..pki.tls_config()
     };
@@ -244,8 +244,8 @@ async fn client_certificate_from_unknown_ca_is_alert_unknown_ca() {
     let addr = tls_server(server_config(&id, &[&TLS13], None, Some(&pki.ca_der))).await;
     let cfg = TlsConfig {
         client_cert: Some(ClientCert {
-            cert_file: cert_file.0.clone(),
-            key_file: key_file.0.clone(),
+            cert: Pem::File(cert_file.0.clone()),
+            key: Pem::File(key_file.0.clone()),
         }),
         ..pki.tls_config()
     };
