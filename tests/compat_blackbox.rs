@@ -17,7 +17,7 @@ mod lab;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lab::exporter::Sample;
+use lab::metrics::Sample;
 use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
 use lab::tlsgen::{self, Identity, Leaf, Pki};
 use lab::{Exporter, Lab, Metrics, Peer};

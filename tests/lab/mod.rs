@@ -23,9 +23,12 @@
 #![allow(dead_code)]
 
 pub mod chain;
-pub mod check;
 pub mod dns;
 pub mod exporter;
+#[path = "../support/http.rs"]
+pub mod http;
+#[path = "../support/metrics.rs"]
+pub mod metrics;
 pub mod netns;
 pub mod servers;
 pub mod tlsgen;
@@ -35,7 +38,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[allow(unused_imports)]
-pub use exporter::{Exporter, Metrics};
+pub use exporter::Exporter;
+#[allow(unused_imports)]
+pub use metrics::Metrics;
 #[allow(unused_imports)]
 pub use servers::Peer;
 
