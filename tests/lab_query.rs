@@ -82,7 +82,7 @@ fn starttls_success() {
 fn starttls_pinned_self_signed_ca() {
     let lab = lab_or_skip!();
     let id = Pki::new().leaf(Leaf::SelfSignedCa);
-    let pinned = lab.file("pinned.pem", &id.leaf_pem);
+    let pinned = lab.file("pinned.pem", &id.cert_pem);
     let exporter = Exporter::start(&lab, &config(&pinned));
     lab.serve(
         "203.0.113.2:25",

@@ -31,6 +31,8 @@ pub mod http;
 #[path = "../support/metrics.rs"]
 pub mod metrics;
 pub mod netns;
+#[path = "../support/pki.rs"]
+pub mod pki;
 pub mod servers;
 pub mod tlsgen;
 
