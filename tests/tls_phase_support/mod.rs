@@ -20,6 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 #[path = "../support/pki.rs"]
 mod pki;
 
+#[allow(unused_imports)]
 pub use pki::{server_config, skip_without, Identity, Pki, TempPem};
 
 /// Sets the subject to `CN=<cn>` alone.
