@@ -15,8 +15,6 @@ use support::metrics::Metrics;
 /// Descriptors the exporter may hold: a few above what it needs to start and serve.
 const NOFILE: u32 = 24;
 
-/// A probe of a closed loopback port (nothing listens on port 1).
-const PROBE: &str = "/probe?module=tcp_connect&target=127.0.0.1:1";
 
 /// The exporter under a descriptor limit, killed on drop.
 struct Exporter {
@@ -70,10 +68,11 @@ fn listening_address(stderr: ChildStderr) -> SocketAddr {
 /// Opens a keep-alive connection and probes once on it; `None` when the exporter cannot accept
 /// or answer within a second. Returns the connection (it holds a descriptor of the exporter)
 /// and the `probe_failure_info` class and detail.
-async fn probe(addr: SocketAddr) -> Option<(Conn, String, String)> {
+async fn probe(addr: SocketAddr, closed: u16) -> Option<(Conn, String, String)> {
+    let path = format!("/probe?module=tcp_connect&target=127.0.0.1:{closed}");
     let exchange = async {
         let mut conn = Conn::open(addr).await.ok()?;
-        let answer = conn.get(PROBE).await.ok()?;
+        let answer = conn.get(&path).await.ok()?;
         let failure = Metrics::parse(&answer.body).failure()?;
         Some((conn, failure.class, failure.detail))
     };
@@ -86,12 +85,13 @@ async fn probe(addr: SocketAddr) -> Option<(Conn, String, String)> {
 #[tokio::test]
 async fn out_of_descriptors_is_prober_error_and_recovers() {
     let exporter = start();
+    let (_reserved, closed) = support::closed_port();
     // Every idle keep-alive connection holds one of the exporter's descriptors; the probe that
     // cannot open its socket must blame the exporter, not the target.
     let mut held = Vec::new();
     let mut exhausted = None;
     for _ in 0..NOFILE * 2 {
-        let Some((conn, class, detail)) = probe(exporter.addr).await else {
+        let Some((conn, class, detail)) = probe(exporter.addr, closed).await else {
             break;
         };
         held.push(conn);
@@ -108,7 +108,7 @@ async fn out_of_descriptors_is_prober_error_and_recovers() {
     // The exporter recovers as soon as it sees the descriptors closed; give it 5 s.
     let recovered = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            match probe(exporter.addr).await {
+            match probe(exporter.addr, closed).await {
                 Some((_, class, _)) if class == "refused" => return,
                 _ => tokio::task::yield_now().await,
             }

@@ -82,3 +82,18 @@ impl Server {
     }
 }
 
+/// A loopback port nobody listens on, reserved as long as the returned socket lives: the
+/// socket is bound but never listens, so a connect there is answered with RST (ECONNREFUSED).
+pub fn closed_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal");
+    socket.bind(&any.into()).expect("bind loopback");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("local addr")
+        .port();
+    (socket, port)
+}
