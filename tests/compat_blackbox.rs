@@ -14,6 +14,7 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, tls, tls_config, IP4};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -144,42 +145,23 @@ fn assert_serial(lab: &Lab, ours: &Metrics, cert_pem: &str, want: &str) {
     assert_eq!(got.as_deref(), Some(want), "serialnumber:\n{}", ours.body);
 }
 
-/// One `prober: tcp` module, IPv4 first, with `tcp` (YAML lines indented six spaces) added.
-fn module(name: &str, tcp: &str) -> String {
-    format!(
-        "  {name}:\n    prober: tcp\n    timeout: 3s\n    tcp:\n      preferred_ip_protocol: ip4\n{tcp}"
-    )
-}
-
-/// `tls: true` trusting `ca_file`, with `server_name` when given.
-fn tls(ca_file: &Path, server_name: Option<&str>) -> String {
-    let name = server_name.map_or(String::new(), |n| format!("        server_name: {n}\n"));
-    format!(
-        "      tls: true\n      tls_config:\n        ca_file: {}\n{name}",
-        ca_file.display()
-    )
-}
-
 /// Modules in the keys blackbox_exporter 0.23 knows (Debian's), so both load the same file.
 fn config(pinned: &Path, ca: &Path, smtp_pinned: &Path) -> String {
     let banner = "      query_response:\n        - expect: \"^SSH-2.0-\"\n        - send: \"SSH-2.0-compat\\r\"\n";
-    let smtp = format!(
-        "{SMTP_STARTTLS_STEPS}      tls_config:\n        ca_file: {}\n        server_name: ok.lab.test\n",
-        smtp_pinned.display()
-    );
-    [
-        module("tcp_connect", ""),
-        module("ssh_banner", banner),
-        module("tls_pinned", &tls(pinned, None)),
-        module(
-            "tls_pinned_other_name",
-            &tls(pinned, Some("other.lab.test")),
-        ),
-        module("tls_ca", &tls(ca, None)),
-        module("smtp_starttls_pinned", &smtp),
+    let smtp = [
+        SMTP_STARTTLS_STEPS,
+        &tls_config(smtp_pinned, Some("ok.lab.test")),
     ]
-    .iter()
-    .fold("modules:\n".to_string(), |all, m| all + m)
+    .concat();
+    let other_name = tls(pinned, Some("other.lab.test"));
+    lab::modules::config(&[
+        module("tcp_connect", "3s", &[IP4]),
+        module("ssh_banner", "3s", &[IP4, banner]),
+        module("tls_pinned", "3s", &[IP4, &tls(pinned, None)]),
+        module("tls_pinned_other_name", "3s", &[IP4, &other_name]),
+        module("tls_ca", "3s", &[IP4, &tls(ca, None)]),
+        module("smtp_starttls_pinned", "3s", &[IP4, &smtp]),
+    ])
 }
 
 /// The lab, its CA and both exporters; the pinned files hold an openssl certificate (served on

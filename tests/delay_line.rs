@@ -12,11 +12,11 @@ mod lab;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use lab::delay::{open_tun, DelayLine};
-use lab::netns::Netns;
 use handshake_exporter::config::Config;
 use handshake_exporter::prober::{probe, ProbeRequest, Target};
 use handshake_exporter::report::{Phase, ProbeReport};
+use lab::delay::{open_tun, DelayLine};
+use lab::netns::Netns;
 
 /// Probes measured; the median of them is compared, so one late wake-up does not fail the test.
 const PROBES: usize = 7;

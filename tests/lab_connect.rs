@@ -5,46 +5,29 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, IP4, IP6_ONLY};
 use lab::{Exporter, Lab, Peer, ROUTER4, ROUTER6, SERVER4, SERVER6};
 
 /// Modules of this file: IPv4 and IPv6 connects under a 2 s deadline (IPv6 gets 3 s: see
 /// `admin_prohibited_icmp6`; and 6 s to outlast address resolution), and one with a source
 /// address on no interface.
-const CONFIG: &str = r#"
-modules:
-  tcp4:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-  tcp4_slow:
-    prober: tcp
-    timeout: 6s
-    tcp:
-      preferred_ip_protocol: ip4
-  tcp6:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-  tcp6_slow:
-    prober: tcp
-    timeout: 6s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-  bad_source:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      source_ip_address: 203.0.113.99
-"#;
+fn config() -> String {
+    lab::modules::config(&[
+        module("tcp4", "2s", &[IP4]),
+        module("tcp4_slow", "6s", &[IP4]),
+        module("tcp6", "3s", &[IP6_ONLY]),
+        module("tcp6_slow", "6s", &[IP6_ONLY]),
+        module(
+            "bad_source",
+            "2s",
+            &[IP4, "      source_ip_address: 203.0.113.99\n"],
+        ),
+    ])
+}
 
 /// Starts the exporter for this file's modules.
 fn exporter(lab: &Lab) -> Exporter<'_> {
-    Exporter::start(lab, CONFIG)
+    Exporter::start(lab, &config())
 }
 
 #[test]

@@ -7,45 +7,24 @@
 mod lab;
 
 use lab::chain::{Chain, FAR4, FAR6};
+use lab::modules::{module, IP4, IP6_ONLY};
 use lab::{Exporter, Lab, Metrics, Peer, ROUTER4, ROUTER6};
 
 /// Modules of this file: 3 s probes with and without the path trace. The trace starts once
 /// connect has been silent for max(3 s / 2, 3 s - 1 s) = 2 s.
-const CONFIG: &str = r#"
-modules:
-  trace4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      path_trace:
-        enabled: true
-        max_hops: 8
-  trace6:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-      path_trace:
-        enabled: true
-        max_hops: 8
-  tcp4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-  tcp6:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-"#;
+fn config() -> String {
+    let trace = "      path_trace:\n        enabled: true\n        max_hops: 8\n";
+    lab::modules::config(&[
+        module("trace4", "3s", &[IP4, trace]),
+        module("trace6", "3s", &[IP6_ONLY, trace]),
+        module("tcp4", "3s", &[IP4]),
+        module("tcp6", "3s", &[IP6_ONLY]),
+    ])
+}
 
 /// Starts the exporter for this file's modules.
 fn exporter(lab: &Lab) -> Exporter<'_> {
-    Exporter::start(lab, CONFIG)
+    Exporter::start(lab, &config())
 }
 
 /// Asserts a connect timeout answered on time (3 s deadline, 0.3 s slack), with no ICMP error

@@ -7,23 +7,18 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, IP6_ONLY};
 use lab::{Exporter, Lab, ROUTER6, SERVER6};
 
 /// Modules of this file: IPv6 only, 3 s (an ICMPv6 error that arrives while connect(2) holds the
 /// socket lock is only a soft error, and the answer to the SYN resent after 1 s ends it).
-const CONFIG: &str = r#"
-modules:
-  tcp6:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-"#;
+fn config() -> String {
+    lab::modules::config(&[module("tcp6", "3s", &[IP6_ONLY])])
+}
 
 /// Starts the exporter for this file's module.
 fn exporter(lab: &Lab) -> Exporter<'_> {
-    Exporter::start(lab, CONFIG)
+    Exporter::start(lab, &config())
 }
 
 /// The server's firewall answers address unreachable (type 1 code 3), which the kernel reports

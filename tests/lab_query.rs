@@ -6,37 +6,25 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, tls_config, IP4};
 use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Peer};
 
 /// Modules of this file: an SSH banner check and an SMTP STARTTLS dialogue trusting `ca`.
 fn config(ca: &std::path::Path) -> String {
-    let ca = ca.display();
-    format!(
-        r#"
-modules:
-  ssh_banner:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      query_response:
-        - expect: "^SSH-2.0-([^ -]+)(?: (.*))?$"
+    let banner = "      query_response:
+        - expect: \"^SSH-2.0-([^ -]+)(?: (.*))?$\"
           labels:
             - name: ssh_version
-              value: "${{1}}"
-        - send: "SSH-2.0-handshake_exporter\r"
-  smtp_starttls:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-{SMTP_STARTTLS_STEPS}      tls_config:
-        ca_file: {ca}
-        server_name: ok.lab.test
-"#
-    )
+              value: \"${1}\"
+        - send: \"SSH-2.0-handshake_exporter\\r\"
+";
+    let smtp = [SMTP_STARTTLS_STEPS, &tls_config(ca, Some("ok.lab.test"))].concat();
+    lab::modules::config(&[
+        module("ssh_banner", "2s", &[IP4, banner]),
+        module("smtp_starttls", "3s", &[IP4, &smtp]),
+    ])
 }
 
 /// A CA, its file, and an exporter for this file's modules.

@@ -7,6 +7,7 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, IP4_ONLY, IP6};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,25 +15,16 @@ use lab::{Exporter, Lab, Metrics, Peer};
 
 /// Modules of this file: strict IPv4, and blackbox_exporter's default (IPv6 preferred with
 /// fallback), both with a 2 s deadline.
-const CONFIG: &str = r#"
-modules:
-  name4:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      ip_protocol_fallback: false
-  name6:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: true
-"#;
+fn config() -> String {
+    lab::modules::config(&[
+        module("name4", "2s", &[IP4_ONLY]),
+        module("name6", "2s", &[IP6]),
+    ])
+}
 
 /// Starts the exporter for this file's modules.
 fn exporter(lab: &Lab) -> Exporter<'_> {
-    Exporter::start(lab, CONFIG)
+    Exporter::start(lab, &config())
 }
 
 /// Asserts a resolve failure that took less than a second and left no address.

@@ -6,6 +6,7 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, tls, IP4};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, FUTURE_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Peer};
 use rustls::crypto::ring::cipher_suite;
@@ -16,48 +17,18 @@ use sha2::{Digest, Sha256};
 /// (also capped at TLS 1.2), `tls_target_name` (server name taken from the target), and
 /// `tls_missing_ca` (a ca_file that does not exist).
 fn config(ca: &std::path::Path) -> String {
-    let ca = ca.display();
-    format!(
-        r#"
-modules:
-  tls:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {ca}
-        server_name: ok.lab.test
-  tls12:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {ca}
-        server_name: ok.lab.test
-        max_version: TLS12
-  tls_target_name:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {ca}
-  tls_missing_ca:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: /nonexistent/handshake-lab/ca.pem
-        server_name: ok.lab.test
-"#
-    )
+    let ok = tls(ca, Some("ok.lab.test"));
+    let missing = std::path::Path::new("/nonexistent/handshake-lab/ca.pem");
+    lab::modules::config(&[
+        module("tls", "2s", &[IP4, &ok]),
+        module("tls12", "2s", &[IP4, &ok, "        max_version: TLS12\n"]),
+        module("tls_target_name", "2s", &[IP4, &tls(ca, None)]),
+        module(
+            "tls_missing_ca",
+            "2s",
+            &[IP4, &tls(missing, Some("ok.lab.test"))],
+        ),
+    ])
 }
 
 /// A lab with a CA, its file, and an exporter trusting it.

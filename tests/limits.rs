@@ -15,7 +15,6 @@ use support::metrics::Metrics;
 /// Descriptors the exporter may hold: a few above what it needs to start and serve.
 const NOFILE: u32 = 24;
 
-
 /// The exporter under a descriptor limit, killed on drop.
 struct Exporter {
     child: Child,
@@ -99,7 +98,10 @@ async fn out_of_descriptors_is_prober_error_and_recovers() {
             exhausted = Some(detail);
             break;
         }
-        assert_eq!(class, "refused", "before the limit the closed port is refused");
+        assert_eq!(
+            class, "refused",
+            "before the limit the closed port is refused"
+        );
     }
     let exhausted = exhausted.expect("the descriptor limit was reached without prober_error");
     assert_eq!(exhausted, "EMFILE");

@@ -14,8 +14,8 @@ use rcgen::{
 };
 use rustls::version::TLS13;
 use tls_phase_support::{
-    assert_success, failure, openssl_req_x509, probe, self_signed_with, server_config,
-    tls_server, Identity, Pki, TempPem,
+    assert_success, failure, openssl_req_x509, probe, self_signed_with, server_config, tls_server,
+    Identity, Pki, TempPem,
 };
 
 /// A self-signed `CA:TRUE` certificate for `localhost`, as `openssl req -x509` makes them.

@@ -166,4 +166,3 @@ fn encode(s: &str) -> String {
         })
         .collect()
 }
-

@@ -30,6 +30,7 @@ pub mod exporter;
 pub mod http;
 #[path = "../support/metrics.rs"]
 pub mod metrics;
+pub mod modules;
 pub mod netns;
 #[path = "../support/pki.rs"]
 pub mod pki;
