@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use lab::metrics::Sample;
-use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
+use lab::servers::SMTP_STARTTLS_STEPS;
 use lab::tlsgen::{self, Identity, Leaf, Pki};
 use lab::{Exporter, Lab, Metrics, Peer};
 
@@ -199,7 +199,7 @@ fn tcp_and_query_answers_match_blackbox() {
         return;
     };
     lab.serve("203.0.113.2:2000", Peer::Silent);
-    lab.serve("203.0.113.2:22", Peer::Banner(SSH_BANNER.into()));
+    lab.serve_ssh("203.0.113.2:22");
     lab.serve(
         "203.0.113.2:2525",
         Peer::BannerThenFin("220 mail.lab.test ESMTP\r\n".into()),

@@ -192,10 +192,7 @@ fn admin_prohibited_icmp6() {
 #[test]
 fn connect_success_ipv6() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "[2001:db8:2::2]:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("[2001:db8:2::2]:22");
     let m = exporter(&lab).probe("tcp6", "[2001:db8:2::2]:22");
     m.assert_success();
     m.assert_value("probe_ip_protocol", &[], 6.0);
@@ -206,10 +203,7 @@ fn connect_success_ipv6() {
 #[test]
 fn connect_success_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:22");
     let m = exporter(&lab).probe("tcp4", "203.0.113.2:22");
     m.assert_success();
     m.assert_value("probe_ip_protocol", &[], 4.0);
@@ -220,10 +214,7 @@ fn connect_success_ipv4() {
 #[test]
 fn prober_error_bad_source_address() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:22");
     let m = exporter(&lab).probe("bad_source", "203.0.113.2:22");
     m.assert_failure("connect", "prober_error", "EADDRNOTAVAIL");
 }

@@ -154,10 +154,7 @@ fn assert_one_syn_lost(m: &Metrics) {
 #[test]
 fn syn_retransmit_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:2011",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:2011");
     drop_first_syn(&lab, false, 2011);
     let m = exporter(&lab).probe("tcp4", "203.0.113.2:2011");
     assert_one_syn_lost(&m);
@@ -166,10 +163,7 @@ fn syn_retransmit_ipv4() {
 #[test]
 fn syn_retransmit_ipv6() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "[2001:db8:2::2]:2011",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("[2001:db8:2::2]:2011");
     drop_first_syn(&lab, true, 2011);
     let m = exporter(&lab).probe("tcp6", "[2001:db8:2::2]:2011");
     assert_one_syn_lost(&m);
@@ -180,10 +174,7 @@ fn syn_retransmit_ipv6() {
 #[test]
 fn no_syn_retransmit_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:2011",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:2011");
     let m = exporter(&lab).probe("tcp4", "203.0.113.2:2011");
     m.assert_success();
     m.assert_value("probe_tcp_syn_retransmits", &[], 0.0);

@@ -96,10 +96,7 @@ fn all_addresses_rule_any_ipv6() {
 #[test]
 fn all_addresses_both_pass_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve(
-        &format!("0.0.0.0:{PORT}"),
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh(&format!("0.0.0.0:{PORT}"));
     let m = Exporter::start(&lab, &config()).probe("all4", &format!("two.lab.test:{PORT}"));
     m.assert_success();
     m.assert_address_success(SERVER4);

@@ -7,7 +7,7 @@
 mod lab;
 
 use lab::modules::{module, tls_config, IP4};
-use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
+use lab::servers::SMTP_STARTTLS_STEPS;
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Peer};
 
@@ -39,7 +39,7 @@ fn setup(lab: &Lab) -> (Pki, Exporter<'_>) {
 fn banner_success_with_labels() {
     let lab = lab_or_skip!();
     let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:22", Peer::Banner(SSH_BANNER.into()));
+    lab.serve_ssh("203.0.113.2:22");
     let m = exporter.probe("ssh_banner", "203.0.113.2:22");
     m.assert_success();
     m.assert_value("probe_expect_info", &[("ssh_version", "OpenSSH_9.6")], 1.0);

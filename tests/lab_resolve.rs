@@ -11,7 +11,7 @@ use lab::modules::{module, IP4_ONLY, IP6};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lab::{Exporter, Lab, Metrics, Peer};
+use lab::{Exporter, Lab, Metrics};
 
 /// Modules of this file: strict IPv4, and blackbox_exporter's default (IPv6 preferred with
 /// fallback), both with a 2 s deadline.
@@ -91,14 +91,8 @@ fn timeout_in_resolve() {
 #[test]
 fn resolve_prefers_ipv6() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
-    lab.serve(
-        "[2001:db8:2::2]:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:22");
+    lab.serve_ssh("[2001:db8:2::2]:22");
     let m = exporter(&lab).probe("name6", "ok.lab.test:22");
     m.assert_success();
     m.assert_value("probe_ip_protocol", &[], 6.0);
@@ -113,10 +107,7 @@ fn resolve_prefers_ipv6() {
 #[test]
 fn resolve_falls_back_to_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:22");
     let m = exporter(&lab).probe("name6", "v4only.lab.test:22");
     m.assert_success();
     m.assert_value("probe_ip_protocol", &[], 4.0);
@@ -125,10 +116,7 @@ fn resolve_falls_back_to_ipv4() {
 #[test]
 fn resolve_from_hosts_file() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:22");
     let m = exporter(&lab).probe("name4", "hosts.lab.test:22");
     m.assert_success();
     m.assert_value("probe_ip_protocol", &[], 4.0);
@@ -180,10 +168,7 @@ fn assert_candidates(log: &str, expected: &[&str]) {
 /// Starts a banner peer on 203.0.113.2:8080 and the exporter, after writing `resolv`.
 fn with_resolv_conf<'a>(lab: &'a Lab, resolv: &str) -> Exporter<'a> {
     set_resolv_conf(lab, resolv);
-    lab.serve(
-        "203.0.113.2:8080",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:8080");
     exporter(lab)
 }
 

@@ -271,6 +271,11 @@ impl Lab {
         servers::serve_in(self, &self.client, addr, peer);
     }
 
+    /// Starts an SSH banner peer ([`servers::SSH_BANNER`]) on `addr` in the server namespace.
+    pub fn serve_ssh(&self, addr: &str) {
+        self.serve(addr, Peer::Banner(servers::SSH_BANNER.into()));
+    }
+
     /// Writes `contents` to `name` in the lab's scratch directory and returns the path.
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.dir.join(name);
