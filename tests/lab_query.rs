@@ -7,9 +7,9 @@
 mod lab;
 
 use lab::modules::{module, tls_config, IP4};
-use lab::servers::SMTP_STARTTLS_STEPS;
+use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
-use lab::{Exporter, Lab, Peer};
+use lab::{Exporter, Peer};
 
 /// Modules of this file: an SSH banner check and an SMTP STARTTLS dialogue trusting `ca`.
 fn config(ca: &std::path::Path) -> String {
@@ -27,20 +27,12 @@ fn config(ca: &std::path::Path) -> String {
     ])
 }
 
-/// A CA, its file, and an exporter for this file's modules.
-fn setup(lab: &Lab) -> (Pki, Exporter<'_>) {
-    let pki = Pki::new();
-    let ca = pki.write_ca(lab);
-    let exporter = Exporter::start(lab, &config(&ca));
-    (pki, exporter)
-}
-
 #[test]
 fn banner_success_with_labels() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve_ssh("203.0.113.2:22");
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
+    let ssh = |_: &Pki| Peer::Banner(SSH_BANNER.into());
+    let Some(m) = lab::probe_peer(config, "ssh_banner", "203.0.113.2:22", ssh) else {
+        return;
+    };
     m.assert_success();
     m.assert_value("probe_expect_info", &[("ssh_version", "OpenSSH_9.6")], 1.0);
     m.assert_value("probe_failed_due_to_regex", &[], 0.0);
@@ -49,11 +41,10 @@ fn banner_success_with_labels() {
 
 #[test]
 fn starttls_success() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    let config = tlsgen::server_config(&pki.leaf(Leaf::Valid), &[], None);
-    lab.serve("203.0.113.2:25", Peer::Smtp(config));
-    let m = exporter.probe("smtp_starttls", "203.0.113.2:25");
+    let smtp = smtp(Leaf::Valid);
+    let Some(m) = lab::probe_peer(config, "smtp_starttls", "203.0.113.2:25", smtp) else {
+        return;
+    };
     m.assert_success();
     m.assert_value("probe_tls_version_info", &[("version", "TLS 1.3")], 1.0);
     m.assert_value(
@@ -85,13 +76,17 @@ fn starttls_pinned_self_signed_ca() {
     );
 }
 
+/// Serves SMTP with STARTTLS presenting `leaf`.
+fn smtp(leaf: Leaf) -> impl FnOnce(&Pki) -> Peer {
+    move |pki| Peer::Smtp(tlsgen::server_config(&pki.leaf(leaf), &[], None))
+}
+
 #[test]
 fn starttls_cert_expired_is_tls_phase() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    let config = tlsgen::server_config(&pki.leaf(Leaf::Expired), &[], None);
-    lab.serve("203.0.113.2:25", Peer::Smtp(config));
-    let m = exporter.probe("smtp_starttls", "203.0.113.2:25");
+    let smtp = smtp(Leaf::Expired);
+    let Some(m) = lab::probe_peer(config, "smtp_starttls", "203.0.113.2:25", smtp) else {
+        return;
+    };
     m.assert_failure("tls", "tls_cert_expired", "");
     m.assert_value(
         "probe_ssl_earliest_cert_expiry",
@@ -102,48 +97,37 @@ fn starttls_cert_expired_is_tls_phase() {
     m.assert_phase_between("tls", 0.0, 1.0);
 }
 
+/// Peers that break the dialogue: the class, detail, `probe_failed_due_to_regex` and the
+/// shortest query phase each one gives.
 #[test]
-fn expect_mismatch_banner_then_fin() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::BannerThenFin("220 mail.lab.test ESMTP\r\n".into()),
-    );
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
-    m.assert_failure("query", "expect_mismatch", "");
-    m.assert_value("probe_failed_due_to_regex", &[], 1.0);
-    m.assert_phase_between("query", 0.0, 1.0);
-}
-
-#[test]
-fn eof_in_query() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:22", Peer::Fin);
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
-    m.assert_failure("query", "eof", "");
-    // The expectation was never met, as blackbox_exporter counts it.
-    m.assert_value("probe_failed_due_to_regex", &[], 1.0);
-    m.assert_phase_between("query", 0.0, 1.0);
-}
-
-#[test]
-fn reset_in_query() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:22", Peer::Reset);
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
-    m.assert_failure("query", "reset", "ECONNRESET");
-    m.assert_phase_between("query", 0.2, 1.0);
+fn peers_that_break_the_dialogue() {
+    let cases = [
+        (
+            Peer::BannerThenFin("220 mail.lab.test ESMTP\r\n".into()),
+            "expect_mismatch",
+            "",
+            1.0,
+            0.0,
+        ),
+        // The expectation was never met, as blackbox_exporter counts it.
+        (Peer::Fin, "eof", "", 1.0, 0.0),
+        (Peer::Reset, "reset", "ECONNRESET", 0.0, 0.2),
+    ];
+    for (peer, class, detail, regex_failed, shortest) in cases {
+        let Some(m) = lab::probe_peer(config, "ssh_banner", "203.0.113.2:22", |_| peer) else {
+            return;
+        };
+        m.assert_failure("query", class, detail);
+        m.assert_value("probe_failed_due_to_regex", &[], regex_failed);
+        m.assert_phase_between("query", shortest, 1.0);
+    }
 }
 
 #[test]
 fn timeout_in_query() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:22", Peer::Silent);
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
-    m.assert_failure("query", "timeout", "");
-    m.assert_duration_between(1.9, 2.6);
+    let silent = |_: &Pki| Peer::Silent;
+    if let Some(m) = lab::probe_peer(config, "ssh_banner", "203.0.113.2:22", silent) {
+        m.assert_failure("query", "timeout", "");
+        m.assert_duration_between(1.9, 2.6);
+    }
 }

@@ -47,10 +47,7 @@ fn leaf(leaf: Leaf) -> impl FnOnce(&Pki) -> Peer {
 /// Serves the peer `serve` makes on 203.0.113.2:443 in a fresh lab and probes it with
 /// `module`; `None` when the lab cannot run here.
 fn probe_peer(module: &str, serve: impl FnOnce(&Pki) -> Peer) -> Option<Metrics> {
-    let lab = Lab::new()?;
-    let (pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:443", serve(&pki));
-    Some(exporter.probe(module, "203.0.113.2:443"))
+    lab::probe_peer(config, module, "203.0.113.2:443", serve)
 }
 
 /// Asserts the tls-phase failure `class` (empty detail) and the reported earliest expiry.

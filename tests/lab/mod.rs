@@ -302,6 +302,22 @@ impl Drop for Lab {
     }
 }
 
+/// One scenario in a fresh lab: a CA written to the lab's `ca.pem`, an exporter loading
+/// `config(ca.pem)`, the peer `serve` makes (from the CA) on `addr`, and one probe of `module`
+/// against `addr`. `None` when the lab cannot run here.
+pub fn probe_peer(
+    config: impl FnOnce(&Path) -> String,
+    module: &str,
+    addr: &str,
+    serve: impl FnOnce(&tlsgen::Pki) -> Peer,
+) -> Option<Metrics> {
+    let lab = Lab::new()?;
+    let pki = tlsgen::Pki::new();
+    let exporter = Exporter::start(&lab, &config(&pki.write_ca(&lab)));
+    lab.serve(addr, serve(&pki));
+    Some(exporter.probe(module, addr))
+}
+
 /// Whether a namespace test can run here: root, the `tools` on the PATH and the `files`
 /// (e.g. `/dev/net/tun`). Removes what killed test runs left behind. When it cannot run,
 /// prints "skipping: why" and returns false, or panics under `CI=true`, so a CI job can never
