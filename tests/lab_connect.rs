@@ -1,6 +1,7 @@
-//! Connect-phase classes produced by the kernel: RST (refused), silence (timeout), ICMP errors
-//! from the server or the router (host_unreachable, network_unreachable, admin_prohibited, with
-//! their `probe_icmp_info`), a missing local route, and a source address the exporter cannot bind.
+//! Connect-phase classes produced by the kernel: RST (refused), silence (timeout), ICMP and
+//! ICMPv6 errors from the server or the router (host_unreachable, network_unreachable,
+//! admin_prohibited, with their `probe_icmp_info`; RFC 792, RFC 4443 section 3.1), a missing
+//! local route, and a source address the exporter cannot bind.
 
 #[macro_use]
 mod lab;
@@ -79,18 +80,17 @@ fn host_unreachable_icmp_from_server() {
     let lab = lab_or_skip!();
     let rule = "-A INPUT -p tcp --dport 2001 -j REJECT --reject-with icmp-host-unreachable";
     lab.iptables(&lab.server, rule);
+    let icmp = ("3", "1", "host_unreachable", SERVER4);
     let m = exporter(&lab).probe("tcp4", "203.0.113.2:2001");
-    m.assert_failure("connect", "host_unreachable", "EHOSTUNREACH");
-    m.assert_icmp("3", "1", "host_unreachable", SERVER4);
-    m.assert_phase_between("connect", 0.0, 1.5);
+    m.assert_icmp_failure("host_unreachable", "EHOSTUNREACH", icmp, 1.5);
 }
 
 #[test]
 fn host_unreachable_router_route() {
     let lab = lab_or_skip!();
+    let icmp = ("3", "1", "host_unreachable", ROUTER4);
     let m = exporter(&lab).probe("tcp4", &format!("{}:80", lab::UNREACHABLE4));
-    m.assert_failure("connect", "host_unreachable", "EHOSTUNREACH");
-    m.assert_icmp("3", "1", "host_unreachable", ROUTER4);
+    m.assert_icmp_failure("host_unreachable", "EHOSTUNREACH", icmp, 1.5);
 }
 
 /// Nobody owns 203.0.113.9 on the server link: the router's ARP requests go unanswered (three
@@ -99,9 +99,9 @@ fn host_unreachable_router_route() {
 #[test]
 fn host_unreachable_no_arp_answer() {
     let lab = lab_or_skip!();
+    let icmp = ("3", "1", "host_unreachable", ROUTER4);
     let m = exporter(&lab).probe("tcp4_slow", "203.0.113.9:80");
-    m.assert_failure("connect", "host_unreachable", "EHOSTUNREACH");
-    m.assert_icmp("3", "1", "host_unreachable", ROUTER4);
+    m.assert_icmp_failure("host_unreachable", "EHOSTUNREACH", icmp, 5.0);
     m.assert_phase_between("connect", 2.0, 5.0);
 }
 
@@ -128,10 +128,9 @@ fn host_unreachable_no_nd_answer() {
 #[test]
 fn network_unreachable_router() {
     let lab = lab_or_skip!();
+    let icmp = ("3", "0", "net_unreachable", ROUTER4);
     let m = exporter(&lab).probe("tcp4", &format!("{}:80", lab::NOROUTE4));
-    m.assert_failure("connect", "network_unreachable", "ENETUNREACH");
-    m.assert_icmp("3", "0", "net_unreachable", ROUTER4);
-    m.assert_phase_between("connect", 0.0, 1.5);
+    m.assert_icmp_failure("network_unreachable", "ENETUNREACH", icmp, 1.5);
 }
 
 #[test]
@@ -147,11 +146,9 @@ fn network_unreachable_local() {
 #[test]
 fn network_unreachable_icmp6_router() {
     let lab = lab_or_skip!();
+    let icmp = ("1", "0", "no_route", ROUTER6);
     let m = exporter(&lab).probe("tcp6", &format!("[{}]:80", lab::NOROUTE6));
-    m.assert_failure("connect", "network_unreachable", "ENETUNREACH");
-    // ICMPv6 type 1 code 0, "no route to destination" (RFC 4443 §3.1).
-    m.assert_icmp("1", "0", "no_route", ROUTER6);
-    m.assert_phase_between("connect", 0.0, 1.6);
+    m.assert_icmp_failure("network_unreachable", "ENETUNREACH", icmp, 1.6);
     m.assert_value("probe_ip_protocol", &[], 6.0);
 }
 
@@ -160,18 +157,17 @@ fn admin_prohibited_router_reject() {
     let lab = lab_or_skip!();
     let rule = "-A FORWARD -p tcp --dport 2004 -j REJECT --reject-with icmp-admin-prohibited";
     lab.iptables(&lab.router, rule);
+    let icmp = ("3", "13", "admin_prohibited", ROUTER4);
     let m = exporter(&lab).probe("tcp4", "203.0.113.2:2004");
-    m.assert_failure("connect", "admin_prohibited", "EHOSTUNREACH");
-    m.assert_icmp("3", "13", "admin_prohibited", ROUTER4);
-    m.assert_phase_between("connect", 0.0, 1.5);
+    m.assert_icmp_failure("admin_prohibited", "EHOSTUNREACH", icmp, 1.5);
 }
 
 #[test]
 fn admin_prohibited_prohibit_route() {
     let lab = lab_or_skip!();
+    let icmp = ("3", "13", "admin_prohibited", ROUTER4);
     let m = exporter(&lab).probe("tcp4", &format!("{}:80", lab::PROHIBITED4));
-    m.assert_failure("connect", "admin_prohibited", "EHOSTUNREACH");
-    m.assert_icmp("3", "13", "admin_prohibited", ROUTER4);
+    m.assert_icmp_failure("admin_prohibited", "EHOSTUNREACH", icmp, 1.5);
 }
 
 /// ICMPv6 type 1 code 1 (RFC 4443 §3.1). The kernel turns it into EACCES (icmpv6_err_convert).
@@ -183,10 +179,9 @@ fn admin_prohibited_icmp6() {
     let lab = lab_or_skip!();
     let rule = "-A INPUT -p tcp --dport 2005 -j REJECT --reject-with adm-prohibited";
     lab.ip6tables(&lab.server, rule);
+    let icmp = ("1", "1", "admin_prohibited", SERVER6);
     let m = exporter(&lab).probe("tcp6", "[2001:db8:2::2]:2005");
-    m.assert_failure("connect", "admin_prohibited", "EACCES");
-    m.assert_icmp("1", "1", "admin_prohibited", SERVER6);
-    m.assert_phase_between("connect", 0.0, 1.6);
+    m.assert_icmp_failure("admin_prohibited", "EACCES", icmp, 1.6);
 }
 
 #[test]
@@ -217,4 +212,29 @@ fn prober_error_bad_source_address() {
     lab.serve_ssh("203.0.113.2:22");
     let m = exporter(&lab).probe("bad_source", "203.0.113.2:22");
     m.assert_failure("connect", "prober_error", "EADDRNOTAVAIL");
+}
+
+/// The server's firewall answers address unreachable (type 1 code 3), which the kernel reports
+/// as EHOSTUNREACH (icmpv6_err_convert): class host_unreachable.
+#[test]
+fn host_unreachable_icmp6_from_server() {
+    let lab = lab_or_skip!();
+    let rule = "-A INPUT -p tcp --dport 2030 -j REJECT --reject-with icmp6-addr-unreachable";
+    lab.ip6tables(&lab.server, rule);
+    let icmp = ("1", "3", "address_unreachable", SERVER6);
+    let m = exporter(&lab).probe("tcp6", "[2001:db8:2::2]:2030");
+    m.assert_icmp_failure("host_unreachable", "EHOSTUNREACH", icmp, 1.6);
+    m.assert_value("probe_ip_protocol", &[], 6.0);
+}
+
+/// The router's forwarding firewall answers no route (type 1 code 0): ENETUNREACH, class
+/// network_unreachable.
+#[test]
+fn network_unreachable_icmp6_router_reject() {
+    let lab = lab_or_skip!();
+    let rule = "-A FORWARD -p tcp --dport 2031 -j REJECT --reject-with icmp6-no-route";
+    lab.ip6tables(&lab.router, rule);
+    let icmp = ("1", "0", "no_route", ROUTER6);
+    let m = exporter(&lab).probe("tcp6", "[2001:db8:2::2]:2031");
+    m.assert_icmp_failure("network_unreachable", "ENETUNREACH", icmp, 1.6);
 }

@@ -234,6 +234,20 @@ impl Metrics {
         self.assert_value("probe_icmp_info", &labels, 1.0);
     }
 
+    /// Asserts a connect failure of `class` with `errno`, exactly one `probe_icmp_info` with
+    /// `icmp` = (type, code, reason, from), and a connect phase of at most `max_seconds`.
+    pub fn assert_icmp_failure(
+        &self,
+        class: &str,
+        errno: &str,
+        icmp: (&str, &str, &str, &str),
+        max_seconds: f64,
+    ) {
+        self.assert_failure("connect", class, errno);
+        self.assert_icmp(icmp.0, icmp.1, icmp.2, icmp.3);
+        self.assert_phase_between("connect", 0.0, max_seconds);
+    }
+
     /// Asserts the time spent in `phase` is within `[lo, hi]` seconds; returns it.
     pub fn assert_phase_between(&self, phase: &str, lo: f64, hi: f64) -> f64 {
         self.assert_between("probe_tcp_duration_seconds", &[("phase", phase)], lo, hi)
