@@ -185,25 +185,19 @@ fn admin_prohibited_icmp6() {
 }
 
 #[test]
-fn connect_success_ipv6() {
-    let lab = lab_or_skip!();
-    lab.serve_ssh("[2001:db8:2::2]:22");
-    let m = exporter(&lab).probe("tcp6", "[2001:db8:2::2]:22");
-    m.assert_success();
-    m.assert_value("probe_ip_protocol", &[], 6.0);
-    m.assert_phase_between("connect", 0.0, 0.5);
-    m.assert_absent("probe_icmp_info");
-}
-
-#[test]
-fn connect_success_ipv4() {
-    let lab = lab_or_skip!();
-    lab.serve_ssh("203.0.113.2:22");
-    let m = exporter(&lab).probe("tcp4", "203.0.113.2:22");
-    m.assert_success();
-    m.assert_value("probe_ip_protocol", &[], 4.0);
-    m.assert_phase_between("connect", 0.0, 0.5);
-    assert!(m.value("probe_ip_addr_hash").is_some(), "{}", m.body);
+fn connect_success_ipv4_and_ipv6() {
+    for (module, addr, ip) in [
+        ("tcp4", "203.0.113.2:22", 4),
+        ("tcp6", "[2001:db8:2::2]:22", 6),
+    ] {
+        let lab = lab_or_skip!();
+        lab.serve_ssh(addr);
+        let m = exporter(&lab).probe(module, addr);
+        m.assert_success_over(ip);
+        m.assert_phase_between("connect", 0.0, 0.5);
+        m.assert_absent("probe_icmp_info");
+        assert!(m.value("probe_ip_addr_hash").is_some(), "{}", m.body);
+    }
 }
 
 #[test]

@@ -42,41 +42,22 @@ fn assert_resolve_failure(lab: &Lab, target: &str, class: &str, details: &[&str]
     );
 }
 
+/// Each resolver answer gives its class and rcode detail. `v6only.lab.test` has AAAA only and
+/// the module wants IPv4 without fallback: NOERROR with no records (RFC 2308 NODATA), so the
+/// detail is the rcode name or empty.
 #[test]
-fn dns_nxdomain() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(&lab, "nx.lab.test:22", "dns_nxdomain", &["NXDOMAIN"]);
-}
-
-/// `v6only.lab.test` has AAAA only; the module wants IPv4 without fallback. The answer is
-/// NOERROR with no records (RFC 2308 NODATA), so the detail is the rcode name or empty.
-#[test]
-fn dns_no_records() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(
-        &lab,
-        "v6only.lab.test:22",
-        "dns_no_records",
-        &["NOERROR", ""],
-    );
-}
-
-#[test]
-fn dns_servfail() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(&lab, "servfail.lab.test:22", "dns_servfail", &["SERVFAIL"]);
-}
-
-#[test]
-fn dns_refused() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(&lab, "refused.lab.test:22", "dns_refused", &["REFUSED"]);
-}
-
-#[test]
-fn dns_error_formerr() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(&lab, "formerr.lab.test:22", "dns_error", &["FORMERR"]);
+fn dns_answers_give_their_class() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        ("nx.lab.test:22", "dns_nxdomain", &["NXDOMAIN"]),
+        ("v6only.lab.test:22", "dns_no_records", &["NOERROR", ""]),
+        ("servfail.lab.test:22", "dns_servfail", &["SERVFAIL"]),
+        ("refused.lab.test:22", "dns_refused", &["REFUSED"]),
+        ("formerr.lab.test:22", "dns_error", &["FORMERR"]),
+    ];
+    for (target, class, details) in cases {
+        let lab = lab_or_skip!();
+        assert_resolve_failure(&lab, target, class, details);
+    }
 }
 
 #[test]
@@ -104,22 +85,18 @@ fn resolve_prefers_ipv6() {
     );
 }
 
+/// A name with an A record only falls back to IPv4 from an IPv6-first module; a name from
+/// the hosts file resolves without DNS.
 #[test]
-fn resolve_falls_back_to_ipv4() {
-    let lab = lab_or_skip!();
-    lab.serve_ssh("203.0.113.2:22");
-    let m = exporter(&lab).probe("name6", "v4only.lab.test:22");
-    m.assert_success();
-    m.assert_value("probe_ip_protocol", &[], 4.0);
-}
-
-#[test]
-fn resolve_from_hosts_file() {
-    let lab = lab_or_skip!();
-    lab.serve_ssh("203.0.113.2:22");
-    let m = exporter(&lab).probe("name4", "hosts.lab.test:22");
-    m.assert_success();
-    m.assert_value("probe_ip_protocol", &[], 4.0);
+fn names_resolve_to_ipv4() {
+    for (module, target) in [
+        ("name6", "v4only.lab.test:22"),
+        ("name4", "hosts.lab.test:22"),
+    ] {
+        let lab = lab_or_skip!();
+        lab.serve_ssh("203.0.113.2:22");
+        exporter(&lab).probe(module, target).assert_success_over(4);
+    }
 }
 
 // The host's rules: search list, ndots, trailing dot, class across candidates, reload.

@@ -193,6 +193,12 @@ impl Metrics {
         );
     }
 
+    /// Asserts success over IP version `ip` (`probe_ip_protocol`).
+    pub fn assert_success_over(&self, ip: u8) {
+        self.assert_success();
+        self.assert_value("probe_ip_protocol", &[], f64::from(ip));
+    }
+
     /// Asserts the sample `name{labels}` exists with value `want`.
     pub fn assert_value(&self, name: &str, labels: &[(&str, &str)], want: f64) {
         let got = self.get(name, labels);
