@@ -100,6 +100,11 @@ impl Default for Pki {
     }
 }
 
+/// A self-signed identity from `params`, for a test that sets the subject or the dates itself.
+pub fn self_signed(params: rcgen::CertificateParams) -> Identity {
+    pki::self_signed_from(params)
+}
+
 /// A rustls server config presenting `id`, speaking `versions` (both TLS 1.2 and 1.3 when
 /// empty) and, when given, only `suites`.
 pub fn server_config(

@@ -197,6 +197,11 @@ pub fn self_signed(names: &[&str], edit: impl FnOnce(&mut CertificateParams)) ->
     Identity::make(leaf_params(names, "selfsigned.test", edit), None, &[])
 }
 
+/// A self-signed certificate from `params` as they are.
+pub fn self_signed_from(params: CertificateParams) -> Identity {
+    Identity::make(params, None, &[])
+}
+
 /// `openssl req -x509 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost`, the
 /// self-signed `CA:TRUE` certificate users make, with files in `dir`. `None` after printing
 /// "skipping" when openssl is not installed; under `CI=true` that is a failure.
