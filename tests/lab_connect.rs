@@ -58,8 +58,7 @@ fn refused_by_firewall_reset() {
 #[test]
 fn timeout_dropped_syn() {
     let lab = lab_or_skip!();
-    lab.serve("203.0.113.2:2002", Peer::Silent);
-    lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2002 -j DROP");
+    lab.drop_syns("203.0.113.2:2002");
     let m = exporter(&lab).probe("tcp4", "203.0.113.2:2002");
     m.assert_failure("connect", "timeout", "");
     m.assert_duration_between(1.9, 2.6);

@@ -7,16 +7,15 @@
 mod lab;
 
 use lab::chain::{Chain, FAR4, FAR6};
-use lab::modules::{module, IP4, IP6_ONLY};
-use lab::{Exporter, Lab, Metrics, Peer, ROUTER4, ROUTER6};
+use lab::modules::{module, IP4, IP6_ONLY, TRACE};
+use lab::{Exporter, Lab, Metrics, ROUTER4, ROUTER6};
 
 /// Modules of this file: 3 s probes with and without the path trace. The trace starts once
 /// connect has been silent for max(3 s / 2, 3 s - 1 s) = 2 s.
 fn config() -> String {
-    let trace = "      path_trace:\n        enabled: true\n        max_hops: 8\n";
     lab::modules::config(&[
-        module("trace4", "3s", &[IP4, trace]),
-        module("trace6", "3s", &[IP6_ONLY, trace]),
+        module("trace4", "3s", &[IP4, TRACE]),
+        module("trace6", "3s", &[IP6_ONLY, TRACE]),
         module("tcp4", "3s", &[IP4]),
         module("tcp6", "3s", &[IP6_ONLY]),
     ])
@@ -42,8 +41,7 @@ fn assert_timed_out(m: &Metrics) {
 #[test]
 fn path_trace_server_drop_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve("203.0.113.2:2010", Peer::Silent);
-    lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2010 -j DROP");
+    lab.drop_syns("203.0.113.2:2010");
     let m = exporter(&lab).probe("trace4", "203.0.113.2:2010");
     assert_timed_out(&m);
     m.assert_path(1, &[(1, ROUTER4)]);
@@ -52,8 +50,7 @@ fn path_trace_server_drop_ipv4() {
 #[test]
 fn path_trace_server_drop_ipv6() {
     let lab = lab_or_skip!();
-    lab.serve("[2001:db8:2::2]:2010", Peer::Silent);
-    lab.ip6tables(&lab.server, "-A INPUT -p tcp --dport 2010 -j DROP");
+    lab.drop_syns("[2001:db8:2::2]:2010");
     let m = exporter(&lab).probe("trace6", "[2001:db8:2::2]:2010");
     assert_timed_out(&m);
     m.assert_value("probe_ip_protocol", &[], 6.0);

@@ -271,6 +271,19 @@ impl Lab {
         servers::serve_in(self, &self.client, addr, peer);
     }
 
+    /// Listens on `addr` in the server namespace and drops every TCP segment to its port there
+    /// (iptables or ip6tables `DROP`), so a connect stays silent.
+    pub fn drop_syns(&self, addr: &str) {
+        self.serve(addr, Peer::Silent);
+        let port = addr.rsplit(':').next().unwrap_or_default();
+        let rule = format!("-A INPUT -p tcp --dport {port} -j DROP");
+        if addr.starts_with('[') {
+            self.ip6tables(&self.server, &rule);
+        } else {
+            self.iptables(&self.server, &rule);
+        }
+    }
+
     /// Starts an SSH banner peer ([`servers::SSH_BANNER`]) on `addr` in the server namespace.
     pub fn serve_ssh(&self, addr: &str) {
         self.serve(addr, Peer::Banner(servers::SSH_BANNER.into()));

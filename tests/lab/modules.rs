@@ -37,6 +37,13 @@ pub fn tls_config(ca_file: &Path, server_name: Option<&str>) -> String {
     )
 }
 
+/// `tls: true` lines that accept any certificate (`insecure_skip_verify`).
+pub const TLS_ANY: &str =
+    "      tls: true\n      tls_config:\n        insecure_skip_verify: true\n";
+
+/// `path_trace` lines: enabled, up to 8 hops.
+pub const TRACE: &str = "      path_trace:\n        enabled: true\n        max_hops: 8\n";
+
 /// `tls: true` lines trusting `ca_file`, checking `server_name` when given.
 pub fn tls(ca_file: &Path, server_name: Option<&str>) -> String {
     format!("      tls: true\n{}", tls_config(ca_file, server_name))
