@@ -1,7 +1,8 @@
 //! Query-phase classes produced by real peers running a `query_response` dialogue: a banner that
 //! never matches, a clean close, a reset and silence; plus dialogues that succeed (an SSH banner
 //! with `probe_expect_info` labels, and SMTP STARTTLS, whose handshake is phase `tls`, also with
-//! a pinned self-signed certificate).
+//! a pinned self-signed certificate); and blackbox_exporter 0.28's `expect_bytes` matching,
+//! differing and cut short.
 
 #[macro_use]
 mod lab;
@@ -11,7 +12,8 @@ use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Peer};
 
-/// Modules of this file: an SSH banner check and an SMTP STARTTLS dialogue trusting `ca`.
+/// Modules of this file: an SSH banner check, a binary exchange (`expect_bytes`) and an SMTP
+/// STARTTLS dialogue trusting `ca`.
 fn config(ca: &std::path::Path) -> String {
     let banner = "      query_response:
         - expect: \"^SSH-2.0-([^ -]+)(?: (.*))?$\"
@@ -21,8 +23,14 @@ fn config(ca: &std::path::Path) -> String {
         - send: \"SSH-2.0-handshake_exporter\\r\"
 ";
     let smtp = [SMTP_STARTTLS_STEPS, &tls_config(ca, Some("ok.lab.test"))].concat();
+    let binary = "      query_response:
+        - send: \"HELLO\"
+        - expect_bytes: \"\\x00\\x01OK\\r\\n\"
+        - send: \"BYE\"
+";
     lab::modules::config(&[
         module("ssh_banner", "2s", &[IP4, banner]),
+        module("binary_hello", "2s", &[IP4, binary]),
         module("smtp_starttls", "3s", &[IP4, &smtp]),
     ])
 }
@@ -130,4 +138,31 @@ fn timeout_in_query() {
         m.assert_failure("query", "timeout", "");
         m.assert_duration_between(1.9, 2.6);
     }
+}
+
+#[test]
+fn expect_bytes_match_differ_and_short() {
+    let lab = lab_or_skip!();
+    let exporter = Exporter::start(&lab, &config(&Pki::new().write_ca(&lab)));
+    lab.serve("203.0.113.2:7000", Peer::Banner("\u{0}\u{1}OK\r\n".into()));
+    lab.serve("203.0.113.2:7001", Peer::Banner("\u{0}\u{2}OK\r\n".into()));
+    lab.serve(
+        "203.0.113.2:7002",
+        Peer::BannerThenFin("\u{0}\u{1}O".into()),
+    );
+
+    let m = exporter.probe("binary_hello", "203.0.113.2:7000");
+    m.assert_success();
+    m.assert_value("probe_failed_due_to_bytes", &[], 0.0);
+    m.assert_value("probe_failed_due_to_regex", &[], 0.0);
+
+    let m = exporter.probe("binary_hello", "203.0.113.2:7001");
+    m.assert_failure("query", "expect_mismatch", "");
+    m.assert_value("probe_failed_due_to_bytes", &[], 1.0);
+    m.assert_value("probe_failed_due_to_regex", &[], 0.0);
+
+    // Fewer bytes than expected, then FIN: the peer closed early, no byte differed.
+    let m = exporter.probe("binary_hello", "203.0.113.2:7002");
+    m.assert_failure("query", "eof", "");
+    m.assert_value("probe_failed_due_to_bytes", &[], 0.0);
 }

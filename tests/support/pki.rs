@@ -176,6 +176,17 @@ impl Pki {
     }
 }
 
+/// A leaf for `names` (subject `CN=<first name>`) signed by a CA made elsewhere, after `edit`
+/// adjusted its parameters; its chain is the leaf followed by `rest`.
+pub fn sign(
+    names: &[&str],
+    edit: impl FnOnce(&mut CertificateParams),
+    issuer: &Issuer<'_, KeyPair>,
+    rest: &[CertificateDer<'static>],
+) -> Identity {
+    Identity::make(leaf_params(names, "leaf.test", edit), Some(issuer), rest)
+}
+
 /// Leaf parameters for `names`, subject CN the first name (or `default_cn`), then `edit`.
 fn leaf_params(
     names: &[&str],

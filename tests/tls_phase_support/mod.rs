@@ -63,6 +63,26 @@ impl Pki {
     }
 }
 
+/// A leaf for `names` (subject `CN=leaf.test`) signed by `issuer`, after `edit` adjusted its
+/// parameters; its chain is the leaf followed by `rest`.
+#[allow(dead_code)]
+pub fn sign(
+    names: &[&str],
+    edit: impl FnOnce(&mut CertificateParams),
+    issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
+    rest: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Identity {
+    pki::sign(
+        names,
+        |p| {
+            subject(p, "leaf.test");
+            edit(p)
+        },
+        issuer,
+        &rest,
+    )
+}
+
 pub fn self_signed(names: &[&str]) -> Identity {
     self_signed_with(names, |_| {})
 }
