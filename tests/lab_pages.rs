@@ -197,3 +197,32 @@ fn failures_survive_a_flood_of_successes() {
     assert_eq!(status, 404, "{gone}");
     page(&lab, "/logs?id=1");
 }
+
+#[test]
+fn probe_outcomes_are_logged_at_the_prober_level_in_json() {
+    let lab = lab_or_skip!();
+    let exporter = Exporter::start_with_args(
+        &lab,
+        CONFIG,
+        &["--log.format", "json", "--log.prober", "warn"],
+    );
+    exporter
+        .probe("tcp", "203.0.113.2:1")
+        .assert_failure("connect", "refused", "ECONNREFUSED");
+    let log = exporter.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let outcome = lines
+        .iter()
+        .find(|l| l["message"] == "probe failed")
+        .unwrap_or_else(|| panic!("no probe outcome logged:\n{log}"));
+    assert_eq!(outcome["level"], "WARN");
+    assert_eq!(outcome["module"], "tcp");
+    assert_eq!(outcome["host"], "203.0.113.2");
+    assert_eq!(outcome["port"], 1);
+    assert_eq!(outcome["phase"], "connect");
+    assert_eq!(outcome["class"], "refused");
+    assert_eq!(outcome["detail"], "ECONNREFUSED");
+}
