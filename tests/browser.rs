@@ -15,39 +15,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use lab::exporter::{get, LISTEN};
+use lab::pages::{log_link, row, row_counts, triage_config};
 use lab::tlsgen::{self, Leaf, Pki};
 use lab::{Exporter, Lab, Peer, ROUTER4};
-
-fn config(ca: &Path) -> String {
-    format!(
-        r#"
-modules:
-  tcp4:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-  trace4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      path_trace:
-        enabled: true
-        max_hops: 8
-  tls:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {}
-        server_name: ok.lab.test
-"#,
-        ca.display()
-    )
-}
 
 /// The Chromium binary, or `None` after saying why the test skips (a panic when `CI=true`).
 fn chromium() -> Option<PathBuf> {
@@ -135,15 +105,6 @@ impl Browser<'_> {
     }
 }
 
-/// The `<tr>` of the probe table whose class cell links runbook `class`.
-fn row<'d>(dom: &'d str, class: &str) -> &'d str {
-    let table = dom.split("<tbody>").nth(1).expect("no probe table");
-    table
-        .split("<tr")
-        .find(|r| r.contains(&format!("href=\"runbooks/{class}\"")))
-        .unwrap_or_else(|| panic!("no row of class {class} in:\n{table}"))
-}
-
 #[test]
 fn status_log_and_runbook_pages_in_chromium() {
     let Some(binary) = chromium() else { return };
@@ -156,7 +117,7 @@ fn status_log_and_runbook_pages_in_chromium() {
     lab.serve("203.0.113.2:2010", Peer::Silent);
     lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2010 -j DROP");
     lab.serve("203.0.113.2:2222", Peer::Silent);
-    let exporter = Exporter::start(&lab, &config(&pki.write_ca(&lab)));
+    let exporter = Exporter::start(&lab, &triage_config(&pki.write_ca(&lab)));
     exporter.probe("tcp4", "203.0.113.2:2222").assert_success();
     exporter
         .probe("tcp4", "203.0.113.2:1")
@@ -192,31 +153,21 @@ fn status_log_and_runbook_pages_in_chromium() {
         landing.contains("&lt;script&gt;alert(1)&lt;:80"),
         "{landing}"
     );
-    let refused = row(&landing, "refused");
+    let refused = row(&landing, "href=\"runbooks/refused\"");
     assert!(refused.contains(">203.0.113.2:1<") && refused.contains(">ECONNREFUSED<"));
     assert!(
         refused.contains("came back with a reset at once."),
         "{refused}"
     );
-    let timeout = row(&landing, "timeout");
+    let timeout = row(&landing, "href=\"runbooks/timeout\"");
     assert!(timeout.contains(">203.0.113.2:2010<") && timeout.contains(">connect<"));
-    let expired = row(&landing, "tls_cert_expired");
+    let expired = row(&landing, "href=\"runbooks/tls_cert_expired\"");
     assert!(expired.contains(">203.0.113.2:8443<") && expired.contains(">tls<"));
-    assert_eq!(
-        landing.matches("<tr class=\"failure\"").count(),
-        4,
-        "{landing}"
-    );
-    assert_eq!(
-        landing.matches("<tr class=\"success\"").count(),
-        1,
-        "{landing}"
-    );
+    assert_eq!(row_counts(&landing), (1, 4), "{landing}");
 
     // The timeout's record: the hop where silence begins, the step log, the metrics.
-    let start = timeout.find("logs?id=").expect("log link");
-    let link = &timeout[start..start + timeout[start..].find('"').unwrap()];
-    let log = browser.dom(&format!("/{link}"));
+    let link = log_link(timeout);
+    let log = browser.dom(&link);
     assert!(log.contains("<h2>Path trace</h2>"), "{log}");
     assert!(
         log.contains(&format!("<td>1</td><td>{ROUTER4}</td>")),
@@ -254,7 +205,7 @@ fn status_log_and_runbook_pages_in_chromium() {
     let shots = [
         browser.screenshot("/", "status.png", 1280, 1100),
         browser.screenshot("/", "status-phone.png", 412, 1400),
-        browser.screenshot(&format!("/{link}"), "log.png", 1280, 2000),
+        browser.screenshot(&link, "log.png", 1280, 2000),
         browser.screenshot("/runbooks/timeout", "runbook.png", 1280, 1600),
     ];
     println!("screenshots: {shots:?}");
