@@ -4,7 +4,8 @@
 //! On a shared runtime a ready socket waits until a worker finishes the tasks ahead of it and
 //! next polls the I/O driver; under load that wait lands in the phase being timed. Here the
 //! probe thread runs a single-threaded tokio runtime that only ever holds probe tasks, mostly
-//! waiting on sockets, while the server's runtime does the rest. The same thread's
+//! waiting on sockets, while the server's runtime does the rest; it asks the kernel for a higher
+//! priority ([`PROBE_NICE`]) so it runs as soon as a socket wakes it. The same thread's
 //! responsiveness is measured continuously: a sampler thread hands it a task every
 //! [`LAG_INTERVAL`] and reports how long the task waited for its first poll.
 
@@ -23,6 +24,12 @@ use crate::report::{Failure, FailureClass, Phase, ProbeReport};
 
 /// How often the probe thread's scheduling lag is sampled.
 pub const LAG_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The probe thread's nice value (-20..19). A thread that wakes at a higher priority than the
+/// rest runs at once instead of queueing behind busy threads, ours or other programs'; it asks
+/// for little CPU (most probe time is waiting), so it takes little from anyone. Needs
+/// CAP_SYS_NICE or RLIMIT_NICE; without either the thread keeps the process's nice value.
+pub const PROBE_NICE: i32 = -10;
 
 /// Scheduler ticks between two looks at the I/O driver while tasks are queued (tokio's default
 /// is 61): a socket's readiness waits behind at most this many probe task polls.
@@ -48,6 +55,14 @@ impl ProbeRuntime {
         thread::Builder::new()
             .name("probe-io".into())
             .spawn(move || {
+                if let Err(err) = crate::sys::set_thread_nice(PROBE_NICE) {
+                    tracing::info!(
+                        error = %err,
+                        nice = PROBE_NICE,
+                        "probe thread keeps the default priority: phase latencies may include \
+                         scheduling lag on a busy host (see handshake_exporter_scheduling_lag_seconds)"
+                    );
+                }
                 let built = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .event_interval(EVENT_INTERVAL)
