@@ -104,7 +104,10 @@ pub async fn connect(
         }
         tokio::time::sleep(SOFT_ERROR_PAUSE).await;
     }
-    let tcp_info = crate::sys::tcp_info(&stream).ok();
+    let tcp_info = crate::sys::tcp_info(&stream).ok().map(|info| TcpInfo {
+        rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
+        syn_retransmits: info.tcpi_total_retrans,
+    });
     let took = handshake_time(seen, syscall, tcp_info.as_ref());
     log.note(format!(
         "connected to {addr} in {:.3} ms ({:.3} ms until seen)",

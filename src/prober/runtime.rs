@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 use super::{probe, ProbeRequest};
-use crate::report::{Failure, FailureClass, Phase, ProbeReport};
+use crate::report::{Detail, Failure, FailureClass, Phase, ProbeReport};
 
 /// How often the probe thread's scheduling lag is sampled.
 pub const LAG_INTERVAL: Duration = Duration::from_millis(50);
@@ -102,7 +102,11 @@ impl ProbeRuntime {
         let task = self.handle.spawn(probe(req));
         let _cancel = AbortOnDrop(task.abort_handle());
         task.await.unwrap_or_else(|_| ProbeReport {
-            failure: Some(Failure::new(Phase::Resolve, FailureClass::ProberError, "")),
+            failure: Some(Failure::new(
+                Phase::Resolve,
+                FailureClass::ProberError,
+                Detail::None,
+            )),
             ..Default::default()
         })
     }
