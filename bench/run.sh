@@ -35,21 +35,8 @@ install_tools() {
 }
 
 build() {
-  local rustls
   step "building the release binary and the bench helpers"
-  # The release build, and from cargo's own report the rustls rlib it linked, which the TLS
-  # peer is compiled against with rustc directly.
-  rustls=$(cargo build --release --bin handshake_exporter --message-format=json-render-diagnostics |
-    python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "rustls":
-        print(next(f for f in m["filenames"] if f.endswith(".rlib")))')
-  mkdir -p target/bench
-  gcc -O2 -Wall -pthread bench/peer.c -o target/bench/peer
-  gcc -O2 -Wall -pthread bench/connect_limit.c -o target/bench/connect_limit
-  rustc --edition 2021 -O bench/tls_peer.rs -o target/bench/tls_peer \
-    -L dependency=target/release/deps --extern rustls="$rustls"
+  bash bench/build.sh
 }
 
 # Writes the TLS peer's self-signed P-256 certificate and the modules both exporters load.
@@ -136,5 +123,5 @@ python3 bench/report.py "$OUT/results.tsv" "$OUT/machine.txt" "${doc[@]}"
 if [ "${BENCH_TIMING:-1}" = 1 ]; then
   teardown
   step "phase latencies under load (bench/timing.sh)"
-  bash bench/timing.sh
+  BENCH_SKIP_BUILD=1 bash bench/timing.sh
 fi

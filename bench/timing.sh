@@ -13,7 +13,8 @@
 #
 # Knobs (environment): BENCH_TIMING_LEVELS ("0 2 8 32 64", wrk connections; 0 is idle),
 # BENCH_TIMING_SECONDS (30, sampling per level), BENCH_TIMING_RTT_MS (50),
-# BENCH_OURS_BIN (default the release build), BENCH_UPDATE_DOC (1; 0 leaves docs alone).
+# BENCH_OURS_BIN (default the release build), BENCH_UPDATE_DOC (1; 0 leaves docs alone),
+# BENCH_SKIP_BUILD (set: use what bench/build.sh built before, as bench/run.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,21 +28,8 @@ fi
 step() { printf '== %s\n' "$*" >&2; }
 
 build() {
-  local rustls
-  step "building the release binary and the timing helpers"
-  rustls=$(cargo build --release --bin handshake_exporter --message-format=json-render-diagnostics |
-    python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "rustls":
-        print(next(f for f in m["filenames"] if f.endswith(".rlib")))')
-  mkdir -p target/bench
-  gcc -O2 -Wall -pthread bench/peer.c -o target/bench/peer
-  gcc -O2 -Wall -pthread bench/delay_line.c -o target/bench/delay_line
-  for helper in tls_peer timing_probe; do
-    rustc --edition 2021 -O "bench/$helper.rs" -o "target/bench/$helper" \
-      -L dependency=target/release/deps --extern rustls="$rustls"
-  done
+  step "building the release binary and the bench helpers"
+  bash bench/build.sh
 }
 
 # A CA and a leaf for `localhost` signed by it: both sides verify the chain for real.
