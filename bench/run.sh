@@ -7,7 +7,8 @@
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5, per throughput round),
 # BENCH_CONNECTIONS (4, wrk connections), BENCH_STARTUP_RUNS (7),
 # BENCH_SCALE_N (8000), BENCH_OURS_BIN (the binary to measure, default the release build),
-# BENCH_UPDATE_DOC (1; 0 leaves docs/performance.md alone).
+# BENCH_UPDATE_DOC (1; 0 leaves docs/performance.md alone), BENCH_TIMING (1; 0 skips
+# bench/timing.sh, the phase latencies under load, whose own knobs it documents).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,12 +36,7 @@ install_tools() {
 
 build() {
   step "building the release binary and the bench helpers"
-  # The TLS peer is a cargo example: it links the same rustls as the exporter.
-  cargo build --release --bin handshake_exporter --example tls_peer
-  mkdir -p target/bench
-  cp target/release/examples/tls_peer target/bench/tls_peer
-  gcc -O2 -Wall -pthread bench/peer.c -o target/bench/peer
-  gcc -O2 -Wall -pthread bench/connect_limit.c -o target/bench/connect_limit
+  bash bench/build.sh
 }
 
 # Writes the TLS peer's self-signed P-256 certificate and the modules both exporters load.
@@ -123,3 +119,9 @@ ip netns exec "$CLI" bash bench/measure.sh
 doc=()
 [ "${BENCH_UPDATE_DOC:-1}" = 1 ] && [ -n "$OURS" ] && doc=(--doc docs/performance.md)
 python3 bench/report.py "$OUT/results.tsv" "$OUT/machine.txt" "${doc[@]}"
+# Phase latencies under load, against a far target behind a 50 ms delay line (its own namespaces).
+if [ "${BENCH_TIMING:-1}" = 1 ]; then
+  teardown
+  step "phase latencies under load (bench/timing.sh)"
+  BENCH_SKIP_BUILD=1 bash bench/timing.sh
+fi

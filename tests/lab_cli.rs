@@ -9,22 +9,11 @@ mod lab;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
-use lab::modules::{module, tls, IP4, TLS_ANY, TRACE};
+use lab::pages::triage_config;
 use lab::tlsgen::{self, Identity, Leaf, Pki};
 use lab::{Lab, Peer, ROUTER4};
 use rcgen::{date_time_ymd, CertificateParams};
 use serde_json::Value;
-
-/// `tcp4` (2 s), `trace4` (3 s with the path trace), `tls` (trusting the lab CA) and `tls_any`
-/// (no verification, for the self-signed certificate close to its end).
-fn config(ca: &std::path::Path) -> String {
-    lab::modules::config(&[
-        module("tcp4", "2s", &[IP4]),
-        module("trace4", "3s", &[IP4, TRACE]),
-        module("tls", "2s", &[IP4, &tls(ca, Some("ok.lab.test"))]),
-        module("tls_any", "2s", &[IP4, TLS_ANY]),
-    ])
-}
 
 /// What one run printed and returned.
 struct Run {
@@ -112,7 +101,7 @@ fn expiring_identity(days: u64) -> Identity {
 fn cli_verdicts_rows_json_and_exit_codes() {
     let lab = lab_or_skip!();
     let pki = Pki::new();
-    let cfg = lab.file("probe.yml", &config(&pki.write_ca(&lab)));
+    let cfg = lab.file("probe.yml", &triage_config(&pki.write_ca(&lab)));
     let cfg = cfg.to_str().unwrap();
     lab.serve("203.0.113.2:2222", Peer::Silent);
     lab.serve(

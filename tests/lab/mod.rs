@@ -32,6 +32,7 @@ pub mod http;
 pub mod metrics;
 pub mod modules;
 pub mod netns;
+pub mod pages;
 #[path = "../support/pki.rs"]
 pub mod pki;
 pub mod servers;
