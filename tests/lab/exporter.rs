@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use handshake_exporter::server::encode_component;
+
 use super::Lab;
 
 /// Where the exporter listens inside the client namespace; each lab has its own loopback, so a
@@ -114,7 +116,11 @@ impl<'a> Exporter<'a> {
     /// Scrapes `/probe?module=<module>&target=<target>` and parses the answer; panics when the
     /// HTTP exchange fails or the status is not 200. The body is printed (see `--nocapture`).
     pub fn probe(&self, module: &str, target: &str) -> Metrics {
-        let path = format!("/probe?module={}&target={}", encode(module), encode(target));
+        let path = format!(
+            "/probe?module={}&target={}",
+            encode_component(module),
+            encode_component(target)
+        );
         let (status, body) = get_from(self.lab, self.listen, &path, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("GET {path} failed: {e}; log:\n{}", self.log()));
         println!("GET {path} -> {status}\n{body}");
@@ -171,18 +177,6 @@ pub fn get_from(
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     Ok((status, body.to_string()))
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// One sample of the text exposition format.
