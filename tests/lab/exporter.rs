@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use handshake_exporter::server::encode_component;
+/// Percent-encodes `s` for a query string (every byte outside RFC 3986's unreserved set).
+pub use handshake_exporter::server::encode_component as encode;
 
 use super::Lab;
 
@@ -37,7 +38,13 @@ impl<'a> Exporter<'a> {
     /// it in the client namespace and waits (up to 20 s) until `/-/healthy` answers 200.
     pub fn start(lab: &'a Lab, config: &str) -> Exporter<'a> {
         let program = env!("CARGO_BIN_EXE_handshake_exporter");
-        Exporter::spawn(lab, "exporter", program, LISTEN, config)
+        Exporter::spawn(lab, "exporter", program, LISTEN, config, &[])
+    }
+
+    /// As [`Exporter::start`], with `args` added to the command line.
+    pub fn start_with_args(lab: &'a Lab, config: &str, args: &[&str]) -> Exporter<'a> {
+        let program = env!("CARGO_BIN_EXE_handshake_exporter");
+        Exporter::spawn(lab, "exporter", program, LISTEN, config, args)
     }
 
     /// Starts blackbox_exporter ([`BLACKBOX_BIN`]) with `config` in the client namespace, on
@@ -60,17 +67,19 @@ impl<'a> Exporter<'a> {
             BLACKBOX_BIN,
             BLACKBOX_LISTEN,
             config,
+            &[],
         ))
     }
 
     /// Writes `config` as `<name>.yml`, runs `program` in the client namespace with the flags
-    /// both exporters share, logging to `<name>.log`, and waits until it is healthy.
+    /// both exporters share plus `args`, logging to `<name>.log`, and waits until it is healthy.
     fn spawn(
         lab: &'a Lab,
         name: &str,
         program: &str,
         listen: &'static str,
         config: &str,
+        args: &[&str],
     ) -> Exporter<'a> {
         let config_path = lab.file(&format!("{name}.yml"), config);
         let log = lab.dir.join(format!("{name}.log"));
@@ -81,6 +90,7 @@ impl<'a> Exporter<'a> {
             .args(["--web.listen-address", listen, "--log.level", "debug"])
             .arg("--config.file")
             .arg(&config_path)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -116,11 +126,7 @@ impl<'a> Exporter<'a> {
     /// Scrapes `/probe?module=<module>&target=<target>` and parses the answer; panics when the
     /// HTTP exchange fails or the status is not 200. The body is printed (see `--nocapture`).
     pub fn probe(&self, module: &str, target: &str) -> Metrics {
-        let path = format!(
-            "/probe?module={}&target={}",
-            encode_component(module),
-            encode_component(target)
-        );
+        let path = format!("/probe?module={}&target={}", encode(module), encode(target));
         let (status, body) = get_from(self.lab, self.listen, &path, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("GET {path} failed: {e}; log:\n{}", self.log()));
         println!("GET {path} -> {status}\n{body}");
