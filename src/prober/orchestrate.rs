@@ -46,6 +46,7 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         Err(failure) => ProbeReport {
             failure: Some(failure),
             failed_due_to_regex: Some(false),
+            failed_due_to_bytes: Some(false),
             ..Default::default()
         },
         Ok(ips) if tcp.probe_all_addresses => every_address(&req, ips, start, deadline).await,
@@ -157,6 +158,7 @@ async fn one_address(
     let mut report = ProbeReport {
         ip_addr: Some(ip),
         failed_due_to_regex: Some(false),
+        failed_due_to_bytes: Some(false),
         ..Default::default()
     };
     let result = walk(req, ip, start, deadline, &mut report, &mut log).await;
@@ -180,7 +182,8 @@ async fn walk(
     let t = Instant::now();
     let addr = SocketAddr::new(ip, req.target.port);
     let connected = connect_traced(req, addr, start, deadline, report, log).await;
-    report.phases.push((Phase::Connect, t.elapsed()));
+    let took = connected.as_ref().map_or_else(|_| t.elapsed(), |c| c.took);
+    report.phases.push((Phase::Connect, took));
     let connected = connected.map_err(|e| {
         report.icmp = e.icmp;
         e.failure
@@ -213,6 +216,7 @@ async fn walk(
         .await;
         report.phases.append(&mut outcome.phases);
         report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
+        report.failed_due_to_bytes = Some(outcome.failed_due_to_bytes);
         report.expect_labels = outcome.expect_labels;
         if let Some(facts) = outcome.tls {
             report.tls = Some(facts);

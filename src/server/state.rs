@@ -1,9 +1,9 @@
 //! What every request shares: the running configuration (swapped whole on reload), the config
-//! file path, the scrape-timeout offset, the exporter's own metrics and the probe concurrency
-//! limiter.
+//! file path, the scrape-timeout offset, the exporter's own metrics, the probe concurrency
+//! limiter and the thread probes run on.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
@@ -11,6 +11,9 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use crate::config::Config;
 use crate::history::{History, DEFAULT_LIMIT};
 use crate::metrics::ExporterMetrics;
+use crate::prober::runtime::ProbeRuntime;
+use crate::prober::{probe, ProbeRequest};
+use crate::report::ProbeReport;
 
 /// Shared server state. Build one with [`State::new`] and hand it to [`run`](super::run) in an
 /// `Arc`.
@@ -21,21 +24,47 @@ pub struct State {
     timeout_offset: f64,
     metrics: ExporterMetrics,
     limiter: Arc<Semaphore>,
+    /// The probe thread; `None` when it could not start, and probes run on the caller's runtime.
+    probes: Option<ProbeRuntime>,
     /// Serializes reloads so two at once cannot interleave their metric updates.
     pub(super) reload_lock: Mutex<()>,
     history: History,
     started: Instant,
     external_url: String,
     prober_log_level: tracing::Level,
+    /// The config file as the last load or reload attempt found it, for automatic reloads.
+    pub(super) last_seen: StdMutex<Option<FileState>>,
+}
+
+/// The config file's content as an automatic reload compares it: its SHA-256, or unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileState {
+    /// The file could not be read.
+    Unreadable,
+    /// SHA-256 (FIPS 180-4) of the file's bytes.
+    Sha256([u8; 32]),
+}
+
+impl FileState {
+    /// Reads `path` and hashes it; blocks while reading.
+    pub(super) fn of(path: &Path) -> FileState {
+        use sha2::{Digest, Sha256};
+        match std::fs::read(path) {
+            Ok(bytes) => FileState::Sha256(Sha256::digest(&bytes).into()),
+            Err(_) => FileState::Unreadable,
+        }
+    }
 }
 
 impl State {
     /// State serving `config`, which counts as a successful load (the reload gauge starts at 1).
     ///
-    /// `config_file` is what `/-/reload` and SIGHUP read again (`None`: the builtin modules,
-    /// nothing to reload). `timeout_offset` is subtracted from the scrape-timeout header, in
+    /// `config_file` is what `/-/reload`, SIGHUP and automatic reloads read again (`None`: the
+    /// builtin modules, nothing to reload); it is read once here to take its checksum. `timeout_offset` is subtracted from the scrape-timeout header, in
     /// seconds (blackbox_exporter's `--timeout-offset`); a negative or non-finite value counts
     /// as 0. At most `max_concurrency` probes run at once; `/probe` answers 503 beyond.
+    ///
+    /// Starts the probe thread from the calling thread (so probes use its network namespace).
     pub fn new(
         config: Config,
         config_file: Option<PathBuf>,
@@ -50,12 +79,21 @@ impl State {
         } else {
             0.0
         };
+        let lag = metrics.scheduling_lag();
+        let probes = ProbeRuntime::start(move |d| lag.observe(d.as_secs_f64()))
+            .map_err(|err| {
+                tracing::warn!(error = %err, "failed to start the probe thread: probes share the server's");
+            })
+            .ok();
+        let last_seen = StdMutex::new(config_file.as_deref().map(FileState::of));
         State {
             config: RwLock::new(Arc::new(config)),
+            last_seen,
             config_file,
             timeout_offset,
             metrics,
             limiter: Arc::new(Semaphore::new(max_concurrency.min(Semaphore::MAX_PERMITS))),
+            probes,
             reload_lock: Mutex::new(()),
             history: History::new(DEFAULT_LIMIT),
             started: Instant::now(),
@@ -143,5 +181,14 @@ impl State {
     /// A probe slot, or `None` when the concurrency limit is reached. The slot frees on drop.
     pub fn try_probe_slot(&self) -> Option<OwnedSemaphorePermit> {
         self.limiter.clone().try_acquire_owned().ok()
+    }
+
+    /// Runs one probe on the probe thread (on the caller's runtime if that thread could not
+    /// start) and returns its report.
+    pub async fn run_probe(&self, req: ProbeRequest) -> ProbeReport {
+        match &self.probes {
+            Some(rt) => rt.probe(req).await,
+            None => probe(req).await,
+        }
     }
 }
