@@ -159,14 +159,11 @@ async fn lookup_name(
 fn brief(found: &Result<Vec<IpAddr>, Failure>) -> String {
     match found {
         Ok(ips) => format!("{ips:?}"),
-        Err(f) => {
-            let detail = f.detail.to_string();
-            if detail.is_empty() || detail == "NOERROR" {
-                f.class.to_string()
-            } else {
-                detail
-            }
-        }
+        // NODATA's rcode is NOERROR, which would read as success: the class says it better.
+        Err(f) => match f.detail {
+            Detail::None | Detail::Rcode(Rcode::NoError) => f.class.to_string(),
+            detail => detail.to_string(),
+        },
     }
 }
 
