@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use handshake_exporter::cli::{self, ProbeArgs};
@@ -34,6 +35,13 @@ struct Flags {
     /// Seconds subtracted from Prometheus' scrape timeout to get a probe's deadline.
     #[arg(long = "timeout-offset", default_value_t = 0.5, value_parser = parse_offset, allow_negative_numbers = true)]
     timeout_offset: f64,
+    /// Reload the config file whenever its checksum changed, checked every
+    /// `--config.auto-reload-interval`.
+    #[arg(long = "config.enable-auto-reload")]
+    enable_auto_reload: bool,
+    /// How often the config file is checked for changes: seconds (`30`) or a duration (`30s`).
+    #[arg(long = "config.auto-reload-interval", default_value = "30", value_parser = parse_interval)]
+    auto_reload_interval: Duration,
     /// Load the configuration, print OK or the error, and exit 0 or 1.
     #[arg(long = "config.check")]
     config_check: bool,
@@ -87,6 +95,18 @@ fn parse_offset(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!("{s:?} is not a number of seconds >= 0")),
     }
+}
+
+/// A positive interval: whole seconds as blackbox_exporter takes them, or a duration (`1m30s`).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let parsed = match s.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => handshake_exporter::config::parse_duration(s).map_err(|e| e.to_string())?,
+    };
+    if parsed.is_zero() {
+        return Err(format!("{s:?} is not an interval above 0"));
+    }
+    Ok(parsed)
 }
 
 fn load(flags: &Flags) -> Result<Config, String> {
@@ -202,6 +222,16 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
             tracing::error!(error = %err, "failed to install the SIGHUP handler");
         }
     });
+    if flags.enable_auto_reload {
+        tracing::info!(
+            interval_seconds = flags.auto_reload_interval.as_secs_f64(),
+            "automatic config reload enabled"
+        );
+        tokio::spawn(server::auto_reload(
+            state.clone(),
+            flags.auto_reload_interval,
+        ));
+    }
     server::run(listener, state, shutdown).await?;
     Ok(())
 }
