@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 pub use probe::{module_yaml, probe_timeout, TimeoutError, SCRAPE_TIMEOUT_HEADER};
-pub use query::{parse_query, QueryError};
+pub use query::{encode_component, parse_query, QueryError};
 pub use reload::{auto_reload, load_config, reload_on_sighup, ReloadError};
 pub use setup::{bind, raise_nofile_limit};
 pub use state::State;
