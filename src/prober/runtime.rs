@@ -1,16 +1,18 @@
-//! The probe runtime: probes run on a thread of their own, away from HTTP parsing and metric
+//! The probe runtime: probes run on threads of their own, away from HTTP parsing and metric
 //! encoding, so the instant a socket becomes ready is the instant a probe sees it.
 //!
 //! On a shared runtime a ready socket waits until a worker finishes the tasks ahead of it and
-//! next polls the I/O driver; under load that wait lands in the phase being timed. Here the
+//! next polls the I/O driver; under load that wait lands in the phase being timed. Here each
 //! probe thread runs a single-threaded tokio runtime that only ever holds probe tasks, mostly
-//! waiting on sockets, while the server's runtime does the rest; it asks the kernel for a higher
-//! priority ([`PROBE_NICE`]) so it runs as soon as a socket wakes it. The same thread's
-//! responsiveness is measured continuously: a sampler thread hands it a task every
-//! [`LAG_INTERVAL`] and reports how long the task waited for its first poll.
+//! waiting on sockets, while the server's runtime does the rest; each asks the kernel for a
+//! higher priority ([`PROBE_NICE`]) so it runs as soon as a socket wakes it. There is one probe
+//! thread per CPU (available_parallelism), probes handed out in turn, so TLS handshakes (the
+//! part of a probe that needs CPU) use every core. The threads' responsiveness is measured
+//! continuously: a sampler thread hands each one a task every [`LAG_INTERVAL`] and reports how
+//! long the task waited for its first poll.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -35,71 +37,51 @@ pub const PROBE_NICE: i32 = -10;
 /// is 61): a socket's readiness waits behind at most this many probe task polls.
 const EVENT_INTERVAL: u32 = 8;
 
-/// A running probe thread. Dropping it stops the thread; probes still running are cancelled.
+/// Running probe threads. Dropping it stops the threads; probes still running are cancelled.
 #[derive(Debug)]
 pub struct ProbeRuntime {
-    handle: Handle,
-    stop: Option<oneshot::Sender<()>>,
+    handles: Vec<Handle>,
+    next: AtomicUsize,
+    stops: Vec<oneshot::Sender<()>>,
     sampling: Arc<AtomicBool>,
 }
 
 impl ProbeRuntime {
-    /// Starts the probe thread and its lag sampler, which calls `on_lag` with each sample.
+    /// Starts one probe thread per CPU the process may use (sched_getaffinity(2), through
+    /// `available_parallelism`; 1 when unknown) and the lag sampler, which calls `on_lag` with
+    /// each sample of each thread.
     ///
-    /// The thread is created from the calling thread, so its sockets live in the caller's
-    /// network namespace (setns(2) is per thread and inherited by new threads). Errors: the
-    /// thread or the runtime could not be created (EAGAIN, EMFILE).
+    /// The threads are created from the calling thread, so their sockets live in the caller's
+    /// network namespace (setns(2) is per thread and inherited by new threads). Errors: a
+    /// thread or a runtime could not be created (EAGAIN, EMFILE).
     pub fn start(on_lag: impl Fn(Duration) + Send + Sync + 'static) -> io::Result<ProbeRuntime> {
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = oneshot::channel::<()>();
-        thread::Builder::new()
-            .name("probe-io".into())
-            .spawn(move || {
-                if let Err(err) = crate::sys::set_thread_nice(PROBE_NICE) {
-                    tracing::info!(
-                        error = %err,
-                        nice = PROBE_NICE,
-                        "probe thread keeps the default priority: phase latencies may include \
-                         scheduling lag on a busy host (see handshake_exporter_scheduling_lag_seconds)"
-                    );
-                }
-                let built = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .event_interval(EVENT_INTERVAL)
-                    .build();
-                match built {
-                    Ok(rt) => {
-                        let _ = ready_tx.send(Ok(rt.handle().clone()));
-                        rt.block_on(async {
-                            let _ = stopped.await;
-                        });
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })?;
-        let handle = ready_rx
-            .recv()
-            .map_err(|_| io::Error::other("probe thread ended before its runtime started"))??;
+        let threads = thread::available_parallelism().map_or(1, |n| n.get());
+        let mut handles = Vec::with_capacity(threads);
+        let mut stops = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let (handle, stop) = start_thread(i)?;
+            handles.push(handle);
+            stops.push(stop);
+        }
         let sampling = Arc::new(AtomicBool::new(true));
-        let (h, on) = (handle.clone(), sampling.clone());
+        let (hs, on) = (handles.clone(), sampling.clone());
         thread::Builder::new()
             .name("probe-lag".into())
-            .spawn(move || sample_lag(&h, &on, on_lag))?;
+            .spawn(move || sample_lag(&hs, &on, on_lag))?;
         Ok(ProbeRuntime {
-            handle,
-            stop: Some(stop),
+            handles,
+            next: AtomicUsize::new(0),
+            stops,
             sampling,
         })
     }
-
-    /// Runs one probe on the probe thread and returns its report.
+    /// Runs one probe on the next probe thread in turn and returns its report.
     ///
     /// Dropping the returned future (the client went away) cancels the probe, as it would on
     /// the caller's runtime. A probe that panicked is reported as `prober_error`.
     pub async fn probe(&self, req: ProbeRequest) -> ProbeReport {
-        let task = self.handle.spawn(probe(req));
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        let task = self.handles[i].spawn(probe(req));
         let _cancel = AbortOnDrop(task.abort_handle());
         task.await.unwrap_or_else(|_| ProbeReport {
             failure: Some(Failure::new(
@@ -115,7 +97,7 @@ impl ProbeRuntime {
 impl Drop for ProbeRuntime {
     fn drop(&mut self) {
         self.sampling.store(false, Ordering::Relaxed);
-        if let Some(stop) = self.stop.take() {
+        for stop in self.stops.drain(..) {
             let _ = stop.send(());
         }
     }
@@ -130,14 +112,61 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Every [`LAG_INTERVAL`] until `on` turns false: the time from handing the probe thread a task
-/// to that task's first poll, which is how late the thread would notice a ready socket.
-fn sample_lag(handle: &Handle, on: &AtomicBool, on_lag: impl Fn(Duration) + Send + Sync + 'static) {
+/// Starts probe thread `index`: a current-thread runtime at [`PROBE_NICE`] that runs until its
+/// stop sender is used or dropped. Returns the runtime's handle and that sender.
+fn start_thread(index: usize) -> io::Result<(Handle, oneshot::Sender<()>)> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    thread::Builder::new()
+        .name(format!("probe-io-{index}"))
+        .spawn(move || {
+            if let Err(err) = crate::sys::set_thread_nice(PROBE_NICE) {
+                if index == 0 {
+                    tracing::info!(
+                        error = %err,
+                        nice = PROBE_NICE,
+                        "probe threads keep the default priority: phase latencies may include \
+                         scheduling lag on a busy host (see handshake_exporter_scheduling_lag_seconds)"
+                    );
+                }
+            }
+            let built = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .event_interval(EVENT_INTERVAL)
+                .build();
+            match built {
+                Ok(rt) => {
+                    let _ = ready_tx.send(Ok(rt.handle().clone()));
+                    rt.block_on(async {
+                        let _ = stopped.await;
+                    });
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        })?;
+    let handle = ready_rx
+        .recv()
+        .map_err(|_| io::Error::other("probe thread ended before its runtime started"))??;
+    Ok((handle, stop))
+}
+
+/// Every [`LAG_INTERVAL`] until `on` turns false, for each probe thread: the time from handing
+/// the thread a task to that task's first poll, which is how late the thread would notice a
+/// ready socket.
+fn sample_lag(
+    handles: &[Handle],
+    on: &AtomicBool,
+    on_lag: impl Fn(Duration) + Send + Sync + 'static,
+) {
     let on_lag = Arc::new(on_lag);
     while on.load(Ordering::Relaxed) {
         thread::sleep(LAG_INTERVAL);
-        let sent = Instant::now();
-        let report = on_lag.clone();
-        handle.spawn(async move { report(sent.elapsed()) });
+        for handle in handles {
+            let sent = Instant::now();
+            let report = on_lag.clone();
+            handle.spawn(async move { report(sent.elapsed()) });
+        }
     }
 }

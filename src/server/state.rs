@@ -24,7 +24,7 @@ pub struct State {
     timeout_offset: f64,
     metrics: ExporterMetrics,
     limiter: Arc<Semaphore>,
-    /// The probe thread; `None` when it could not start, and probes run on the caller's runtime.
+    /// The probe threads; `None` when they could not start, and probes run on the caller's runtime.
     probes: Option<ProbeRuntime>,
     /// Serializes reloads so two at once cannot interleave their metric updates.
     pub(super) reload_lock: Mutex<()>,
@@ -64,7 +64,7 @@ impl State {
     /// seconds (blackbox_exporter's `--timeout-offset`); a negative or non-finite value counts
     /// as 0. At most `max_concurrency` probes run at once; `/probe` answers 503 beyond.
     ///
-    /// Starts the probe thread from the calling thread (so probes use its network namespace).
+    /// Starts the probe threads from the calling thread (so probes use its network namespace).
     pub fn new(
         config: Config,
         config_file: Option<PathBuf>,
@@ -82,7 +82,7 @@ impl State {
         let lag = metrics.scheduling_lag();
         let probes = ProbeRuntime::start(move |d| lag.observe(d.as_secs_f64()))
             .map_err(|err| {
-                tracing::warn!(error = %err, "failed to start the probe thread: probes share the server's");
+                tracing::warn!(error = %err, "failed to start the probe threads: probes share the server's");
             })
             .ok();
         let last_seen = StdMutex::new(config_file.as_deref().map(FileState::of));
@@ -183,13 +183,13 @@ impl State {
         self.limiter.clone().try_acquire_owned().ok()
     }
 
-    /// Runs one probe on the probe thread (on the caller's runtime if that thread could not
+    /// Runs one probe on a probe thread (on the caller's runtime if that thread could not
     /// start) and returns its report.
     pub async fn run_probe(&self, req: ProbeRequest) -> ProbeReport {
         match &self.probes {
             Some(rt) => rt.probe(req).await,
             // Boxed: inline, the whole probe future would sit in every request's future, beside
-            // the task that runs it on the probe thread.
+            // the task that runs it on a probe thread.
             None => Box::pin(probe(req)).await,
         }
     }
