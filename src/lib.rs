@@ -7,3 +7,4 @@ pub mod prober;
 pub mod report;
 pub mod server;
 pub mod sys;
+pub mod web;

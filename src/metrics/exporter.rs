@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::ProcessCollector;
+use super::{GuardMetrics, ProcessCollector, RejectReason};
 use crate::report::ProbeReport;
 
 /// The crate version (`CARGO_PKG_VERSION`), the `version` label of `build_info`.
@@ -48,7 +48,7 @@ pub struct ExporterMetrics {
     durations: Family<Labels, Histogram, fn() -> Histogram>,
     reload_successful: Gauge,
     reload_timestamp: Gauge<f64, AtomicU64>,
-    rejected: Counter,
+    guard: GuardMetrics,
 }
 
 impl Default for ExporterMetrics {
@@ -68,7 +68,6 @@ impl ExporterMetrics {
             Family::new_with_constructor(duration_histogram);
         let reload_successful = Gauge::default();
         let reload_timestamp = Gauge::<f64, AtomicU64>::default();
-        let rejected = Counter::default();
         let build_info = Family::<Labels, Gauge>::default();
         build_info
             .get_or_create(&vec![
@@ -107,11 +106,7 @@ impl ExporterMetrics {
             "Version and git revision the exporter was built from, value 1",
             build_info,
         );
-        registry.register(
-            "handshake_exporter_probes_rejected",
-            "Probe requests refused because --probe.max-concurrency probes were running",
-            rejected.clone(),
-        );
+        let guard = GuardMetrics::register(&mut registry);
         registry.register_collector(Box::new(ProcessCollector::new()));
 
         ExporterMetrics {
@@ -121,7 +116,7 @@ impl ExporterMetrics {
             durations,
             reload_successful,
             reload_timestamp,
-            rejected,
+            guard,
         }
     }
 
@@ -173,7 +168,12 @@ impl ExporterMetrics {
 
     /// Counts one request refused by the concurrency limit.
     pub fn observe_rejected(&self) {
-        self.rejected.inc();
+        self.guard.rejected(RejectReason::ConcurrencyLimit);
+    }
+
+    /// The counters of refused probes, dropped connections and failed authentication.
+    pub fn guard(&self) -> &GuardMetrics {
+        &self.guard
     }
 
     /// Records a successful configuration load at `at`: the gauge goes to 1 and the timestamp
