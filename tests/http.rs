@@ -204,7 +204,8 @@ async fn concurrency_limit_answers_503_and_counts() {
     assert_eq!(resp.body.lines().count(), 1);
     let metrics = server.get("/metrics").await.body;
     assert!(
-        metrics.contains("handshake_exporter_probes_rejected_total{reason=\"concurrency_limit\"} 1\n"),
+        metrics
+            .contains("handshake_exporter_probes_rejected_total{reason=\"concurrency_limit\"} 1\n"),
         "{metrics}"
     );
     server.stop().await.unwrap();

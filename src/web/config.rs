@@ -6,6 +6,7 @@
 //! server configuration and [`super::Web`] keeps the result current.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -303,20 +304,22 @@ impl TlsServerConfig {
     }
 }
 
-/// 1-based line and column of the first `key:` in `text`, (1, 1) when it is absent (the error
-/// is then about a default).
+/// 1-based line and column of the first `key:` in `text`; of `tls_server_config:` when the key
+/// is absent (the error is about a missing key), else (1, 1).
 fn key_position(text: &str, key: &str) -> (usize, usize) {
-    let wanted = format!("{key}:");
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with(&wanted) {
-            return (index + 1, line.len() - trimmed.len() + 1);
+    for wanted in [format!("{key}:"), "tls_server_config:".to_string()] {
+        for (index, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with(&wanted) {
+                return (index + 1, line.len() - trimmed.len() + 1);
+            }
         }
     }
     (1, 1)
 }
 
-// ---- Field readers: each checks its value inside serde so errors keep the value's position.
+// ---- Field readers: each checks its value inside serde's visitor so the error carries the
+// value's own line, column and key path.
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
@@ -334,18 +337,87 @@ fn opt_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error
     Ok(opt_string(d)?.map(PathBuf::from))
 }
 
-/// A string checked by `parse`, `""` and null read as `default`.
-fn checked<'de, D, T>(
-    d: D,
+/// A scalar checked by `parse` while serde still points at it; `""` and null give `default`.
+struct Checked<T> {
     default: T,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<T, D::Error>
+    parse: fn(&str) -> Result<T, String>,
+}
+
+impl<'de, T> de::Visitor<'de> for Checked<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        if v.is_empty() {
+            return Ok(self.default);
+        }
+        (self.parse)(v).map_err(E::custom)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok(self.default)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        Ok(self.default)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+fn checked<'de, D, T>(d: D, default: T, parse: fn(&str) -> Result<T, String>) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
 {
-    match opt_string(d)? {
-        None => Ok(default),
-        Some(s) => parse(&s).map_err(de::Error::custom),
+    d.deserialize_option(Checked { default, parse })
+}
+
+/// A list of names each checked by `check` at its own position.
+struct CheckedList(fn(&str) -> Result<(), String>);
+
+impl<'de> de::Visitor<'de> for CheckedList {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of names")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        let check = self.0;
+        let mut out = Vec::new();
+        while let Some(name) = seq.next_element_seed(NameSeed(check))? {
+            out.push(name);
+        }
+        Ok(out)
+    }
+}
+
+/// One list element, checked inside its own deserializer.
+struct NameSeed(fn(&str) -> Result<(), String>);
+
+impl<'de> de::DeserializeSeed<'de> for NameSeed {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        fn keep(s: &str) -> Result<String, String> {
+            Ok(s.to_string())
+        }
+        let check = self.0;
+        let name = d.deserialize_str(Checked {
+            default: String::new(),
+            parse: keep,
+        })?;
+        check(&name).map_err(de::Error::custom)?;
+        Ok(name)
     }
 }
 
@@ -379,9 +451,8 @@ pub fn parse_version(s: &str) -> Result<Version, String> {
 }
 
 fn version<'de, D: Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
-    // A missing key keeps the struct default; an explicit empty value is an error in Go too.
-    let s = String::deserialize(d)?;
-    parse_version(&s).map_err(de::Error::custom)
+    // An empty value reads as the oldest version; as a maximum it is then refused at load.
+    checked(d, Version::Tls10, parse_version)
 }
 
 /// Checks one Go cipher suite name.
@@ -401,66 +472,120 @@ pub fn check_cipher_suite(name: &str) -> Result<(), String> {
 }
 
 fn cipher_suites<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let names = Option::<Vec<String>>::deserialize(d)?.unwrap_or_default();
-    for name in &names {
-        check_cipher_suite(name).map_err(de::Error::custom)?;
+    d.deserialize_any(CheckedList(check_cipher_suite))
+}
+
+/// Checks one Go curve name.
+///
+/// Errors: an unknown name, or `CurveP521`, which ring does not have.
+pub fn check_curve(name: &str) -> Result<(), String> {
+    match name {
+        n if CURVES.contains(&n) => Ok(()),
+        "CurveP521" => {
+            Err("curve CurveP521 is not available: use X25519, CurveP256 or CurveP384".to_string())
+        }
+        other => Err(format!("unknown curve {other:?}")),
     }
-    Ok(names)
 }
 
 fn curves<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let names = Option::<Vec<String>>::deserialize(d)?.unwrap_or_default();
-    for name in &names {
-        match name.as_str() {
-            n if CURVES.contains(&n) => {}
-            "CurveP521" => {
-                return Err(de::Error::custom(
-                    "curve CurveP521 is not available: use X25519, CurveP256 or CurveP384",
-                ))
-            }
-            other => return Err(de::Error::custom(format!("unknown curve {other:?}"))),
-        }
+    d.deserialize_any(CheckedList(check_curve))
+}
+
+/// Checks one `headers` entry against the toolkit's allowed names and values.
+///
+/// Errors: a name the toolkit does not allow, a value outside the allowed ones, or a value
+/// that is not visible ASCII.
+pub fn check_header(name: &str, value: &str) -> Result<(), String> {
+    let Some((_, allowed)) = ALLOWED_HEADERS.iter().find(|(n, _)| *n == name) else {
+        return Err(format!("HTTP header {name:?} can not be configured"));
+    };
+    if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
+        return Err(format!(
+            "invalid value {value:?} for HTTP header {name}: use {}",
+            allowed.join(" or ")
+        ));
     }
-    Ok(names)
+    if hyper::header::HeaderValue::from_str(value).is_err() {
+        return Err(format!("HTTP header {name}: value is not visible ASCII"));
+    }
+    Ok(())
+}
+
+/// Checks one `basic_auth_users` entry: the password must be a bcrypt hash.
+///
+/// Errors: the user name and what is wrong.
+pub fn check_user(user: &str, hash: &str) -> Result<(), String> {
+    match hash.parse::<bcrypt::HashParts>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "user {user:?}: the password is not a bcrypt hash (make one with htpasswd -nBC 10)"
+        )),
+    }
+}
+
+/// A string-to-string map whose entries are checked by `check` at the value's position.
+struct CheckedMap(fn(&str, &str) -> Result<(), String>);
+
+impl<'de> de::Visitor<'de> for CheckedMap {
+    type Value = BTreeMap<String, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of strings")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(BTreeMap::new())
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(EntrySeed {
+                key: &key,
+                check: self.0,
+            })?;
+            out.insert(key, value);
+        }
+        Ok(out)
+    }
+}
+
+/// One map value, checked with its key inside the value's deserializer.
+struct EntrySeed<'a> {
+    key: &'a str,
+    check: fn(&str, &str) -> Result<(), String>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        struct Text<'a>(EntrySeed<'a>);
+        impl<'de> de::Visitor<'de> for Text<'_> {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+                (self.0.check)(self.0.key, v).map_err(E::custom)?;
+                Ok(v.to_string())
+            }
+        }
+        d.deserialize_str(Text(self))
+    }
 }
 
 fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let headers = Option::<BTreeMap<String, String>>::deserialize(d)?.unwrap_or_default();
-    for (name, value) in &headers {
-        let Some((_, allowed)) = ALLOWED_HEADERS.iter().find(|(n, _)| n == name) else {
-            return Err(de::Error::custom(format!(
-                "HTTP header {name:?} can not be configured"
-            )));
-        };
-        if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
-            return Err(de::Error::custom(format!(
-                "invalid value {value:?} for HTTP header {name}: use {}",
-                allowed.join(" or ")
-            )));
-        }
-        if hyper::header::HeaderValue::from_str(value).is_err() {
-            return Err(de::Error::custom(format!(
-                "HTTP header {name}: value is not visible ASCII"
-            )));
-        }
-    }
-    Ok(headers)
+    d.deserialize_any(CheckedMap(check_header))
 }
 
 fn users<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let users = Option::<BTreeMap<String, String>>::deserialize(d)?.unwrap_or_default();
-    for (user, hash) in &users {
-        if hash.parse::<bcrypt::HashParts>().is_err() {
-            return Err(de::Error::custom(format!(
-                "user {user:?}: the password is not a bcrypt hash (make one with htpasswd -nBC 10)"
-            )));
-        }
-    }
-    Ok(users)
+    d.deserialize_any(CheckedMap(check_user))
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    checked(d, Duration::ZERO, |s| {
+    checked(d, Duration::ZERO, |s: &str| {
         if s == "0" {
             return Ok(Duration::ZERO);
         }

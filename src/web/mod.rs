@@ -20,6 +20,7 @@ use rustls::ServerConfig;
 use crate::config::ConfigError;
 pub use auth::{basic_credentials, AuthOutcome, Authenticator};
 pub use config::WebConfig;
+pub use tls::server_config;
 
 /// How often the files are checked for a change at most.
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);

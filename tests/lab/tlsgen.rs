@@ -164,3 +164,60 @@ pub fn server_config(
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
 }
+
+impl Pki {
+    /// Issues a leaf for `names` (DNS names or IP addresses) with one extended key usage:
+    /// `client` picks clientAuth, else serverAuth.
+    pub fn issue(&self, names: &[&str], client: bool) -> Identity {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names.clone()).expect("leaf params");
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names[0].as_str());
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2036, 1, 1);
+        params.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        Identity {
+            chain: vec![cert.der().clone()],
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+        }
+    }
+}
+
+impl Identity {
+    /// The chain as PEM, leaf first.
+    pub fn chain_pem(&self) -> String {
+        self.chain
+            .iter()
+            .map(|der| pem("CERTIFICATE", der))
+            .collect()
+    }
+
+    /// The PKCS#8 key as PEM.
+    pub fn key_pem(&self) -> String {
+        pem("PRIVATE KEY", self.key.secret_pkcs8_der())
+    }
+}
+
+/// One PEM block (RFC 7468) of `der` labelled `label`.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
