@@ -1,11 +1,12 @@
 //! Query-phase classes produced by real peers running a `query_response` dialogue: a banner that
 //! never matches, a clean close, a reset and silence; plus dialogues that succeed (an SSH banner
-//! with `probe_expect_info` labels, and SMTP STARTTLS, whose handshake is phase `tls`).
+//! with `probe_expect_info` labels, and SMTP STARTTLS, whose handshake is phase `tls`, also with
+//! a pinned self-signed certificate).
 
 #[macro_use]
 mod lab;
 
-use lab::servers::SSH_BANNER;
+use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Peer};
 
@@ -31,18 +32,7 @@ modules:
     timeout: 3s
     tcp:
       preferred_ip_protocol: ip4
-      query_response:
-        - expect: "^220 "
-        - send: "EHLO prober\r"
-        - expect: "^250 STARTTLS"
-        - send: "STARTTLS\r"
-        - expect: "^220 "
-        - starttls: true
-        - send: "EHLO prober\r"
-        - expect: "^250 AUTH"
-        - send: "QUIT\r"
-        - expect: "^221 "
-      tls_config:
+{SMTP_STARTTLS_STEPS}      tls_config:
         ca_file: {ca}
         server_name: ok.lab.test
 "#
@@ -87,6 +77,26 @@ fn starttls_success() {
     m.assert_phase_between("query", 0.0, 1.0);
 }
 
+/// A self-signed `CA:TRUE` certificate pinned through `ca_file` verifies after STARTTLS too.
+#[test]
+fn starttls_pinned_self_signed_ca() {
+    let lab = lab_or_skip!();
+    let id = Pki::new().leaf(Leaf::SelfSignedCa);
+    let pinned = lab.file("pinned.pem", &id.leaf_pem);
+    let exporter = Exporter::start(&lab, &config(&pinned));
+    lab.serve(
+        "203.0.113.2:25",
+        Peer::Smtp(tlsgen::server_config(&id, &[], None)),
+    );
+    let m = exporter.probe("smtp_starttls", "203.0.113.2:25");
+    m.assert_success();
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        VALID_NOT_AFTER as f64,
+    );
+}
+
 #[test]
 fn starttls_cert_expired_is_tls_phase() {
     let lab = lab_or_skip!();
@@ -125,6 +135,8 @@ fn eof_in_query() {
     lab.serve("203.0.113.2:22", Peer::Fin);
     let m = exporter.probe("ssh_banner", "203.0.113.2:22");
     m.assert_failure("query", "eof", "");
+    // The expectation was never met, as blackbox_exporter counts it.
+    m.assert_value("probe_failed_due_to_regex", &[], 1.0);
     m.assert_phase_between("query", 0.0, 1.0);
 }
 

@@ -1,12 +1,16 @@
 //! Resolve-phase classes produced by a real DNS server that the exporter reaches through the
 //! client namespace's resolv.conf: NXDOMAIN, NODATA, SERVFAIL, REFUSED, FORMERR and silence;
 //! plus names that resolve (through DNS with IPv6 preference and fallback, and through
-//! /etc/hosts).
+//! /etc/hosts); and the host's rules of resolv.conf(5): the search list, `ndots`, a trailing
+//! dot, the class across candidates, and a resolv.conf changed while the exporter runs.
 
 #[macro_use]
 mod lab;
 
-use lab::{Exporter, Lab, Peer};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use lab::{Exporter, Lab, Metrics, Peer};
 
 /// Modules of this file: strict IPv4, and blackbox_exporter's default (IPv6 preferred with
 /// fallback), both with a 2 s deadline.
@@ -136,4 +140,212 @@ fn resolve_from_hosts_file() {
     let m = exporter(&lab).probe("name4", "hosts.lab.test:22");
     m.assert_success();
     m.assert_value("probe_ip_protocol", &[], 4.0);
+}
+
+// The host's rules: search list, ndots, trailing dot, class across candidates, reload.
+
+/// The lab nameserver, as a resolv.conf line.
+const NAMESERVER: &str = "nameserver 203.0.113.2\n";
+
+/// The client namespace's resolv.conf, which `ip netns exec` bind-mounts on /etc/resolv.conf.
+fn resolv_conf_path(lab: &Lab) -> PathBuf {
+    std::path::Path::new(lab::netns::NETNS_ETC_DIR)
+        .join(&lab.client)
+        .join("resolv.conf")
+}
+
+/// Rewrites the client's resolv.conf in place (the bind mount follows the inode).
+fn set_resolv_conf(lab: &Lab, text: &str) {
+    std::fs::write(resolv_conf_path(lab), text).expect("failed to write the lab resolv.conf");
+}
+
+/// Probes with `debug=true`: the metrics and the step log (everything before the metrics).
+fn probe_debug(lab: &Lab, module: &str, target: &str) -> (Metrics, String) {
+    let path = format!("/probe?module={module}&target={target}&debug=true");
+    let (status, body) = lab::exporter::get(lab, &path, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("GET {path} failed: {e}"));
+    println!("GET {path} -> {status}\n{body}");
+    assert_eq!(status, 200, "GET {path}:\n{body}");
+    let log = body
+        .split("Metrics that would have been returned")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    (Metrics::parse(&body), log)
+}
+
+/// Asserts that the step log holds these candidate lines, in this order, and no other
+/// candidate line.
+fn assert_candidates(log: &str, expected: &[&str]) {
+    let answered: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, msg)| msg))
+        .filter(|msg| msg.contains(".: "))
+        .collect();
+    assert_eq!(answered, expected, "candidates in the step log:\n{log}");
+}
+
+/// Starts a banner peer on 203.0.113.2:8080 and the exporter, after writing `resolv`.
+fn with_resolv_conf<'a>(lab: &'a Lab, resolv: &str) -> Exporter<'a> {
+    set_resolv_conf(lab, resolv);
+    lab.serve(
+        "203.0.113.2:8080",
+        Peer::Banner(lab::servers::SSH_BANNER.into()),
+    );
+    exporter(lab)
+}
+
+#[test]
+fn short_name_resolves_through_the_search_list() {
+    let lab = lab_or_skip!();
+    let _exp = with_resolv_conf(&lab, &format!("search nowhere.test lab\n{NAMESERVER}"));
+    let (m, log) = probe_debug(&lab, "name4", "good:8080");
+    m.assert_success();
+    assert_candidates(
+        &log,
+        &[
+            "good.nowhere.test.: A NXDOMAIN",
+            "good.lab.: A [203.0.113.2]",
+        ],
+    );
+}
+
+#[test]
+fn nxdomain_only_when_every_candidate_is() {
+    let lab = lab_or_skip!();
+    let _exp = with_resolv_conf(&lab, &format!("search nowhere.test lab\n{NAMESERVER}"));
+    let (m, log) = probe_debug(&lab, "name4", "missing:8080");
+    m.assert_failure("resolve", "dns_nxdomain", "NXDOMAIN");
+    assert_candidates(
+        &log,
+        &[
+            "missing.nowhere.test.: A NXDOMAIN",
+            "missing.lab.: A NXDOMAIN",
+            "missing.: A NXDOMAIN",
+        ],
+    );
+}
+
+/// `ndots.lab.test` (two dots) is A 203.0.113.2, where the peer listens;
+/// `ndots.lab.test.search.test` is A 203.0.113.3, where nothing listens.
+#[test]
+fn ndots_reached_tries_the_name_as_given_first() {
+    let lab = lab_or_skip!();
+    let _exp = with_resolv_conf(
+        &lab,
+        &format!("search search.test\noptions ndots:2\n{NAMESERVER}"),
+    );
+    let (m, log) = probe_debug(&lab, "name4", "ndots.lab.test:8080");
+    m.assert_success();
+    assert_candidates(&log, &["ndots.lab.test.: A [203.0.113.2]"]);
+}
+
+#[test]
+fn ndots_not_reached_tries_the_search_list_first() {
+    let lab = lab_or_skip!();
+    let _exp = with_resolv_conf(
+        &lab,
+        &format!("search search.test\noptions ndots:5\n{NAMESERVER}"),
+    );
+    let (m, log) = probe_debug(&lab, "name4", "ndots.lab.test:8080");
+    m.assert_failure("connect", "refused", "ECONNREFUSED");
+    assert_candidates(&log, &["ndots.lab.test.search.test.: A [203.0.113.3]"]);
+}
+
+#[test]
+fn trailing_dot_skips_the_search_list() {
+    let lab = lab_or_skip!();
+    let _exp = with_resolv_conf(&lab, &format!("search lab\n{NAMESERVER}"));
+    let (m, log) = probe_debug(&lab, "name4", "good.:8080");
+    m.assert_failure("resolve", "dns_nxdomain", "NXDOMAIN");
+    assert_candidates(&log, &["good.: A NXDOMAIN"]);
+}
+
+/// Every name under `broken.test` answers SERVFAIL.
+#[test]
+fn servfail_on_one_candidate() {
+    let lab = lab_or_skip!();
+    let _exp = with_resolv_conf(&lab, &format!("search broken.test lab\n{NAMESERVER}"));
+    let (m, log) = probe_debug(&lab, "name4", "good:8080");
+    m.assert_success();
+    assert_candidates(
+        &log,
+        &[
+            "good.broken.test.: A SERVFAIL",
+            "good.lab.: A [203.0.113.2]",
+        ],
+    );
+    // Nowhere found: the SERVFAIL wins over the other candidates' NXDOMAIN.
+    let (m, log) = probe_debug(&lab, "name4", "missing:8080");
+    m.assert_failure("resolve", "dns_servfail", "SERVFAIL");
+    assert_candidates(
+        &log,
+        &[
+            "missing.broken.test.: A SERVFAIL",
+            "missing.lab.: A NXDOMAIN",
+            "missing.: A NXDOMAIN",
+        ],
+    );
+}
+
+/// Starts with a nameserver that never answers (the router blackholes 203.0.113.6), then fixes
+/// resolv.conf while the exporter runs: probes recover within the re-read interval (5 s) plus
+/// one probe, with the same process.
+#[test]
+fn resolv_conf_fixed_while_running_is_used() {
+    let lab = lab_or_skip!();
+    let exp = with_resolv_conf(&lab, "search lab\nnameserver 203.0.113.6\n");
+    exp.probe("name4", "good:8080")
+        .assert_failure("resolve", "timeout", "");
+    set_resolv_conf(&lab, &format!("search lab\n{NAMESERVER}"));
+    let fixed = Instant::now();
+    let recovered = loop {
+        let m = exp.probe("name4", "good:8080");
+        if m.value("probe_success") == Some(1.0) {
+            break fixed.elapsed();
+        }
+        m.assert_failure("resolve", "timeout", "");
+        assert!(
+            fixed.elapsed() < Duration::from_secs(12),
+            "still failing 12 s after the fix; log:\n{}",
+            exp.log()
+        );
+    };
+    println!("recovered {recovered:?} after the fix");
+    assert!(
+        recovered < Duration::from_secs(8),
+        "recovered after {recovered:?}, expected within 5 s plus one 2 s probe"
+    );
+    assert!(
+        exp.log().contains("changed, resolver configuration now"),
+        "the reload is logged:\n{}",
+        exp.log()
+    );
+}
+
+/// A name added to the hosts file while the exporter runs resolves within the re-read
+/// interval; before that DNS answers NXDOMAIN for it.
+#[test]
+fn hosts_file_changed_while_running_is_used() {
+    let lab = lab_or_skip!();
+    let exp = with_resolv_conf(&lab, NAMESERVER);
+    exp.probe("name4", "added.lab.test:8080")
+        .assert_failure("resolve", "dns_nxdomain", "NXDOMAIN");
+    let hosts = resolv_conf_path(&lab).with_file_name("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n203.0.113.2 added.lab.test\n")
+        .expect("failed to write the lab hosts file");
+    let changed = Instant::now();
+    loop {
+        let m = exp.probe("name4", "added.lab.test:8080");
+        if m.value("probe_success") == Some(1.0) {
+            break;
+        }
+        m.assert_failure("resolve", "dns_nxdomain", "NXDOMAIN");
+        assert!(
+            changed.elapsed() < Duration::from_secs(7),
+            "hosts change not seen after 7 s; log:\n{}",
+            exp.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }

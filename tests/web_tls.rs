@@ -2,7 +2,6 @@
 //! HTTPS with client certificates (RequireAndVerifyClientCert), basic auth, TLS 1.2 and 1.3,
 //! plain HTTP to the TLS port, and certificate rotation without a restart.
 
-#[allow(dead_code)]
 mod lab;
 mod web;
 

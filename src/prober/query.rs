@@ -31,7 +31,7 @@ pub enum Conn {
 /// What the dialogue produced besides success or failure.
 #[derive(Debug, Default)]
 pub struct QueryOutcome {
-    /// True when an `expect` step did not match before EOF.
+    /// True when an `expect` step ended unmatched at EOF, whether lines came or not.
     pub failed_due_to_regex: bool,
     /// `probe_expect_info` label sets of the steps that matched and carry `labels`.
     pub expect_labels: Vec<Vec<(String, String)>>,
@@ -45,7 +45,7 @@ pub struct QueryOutcome {
 ///
 /// Returns `Ok(())` when every step passed. Errors, all phase `query` except a failed STARTTLS
 /// handshake (phase `tls`): `expect_mismatch` when the peer sent lines but none matched before
-/// EOF, `eof` when it closed without a line, `reset` on RST, `prober_error` for a `starttls` step
+/// EOF, `eof` when it closed without a line (both set `outcome.failed_due_to_regex`), `reset` on RST, `prober_error` for a `starttls` step
 /// on a connection that is already TLS. The caller bounds the call with the probe deadline;
 /// `outcome` keeps what was learnt even when the deadline cuts the dialogue short.
 pub async fn run(
@@ -114,6 +114,8 @@ async fn read_until_match(
             .map_err(|e| classify_stream(Phase::Query, &e))?;
         if n == 0 {
             if lines_seen == 0 {
+                // The expectation was never met: blackbox_exporter sets the gauge here too.
+                outcome.failed_due_to_regex = true;
                 log.note(format!("step {step}: peer closed before sending a line"));
                 return Err(Failure::new(Phase::Query, FailureClass::Eof, ""));
             }

@@ -1,45 +1,37 @@
-//! The `resolve` phase: target host to one IP address with hickory-resolver, from the system
-//! configuration (resolv.conf(5), hosts(5)), honouring blackbox_exporter's IP protocol preference
-//! and fallback, and telling NXDOMAIN, NODATA, SERVFAIL, REFUSED and silence apart.
+//! The `resolve` phase: target host to IP addresses with hickory-resolver, by the host's rules
+//! (hosts(5) first, then resolv.conf(5) search list and `ndots`, re-read when they change),
+//! honouring blackbox_exporter's IP protocol preference and fallback, and telling NXDOMAIN,
+//! NODATA, SERVFAIL, REFUSED and silence apart for every candidate name.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
 
 use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType};
-use hickory_resolver::TokioResolver;
+use hickory_resolver::proto::op::{Query, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::{Hosts, TokioResolver};
 
 use crate::config::IpProtocol;
 use crate::report::{Failure, FailureClass, Phase, StepLog};
 
 use super::errno::errno_name;
 
-/// The process-wide resolver, built once from the system configuration.
-///
-/// `Err` holds the reason the system configuration could not be read (no nameserver, unreadable
-/// resolv.conf): every probe of a name then fails with `dns_error`.
-fn resolver() -> &'static Result<Arc<TokioResolver>, String> {
-    static RESOLVER: OnceLock<Result<Arc<TokioResolver>, String>> = OnceLock::new();
-    RESOLVER.get_or_init(|| {
-        let mut builder = TokioResolver::builder_tokio().map_err(|e| e.to_string())?;
-        let opts = builder.options_mut();
-        // A probe must see the DNS as it is now, not as it was at the last scrape.
-        opts.cache_size = 0;
-        opts.attempts = 2;
-        builder.build().map(Arc::new).map_err(|e| e.to_string())
-    })
-}
+pub mod conf;
+pub mod search;
 
-/// Resolves `host` to its addresses, the preferred family first.
+/// Resolves `host` to its addresses, the preferred family first, with the host's rules.
 ///
-/// An IP literal is returned as is (no DNS). With `fallback` both A and AAAA are asked at once and
-/// the other family is used when the preferred one has none; without it only the preferred family
-/// is asked (as blackbox_exporter's `chooseProtocol`). Returns a non-empty list of addresses
-/// (preferred family first, then with `fallback` the other family's), or a `resolve`-phase
-/// [`Failure`]: `dns_nxdomain`, `dns_no_records`, `dns_servfail`, `dns_refused`, `timeout` (no
-/// answer within the resolver's own timeout) or `dns_error`. The caller bounds the call with the
-/// probe deadline.
+/// An IP literal is returned as is (no DNS). A name is looked up in hosts(5) first, as given;
+/// otherwise it is queried under each candidate name of [`search::candidates`] (resolv.conf(5)
+/// `search`, `ndots`), in order, until one has addresses. With `fallback` both A and AAAA are
+/// asked at once for each candidate and the other family is used when the preferred one has
+/// none; without it only the preferred family is asked (as blackbox_exporter's
+/// `chooseProtocol`). The step log gets every candidate with its answer.
+///
+/// Returns a non-empty list of addresses (preferred family first, then with `fallback` the
+/// other family's), or a `resolve`-phase [`Failure`] decided across candidates by
+/// [`search::across_candidates`]: `dns_nxdomain`, `dns_no_records`, `dns_servfail`,
+/// `dns_refused`, `timeout` (no answer within the resolver's own timeout) or `dns_error`. The
+/// caller bounds the call with the probe deadline.
 pub async fn resolve(
     host: &str,
     preferred: IpProtocol,
@@ -62,70 +54,148 @@ pub async fn resolve(
         ));
         return Err(Failure::new(Phase::Resolve, FailureClass::DnsNoRecords, ""));
     }
-    let resolver = match resolver() {
+    // Held for the whole lookup: a configuration re-read meanwhile is for the next probe.
+    let conf = conf::system().current();
+    let wanted: &[RecordType] = if fallback { &[want, other] } else { &[want] };
+    if let Some(ips) = from_hosts(&conf.hosts, host, wanted) {
+        log.note(format!("{host} found in the hosts file: {ips:?}"));
+        return Ok(ips);
+    }
+    by_dns(&conf.dns, host, (want, other), fallback, log).await
+}
+
+/// Queries the candidate names of `host` under `dns` in order until one has addresses, asking
+/// the preferred record type `want` (and with `fallback` also `other`); notes every candidate's
+/// answer in `log`.
+async fn by_dns(
+    dns: &conf::DnsConf,
+    host: &str,
+    (want, other): (RecordType, RecordType),
+    fallback: bool,
+    log: &mut StepLog,
+) -> Result<Vec<IpAddr>, Failure> {
+    let resolver = match &dns.resolver {
         Ok(r) => r,
         Err(reason) => {
             log.note(format!("no usable resolver configuration: {reason}"));
             return Err(Failure::new(Phase::Resolve, FailureClass::DnsError, ""));
         }
     };
-    // A fully qualified query skips the search list, as the name was given whole.
-    let name = if host.ends_with('.') {
-        host.to_string()
-    } else {
-        format!("{host}.")
-    };
-    log.note(format!(
-        "resolving {host} ({want} preferred, fallback {fallback})"
-    ));
-    if !fallback {
-        let found = lookup(resolver, &name, want).await;
-        return pick(found, log);
+    let names = search::candidates(host, &dns.search, dns.ndots, dns.no_tld_query);
+    if names.is_empty() {
+        log.note(format!("{host} is not a valid domain name"));
+        return Err(Failure::new(Phase::Resolve, FailureClass::DnsError, ""));
     }
-    let (first, second) = tokio::join!(
-        lookup(resolver, &name, want),
-        lookup(resolver, &name, other)
-    );
-    match (first, second) {
+    let list: Vec<String> = names.iter().map(ToString::to_string).collect();
+    log.note(format!(
+        "resolving {host} ({want} preferred, fallback {fallback}) as {}",
+        list.join(", ")
+    ));
+    let mut failures = Vec::new();
+    for name in names {
+        let (found, answers) = lookup_name(resolver, &name, want, other, fallback).await;
+        log.note(format!("{name}: {answers}"));
+        match found {
+            Ok(ips) => {
+                log.note(format!("resolved to {ips:?}"));
+                return Ok(ips);
+            }
+            Err(f) => {
+                let stop = !search::goes_on(&f);
+                failures.push(f);
+                if stop {
+                    break;
+                }
+            }
+        }
+    }
+    let failure = search::across_candidates(failures);
+    log.note(format!("resolution failed: {failure}"));
+    Err(failure)
+}
+
+/// The addresses hosts(5) gives `host` (as given, never searched) for `types`, in that order;
+/// `None` when it has none.
+fn from_hosts(hosts: &Hosts, host: &str, types: &[RecordType]) -> Option<Vec<IpAddr>> {
+    let mut name = Name::from_str_relaxed(host).ok()?;
+    name.set_fqdn(true);
+    let ips: Vec<IpAddr> = types
+        .iter()
+        .filter_map(|t| hosts.lookup_static_host(&Query::query(name.clone(), *t)))
+        .flat_map(|found| addresses(found.answers()))
+        .collect();
+    (!ips.is_empty()).then_some(ips)
+}
+
+/// The addresses of one candidate `name`: the preferred type `want`, and with `fallback` also
+/// `other` (asked at the same time). Also returns the answers as one log line
+/// (`AAAA NXDOMAIN; A [203.0.113.2]`).
+async fn lookup_name(
+    resolver: &TokioResolver,
+    name: &Name,
+    want: RecordType,
+    other: RecordType,
+    fallback: bool,
+) -> (Result<Vec<IpAddr>, Failure>, String) {
+    if !fallback {
+        let found = lookup(resolver, name, want).await;
+        let line = format!("{want} {}", brief(&found));
+        return (found, line);
+    }
+    let (first, second) = tokio::join!(lookup(resolver, name, want), lookup(resolver, name, other));
+    let line = format!("{want} {}; {other} {}", brief(&first), brief(&second));
+    let found = match (first, second) {
         (Ok(mut a), Ok(b)) => {
             a.extend(b);
-            pick(Ok(a), log)
+            Ok(a)
         }
-        (Ok(ips), _) | (Err(_), Ok(ips)) => pick(Ok(ips), log),
+        (Ok(ips), _) | (Err(_), Ok(ips)) => Ok(ips),
         // The preferred family's failure explains best, unless it only lacked records.
-        (Err(a), Err(b)) if a.class == FailureClass::DnsNoRecords => pick(Err(b), log),
-        (Err(a), Err(_)) => pick(Err(a), log),
+        (Err(a), Err(b)) if a.class == FailureClass::DnsNoRecords => Err(b),
+        (Err(a), Err(_)) => Err(a),
+    };
+    (found, line)
+}
+
+/// One answer as the step log shows it: the addresses, the rcode name, or the class.
+fn brief(found: &Result<Vec<IpAddr>, Failure>) -> String {
+    match found {
+        Ok(ips) => format!("{ips:?}"),
+        Err(f) => {
+            let detail = f.detail.to_string();
+            if detail.is_empty() || detail == "NOERROR" {
+                f.class.to_string()
+            } else {
+                detail
+            }
+        }
     }
 }
 
-fn pick(found: Result<Vec<IpAddr>, Failure>, log: &mut StepLog) -> Result<Vec<IpAddr>, Failure> {
-    match &found {
-        Ok(ips) => log.note(format!("resolved to {ips:?}")),
-        Err(f) => log.note(format!("resolution failed: {f}")),
-    }
-    found
-}
-
-/// One query of `record_type`; the addresses of the answer in its order (never empty), or the
-/// classified failure.
-async fn lookup(
-    resolver: &TokioResolver,
-    name: &str,
-    record_type: RecordType,
-) -> Result<Vec<IpAddr>, Failure> {
-    let answer = resolver
-        .lookup(name, record_type)
-        .await
-        .map_err(|e| classify(&e))?;
-    let ips: Vec<IpAddr> = answer
-        .answers()
+/// The A and AAAA addresses among `records`, in their order.
+fn addresses(records: &[hickory_resolver::proto::rr::Record]) -> Vec<IpAddr> {
+    records
         .iter()
         .filter_map(|r| match &r.data {
             RData::A(a) => Some(IpAddr::V4(a.0)),
             RData::AAAA(a) => Some(IpAddr::V6(a.0)),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// One query of `record_type` for the fully qualified `name`; the addresses of the answer in
+/// its order (never empty), or the classified failure.
+async fn lookup(
+    resolver: &TokioResolver,
+    name: &Name,
+    record_type: RecordType,
+) -> Result<Vec<IpAddr>, Failure> {
+    let answer = resolver
+        .lookup(name.clone(), record_type)
+        .await
+        .map_err(|e| classify(&e))?;
+    let ips = addresses(answer.answers());
     if ips.is_empty() {
         return Err(Failure::new(
             Phase::Resolve,

@@ -3,11 +3,13 @@
 //!
 //! Submodules: `settings` builds the rustls configuration (system roots loaded once per
 //! process), `verifier` records the chain before judging it, `cert_info` and `dn` turn a
-//! certificate into blackbox_exporter's label values, `classify` picks the failure class.
+//! certificate into blackbox_exporter's label values, `classify` picks the failure class,
+//! `pinned` trusts a leaf that is itself one of the `ca_file` certificates.
 
 mod cert_info;
 mod classify;
 mod dn;
+mod pinned;
 mod settings;
 mod verifier;
 

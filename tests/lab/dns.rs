@@ -10,6 +10,9 @@
 //! | `two.lab.test` | A 203.0.113.2 and 203.0.113.3, NODATA for AAAA |
 //! | `two6.lab.test` | AAAA 2001:db8:2::2 and 2001:db8:2::3, NODATA for A |
 //! | `servfail.lab.test` / `refused.lab.test` / `formerr.lab.test` | that rcode |
+//! | `good.lab`, `ndots.lab.test` | A 203.0.113.2, NODATA for AAAA (search-list tests) |
+//! | `ndots.lab.test.search.test` | A 203.0.113.3, NODATA for AAAA (the search-list candidate) |
+//! | anything under `broken.test` | SERVFAIL |
 //! | `silent.lab.test` | never answered |
 //! | anything else (`nx.lab.test`) | NXDOMAIN |
 
@@ -118,8 +121,10 @@ pub fn answer(query: &[u8]) -> Option<Vec<u8>> {
         "servfail.lab.test" => return rcode(resp, ResponseCode::ServFail),
         "refused.lab.test" => return rcode(resp, ResponseCode::Refused),
         "formerr.lab.test" => return rcode(resp, ResponseCode::FormErr),
+        n if n.ends_with(".broken.test") => return rcode(resp, ResponseCode::ServFail),
         "ok.lab.test" => (&[SERVER4], &[SERVER6]),
-        "v4only.lab.test" => (&[SERVER4], &[]),
+        "v4only.lab.test" | "good.lab" | "ndots.lab.test" => (&[SERVER4], &[]),
+        "ndots.lab.test.search.test" => (&[SERVER4_B], &[]),
         "v6only.lab.test" => (&[], &[SERVER6]),
         "two.lab.test" => (&[SERVER4, SERVER4_B], &[]),
         "two6.lab.test" => (&[], &[SERVER6, SERVER6_B]),

@@ -16,37 +16,80 @@ use super::Lab;
 /// fixed port never collides between parallel tests.
 pub const LISTEN: &str = "127.0.0.1:19115";
 
+/// Where blackbox_exporter listens inside the client namespace, next to ours.
+pub const BLACKBOX_LISTEN: &str = "127.0.0.1:19116";
+
+/// Debian's blackbox_exporter (package prometheus-blackbox-exporter, which CI installs).
+pub const BLACKBOX_BIN: &str = "/usr/bin/prometheus-blackbox-exporter";
+
 /// A running exporter; killed in `Drop` (its log is printed when the test is failing).
 pub struct Exporter<'a> {
     lab: &'a Lab,
     child: Child,
     log: PathBuf,
+    listen: &'static str,
 }
 
 impl<'a> Exporter<'a> {
     /// Writes `config` (blackbox_exporter YAML) to the lab directory, starts the exporter with
     /// it in the client namespace and waits (up to 20 s) until `/-/healthy` answers 200.
     pub fn start(lab: &'a Lab, config: &str) -> Exporter<'a> {
-        let config_path = lab.file("exporter.yml", config);
-        let log = lab.dir.join("exporter.log");
+        let program = env!("CARGO_BIN_EXE_handshake_exporter");
+        Exporter::spawn(lab, "exporter", program, LISTEN, config)
+    }
+
+    /// Starts blackbox_exporter ([`BLACKBOX_BIN`]) with `config` in the client namespace, on
+    /// [`BLACKBOX_LISTEN`]. Returns `None` after printing "skipping: ..." when it is not
+    /// installed; with `CI=true` it panics instead, since CI installs it.
+    pub fn blackbox(lab: &'a Lab, config: &str) -> Option<Exporter<'a>> {
+        if !std::path::Path::new(BLACKBOX_BIN).is_file() {
+            let why =
+                format!("{BLACKBOX_BIN} is not installed (package prometheus-blackbox-exporter)");
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{why}, and CI=true forbids skipping the comparison");
+            }
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipping: {why}");
+            return None;
+        }
+        Some(Exporter::spawn(
+            lab,
+            "blackbox",
+            BLACKBOX_BIN,
+            BLACKBOX_LISTEN,
+            config,
+        ))
+    }
+
+    /// Writes `config` as `<name>.yml`, runs `program` in the client namespace with the flags
+    /// both exporters share, logging to `<name>.log`, and waits until it is healthy.
+    fn spawn(
+        lab: &'a Lab,
+        name: &str,
+        program: &str,
+        listen: &'static str,
+        config: &str,
+    ) -> Exporter<'a> {
+        let config_path = lab.file(&format!("{name}.yml"), config);
+        let log = lab.dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("failed to create the exporter log");
         let err = out.try_clone().expect("failed to clone the log handle");
         let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lab.client,
-                env!("CARGO_BIN_EXE_handshake_exporter"),
-            ])
-            .args(["--web.listen-address", LISTEN, "--log.level", "debug"])
+            .args(["netns", "exec", &lab.client, program])
+            .args(["--web.listen-address", listen, "--log.level", "debug"])
             .arg("--config.file")
             .arg(&config_path)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .expect("failed to start the exporter");
-        let mut exporter = Exporter { lab, child, log };
+            .unwrap_or_else(|e| panic!("failed to start {program}: {e}"));
+        let mut exporter = Exporter {
+            lab,
+            child,
+            log,
+            listen,
+        };
         exporter.wait_healthy();
         exporter
     }
@@ -58,7 +101,9 @@ impl<'a> Exporter<'a> {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("exporter exited early ({status}); log:\n{}", self.log());
             }
-            if let Ok((200, _)) = get(self.lab, "/-/healthy", Duration::from_secs(2)) {
+            if let Ok((200, _)) =
+                get_from(self.lab, self.listen, "/-/healthy", Duration::from_secs(2))
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -70,7 +115,7 @@ impl<'a> Exporter<'a> {
     /// HTTP exchange fails or the status is not 200. The body is printed (see `--nocapture`).
     pub fn probe(&self, module: &str, target: &str) -> Metrics {
         let path = format!("/probe?module={}&target={}", encode(module), encode(target));
-        let (status, body) = get(self.lab, &path, Duration::from_secs(30))
+        let (status, body) = get_from(self.lab, self.listen, &path, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("GET {path} failed: {e}; log:\n{}", self.log()));
         println!("GET {path} -> {status}\n{body}");
         assert_eq!(status, 200, "GET {path} answered {status}:\n{body}");
@@ -96,11 +141,21 @@ impl Drop for Exporter<'_> {
 /// An HTTP/1.0 GET to the exporter from inside the client namespace; returns status and body.
 /// HTTP/1.0 keeps the body unchunked and the connection closing after it.
 pub fn get(lab: &Lab, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
+    get_from(lab, LISTEN, path, timeout)
+}
+
+/// Like [`get`], to the exporter listening on `listen`.
+pub fn get_from(
+    lab: &Lab,
+    listen: &'static str,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {LISTEN}\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: {listen}\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n"
     );
     let raw = lab.in_client(move || -> std::io::Result<Vec<u8>> {
-        let addr = LISTEN.parse().expect("a socket address");
+        let addr = listen.parse().expect("a socket address");
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
         stream.set_read_timeout(Some(timeout))?;
         stream.write_all(request.as_bytes())?;

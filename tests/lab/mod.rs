@@ -271,6 +271,12 @@ impl Lab {
         servers::serve(self, addr, peer);
     }
 
+    /// Starts `peer` listening on `addr` in the client namespace, next to the exporter (a
+    /// loopback peer, e.g. `"127.0.0.1:8443"` for target `localhost:8443`).
+    pub fn serve_client(&self, addr: &str, peer: Peer) {
+        servers::serve_in(self, &self.client, addr, peer);
+    }
+
     /// Writes `contents` to `name` in the lab's scratch directory and returns the path.
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.dir.join(name);

@@ -38,13 +38,33 @@ pub enum Peer {
     Tls10ServerHello,
 }
 
+/// The `query_response` steps of a module that talks to [`Peer::Smtp`] through STARTTLS, as
+/// YAML for a module's `tcp:` map (indented six spaces).
+pub const SMTP_STARTTLS_STEPS: &str = r#"      query_response:
+        - expect: "^220 "
+        - send: "EHLO prober\r"
+        - expect: "^250 STARTTLS"
+        - send: "STARTTLS\r"
+        - expect: "^220 "
+        - starttls: true
+        - send: "EHLO prober\r"
+        - expect: "^250 AUTH"
+        - send: "QUIT\r"
+        - expect: "^221 "
+"#;
+
 /// The SSH banner the banner tests use.
 pub const SSH_BANNER: &str = "SSH-2.0-OpenSSH_9.6\r\n";
 
 /// Starts `peer` on `addr` in the server namespace; see [`Lab::serve`].
 pub fn serve(lab: &Lab, addr: &str, peer: Peer) {
+    serve_in(lab, &lab.server, addr, peer);
+}
+
+/// Starts `peer` on `addr` in namespace `ns`; it runs until the lab is dropped.
+pub fn serve_in(lab: &Lab, ns: &str, addr: &str, peer: Peer) {
     let owned = addr.to_string();
-    let listener = lab.in_server(move || {
+    let listener = super::netns::in_ns(ns, move || {
         TcpListener::bind(&owned).unwrap_or_else(|e| panic!("failed to listen on {owned}: {e}"))
     });
     listener

@@ -33,6 +33,9 @@ pub enum Leaf {
     NotYetValid,
     /// Self-signed for `ok.lab.test`.
     SelfSigned,
+    /// Self-signed for `ok.lab.test` with basicConstraints `CA:TRUE`, as `openssl req -x509`
+    /// makes them (to be pinned through `ca_file`).
+    SelfSignedCa,
     /// CA-signed for `other.lab.test` only.
     WrongName,
     /// CA-signed for `ok.lab.test` but with extendedKeyUsage clientAuth only.
@@ -45,6 +48,8 @@ pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     /// PKCS#8 key of the leaf.
     pub key: PrivatePkcs8KeyDer<'static>,
+    /// The leaf alone, PEM (a `ca_file` that pins it).
+    pub leaf_pem: String,
 }
 
 /// A test CA.
@@ -86,6 +91,12 @@ impl Pki {
 
     /// Issues `leaf`.
     pub fn leaf(&self, leaf: Leaf) -> Identity {
+        self.leaf_with_serial(leaf, None)
+    }
+
+    /// Issues `leaf` with this serial number (DER INTEGER content bytes); rcgen picks a random
+    /// one when `None`.
+    pub fn leaf_with_serial(&self, leaf: Leaf, serial: Option<&[u8]>) -> Identity {
         let names: Vec<String> = match leaf {
             Leaf::WrongName => vec!["other.lab.test".into()],
             _ => vec![
@@ -103,6 +114,7 @@ impl Pki {
         params.not_after = date_time_ymd(2036, 1, 1);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
+        params.serial_number = serial.map(rcgen::SerialNumber::from_slice);
         match leaf {
             Leaf::Expired => params.not_after = date_time_ymd(2021, 1, 1),
             Leaf::NotYetValid => {
@@ -115,7 +127,10 @@ impl Pki {
             _ => {}
         }
         let key = KeyPair::generate().expect("leaf key");
-        let cert = if leaf == Leaf::SelfSigned {
+        if leaf == Leaf::SelfSignedCa {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        let cert = if matches!(leaf, Leaf::SelfSigned | Leaf::SelfSignedCa) {
             params.use_authority_key_identifier_extension = false;
             params.self_signed(&key)
         } else {
@@ -125,6 +140,7 @@ impl Pki {
         Identity {
             chain: vec![cert.der().clone()],
             key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+            leaf_pem: cert.pem(),
         }
     }
 }
@@ -132,6 +148,17 @@ impl Pki {
 impl Default for Pki {
     fn default() -> Self {
         Pki::new()
+    }
+}
+
+/// An identity from PEM text made elsewhere (e.g. by `openssl req`): the leaf of `cert_pem`
+/// and the PKCS#8 key of `key_pem`.
+pub fn identity_from_pem(cert_pem: &str, key_pem: &str) -> Identity {
+    use rustls::pki_types::pem::PemObject;
+    Identity {
+        chain: vec![CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("a PEM certificate")],
+        key: PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes()).expect("a PKCS#8 PEM key"),
+        leaf_pem: cert_pem.to_string(),
     }
 }
 

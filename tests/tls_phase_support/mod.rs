@@ -140,18 +140,55 @@ fn sign(
 }
 
 pub fn self_signed(names: &[&str]) -> Identity {
+    self_signed_with(names, |_| {})
+}
+
+/// A self-signed certificate for `names` (subject `CN=selfsigned.test`), after `edit` adjusted
+/// its parameters.
+pub fn self_signed_with(names: &[&str], edit: impl FnOnce(&mut CertificateParams)) -> Identity {
     let key = KeyPair::generate().expect("key");
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut params = CertificateParams::new(names).expect("params");
     params
         .distinguished_name
         .push(DnType::CommonName, "selfsigned.test");
+    edit(&mut params);
     let cert = params.self_signed(&key).expect("self-signed");
     Identity {
         chain: vec![cert.der().clone()],
         key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
+    }
+}
+
+// Used by tests/tls_pinned.rs only.
+#[allow(dead_code)]
+impl Identity {
+    /// An identity from PEM text: every certificate of `cert_pem` (leaf first) and the key of
+    /// `key_pem` (PKCS#8, SEC1 or PKCS#1).
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Identity {
+        use rustls::pki_types::pem::PemObject;
+        let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificates in PEM");
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key in PEM");
+        Identity {
+            chain,
+            key,
+            cert_pem: cert_pem.to_string(),
+            key_pem: key_pem.to_string(),
+        }
+    }
+
+    /// A TLS config that pins this identity's leaf: `ca_file` holds the leaf alone.
+    pub fn pinned(&self) -> (TempPem, TlsConfig) {
+        let file = TempPem::new(&self.cert_pem);
+        let cfg = TlsConfig {
+            ca_file: Some(file.0.clone()),
+            ..TlsConfig::default()
+        };
+        (file, cfg)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Facts about one presented certificate, in the shape blackbox_exporter labels
 //! `probe_ssl_last_chain_info` with (prober/tls.go: SHA-256 fingerprint, `Subject.String()`,
-//! `Issuer.String()`, DNS SANs joined with ",", serial as `%x`).
+//! `Issuer.String()`, DNS SANs joined with ",", serial as `%x` of its bytes).
 
 use std::fmt::Write;
 
@@ -48,16 +48,36 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A DER INTEGER's content as Go's `fmt.Sprintf("%x", serial)` prints a positive big.Int:
-/// lowercase hex without leading zeros, `0` for zero.
+/// A DER INTEGER's content (RFC 5280 section 4.1.2.2) as blackbox_exporter prints the serial
+/// since 0.26 (prober/tls.go: `fmt.Sprintf("%x", SerialNumber.Bytes())`): the magnitude's
+/// big-endian bytes, two lowercase hex digits each, so serial 1 is `01` and 0x0bffbc is
+/// `0bffbc`. DER's sign octet (a leading 0x00) is not part of the magnitude; serial 0 has no
+/// byte and prints as the empty string. A negative serial (RFC 5280 forbids them, old CAs made
+/// some) prints its absolute value, as `big.Int.Bytes` does.
 fn serial_hex(raw: &[u8]) -> String {
-    let digits = hex(raw);
-    let trimmed = digits.trim_start_matches('0');
-    if trimmed.is_empty() {
-        "0".to_string()
-    } else {
-        trimmed.to_string()
+    if raw.first().is_some_and(|b| b & 0x80 != 0) {
+        return hex(trim_zero_octets(&twos_complement_negation(raw)));
     }
+    hex(trim_zero_octets(raw))
+}
+
+/// `bytes` without its leading zero octets.
+fn trim_zero_octets(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// The big-endian two's complement negation of `bytes` (invert, add one).
+fn twos_complement_negation(bytes: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = bytes.iter().map(|b| !b).collect();
+    for b in out.iter_mut().rev() {
+        let (sum, carry) = b.overflowing_add(1);
+        *b = sum;
+        if !carry {
+            break;
+        }
+    }
+    out
 }
 
 /// A unix time as `YYYY-MM-DD HH:MM:SS UTC`, for log lines (proleptic Gregorian calendar,
@@ -86,11 +106,30 @@ pub(crate) fn utc_string(unix: i64) -> String {
 mod tests {
     use super::{serial_hex, utc_string};
 
+    /// Expected values are what Go prints for `fmt.Sprintf("%x", n.Bytes())`.
     #[test]
-    fn serial_like_go() {
-        assert_eq!(serial_hex(&[0x00, 0x0a, 0xbc]), "abc");
-        assert_eq!(serial_hex(&[0x00]), "0");
+    fn serial_like_blackbox() {
+        assert_eq!(serial_hex(&[0x01]), "01", "serial 1");
+        assert_eq!(
+            serial_hex(&[0x0b, 0xff, 0xbc]),
+            "0bffbc",
+            "first byte below 0x10"
+        );
+        assert_eq!(
+            serial_hex(&[0x00, 0x0a, 0xbc]),
+            "0abc",
+            "DER sign octet dropped"
+        );
+        assert_eq!(
+            serial_hex(&[0x00, 0x80, 0x01]),
+            "8001",
+            "sign octet before 0x80"
+        );
         assert_eq!(serial_hex(&[0x7f, 0x01]), "7f01");
+        assert_eq!(serial_hex(&[0x00]), "", "zero has no byte");
+        assert_eq!(serial_hex(&[0xff]), "01", "-1");
+        assert_eq!(serial_hex(&[0xff, 0x00]), "0100", "-256");
+        assert_eq!(serial_hex(&[0x80]), "80", "-128");
     }
 
     #[test]

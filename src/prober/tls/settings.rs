@@ -22,6 +22,7 @@ use rustls::{
     CipherSuite, ClientConfig, NamedGroup, RootCertStore, SignatureScheme, SupportedProtocolVersion,
 };
 
+use super::pinned::Pinned;
 use super::verifier::{RecordingVerifier, Trust};
 use crate::config::{TlsConfig, TlsVersion};
 use crate::prober::errno::errno_name;
@@ -164,7 +165,8 @@ fn versions(
     })
 }
 
-/// The trust decision: skip, system roots alone, or system roots plus `ca_file`.
+/// The trust decision: skip, system roots alone, or system roots plus `ca_file` (whose
+/// certificates are also pinned: a leaf equal to one of them needs no path).
 async fn trust(cfg: &TlsConfig, log: &mut StepLog) -> Result<Trust, Failure> {
     let system = system_roots();
     // ca_file is read even when verification is skipped, so a broken file always shows.
@@ -178,11 +180,12 @@ async fn trust(cfg: &TlsConfig, log: &mut StepLog) -> Result<Trust, Failure> {
     }
     let Some(extra) = extra else {
         return Ok(match &system.verifier {
-            Some(verifier) => Trust::WebPki(verifier.clone()),
+            Some(verifier) => Trust::WebPki(verifier.clone(), Pinned::default()),
             None => Trust::NoAnchors,
         });
     };
     let mut store = (*system.store).clone();
+    let pinned = Pinned::new(extra.clone());
     let (added, _) = store.add_parsable_certificates(extra);
     if added == 0 {
         log.note("tls: ca_file holds no usable CA certificate");
@@ -190,7 +193,7 @@ async fn trust(cfg: &TlsConfig, log: &mut StepLog) -> Result<Trust, Failure> {
     }
     WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider().clone())
         .build()
-        .map(Trust::WebPki)
+        .map(|verifier| Trust::WebPki(verifier, pinned))
         .map_err(|e| {
             log.note(format!("tls: cannot build a verifier from ca_file: {e}"));
             prober_error("")

@@ -11,13 +11,15 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
 
 use super::cert_info::cert_info;
+use super::pinned::Pinned;
 use crate::report::CertInfo;
 
 /// How the chain is judged.
 #[derive(Debug)]
 pub(crate) enum Trust {
-    /// rustls' WebPKI path building and name check against these roots.
-    WebPki(Arc<WebPkiServerVerifier>),
+    /// rustls' WebPKI path building and name check against these roots, except for a leaf
+    /// that is one of the pinned certificates (see [`Pinned`]).
+    WebPki(Arc<WebPkiServerVerifier>, Pinned),
     /// No trust anchor at all (no system roots, no `ca_file`): every chain is `UnknownIssuer`.
     NoAnchors,
     /// `insecure_skip_verify`: every chain is accepted. Handshake signatures are still checked,
@@ -67,9 +69,17 @@ impl ServerCertVerifier for RecordingVerifier {
             .collect();
         *self.chain.lock().unwrap_or_else(|p| p.into_inner()) = presented;
         match &self.trust {
-            Trust::WebPki(inner) => {
-                inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
+            Trust::WebPki(inner, pinned) => pinned
+                .verify(end_entity, server_name, now)
+                .unwrap_or_else(|| {
+                    inner.verify_server_cert(
+                        end_entity,
+                        intermediates,
+                        server_name,
+                        ocsp_response,
+                        now,
+                    )
+                }),
             Trust::NoAnchors => Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
             Trust::SkipVerify => Ok(ServerCertVerified::assertion()),
         }
