@@ -215,6 +215,7 @@ impl Pki {
             .signed_by(&key, &self.issuer)
             .expect("leaf certificate");
         Identity {
+            leaf_pem: cert.pem(),
             chain: vec![cert.der().clone()],
             key: PrivatePkcs8KeyDer::from(key.serialize_der()),
         }
