@@ -11,6 +11,7 @@ mod duration;
 mod error;
 mod fields;
 mod re2;
+mod restrict;
 mod ser;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,7 @@ pub(crate) use error::invalid as yaml_error;
 pub use error::ConfigError;
 pub use fields::MAX_HOPS_LIMIT;
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
+pub use restrict::{parse_network, Rejection, Restrictions};
 
 /// A loaded configuration: the runnable tcp modules and the names of skipped ones.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +50,9 @@ pub struct Module {
     pub timeout: Option<Duration>,
     /// The tcp prober's settings.
     pub tcp: TcpProbe,
+    /// Which targets it may probe (global and module `restrictions`); `None`: any.
+    #[serde(skip)]
+    pub restrictions: Option<Restrictions>,
 }
 
 /// Which IP protocol a name resolves to first.
@@ -250,6 +255,7 @@ impl Config {
             prober: "tcp".into(),
             timeout: Some(Duration::from_secs(5)),
             tcp: TcpProbe::default(),
+            restrictions: None,
         };
         let mut tls = plain.clone();
         tls.tcp.tls = true;
@@ -287,7 +293,12 @@ impl Config {
         let (tcp, skipped): (BTreeMap<String, String>, BTreeMap<String, String>) =
             probers.into_iter().partition(|(_, prober)| prober == "tcp");
         let tcp_names: BTreeSet<String> = tcp.into_keys().collect();
-        let modules = de::tcp_modules(text, &tcp_names).map_err(invalid)?;
+        let mut modules = de::tcp_modules(text, &tcp_names).map_err(invalid)?;
+        for (name, restrictions) in restrict::read(text).map_err(invalid)? {
+            if let Some(module) = modules.get_mut(&name) {
+                module.restrictions = Some(restrictions);
+            }
+        }
         for (name, prober) in &skipped {
             tracing::warn!(
                 module = %name,

@@ -31,6 +31,10 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         req.timeout.as_secs_f64()
     ));
     let tcp = &req.module.tcp;
+    let restrictions = req.module.restrictions.as_ref();
+    if let Some(Err(rejection)) = restrictions.map(|r| r.check_host(&req.target.host)) {
+        return rejected(rejection, start);
+    }
     let t = Instant::now();
     let resolved = timeout_at(
         deadline,
@@ -44,6 +48,11 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     .await
     .unwrap_or_else(|_| Err(Failure::timeout(Phase::Resolve)));
     let resolve_time = t.elapsed();
+    if let (Ok(ips), Some(restrictions)) = (&resolved, restrictions) {
+        if let Err(rejection) = restrictions.check_addresses(&req.target.host, ips) {
+            return rejected(rejection, start);
+        }
+    }
 
     let mut report = match resolved {
         Err(failure) => ProbeReport {
@@ -66,6 +75,15 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     lines.sort_by_key(|l| l.offset);
     report.log = lines;
     report
+}
+
+/// The report of a target the module's restrictions refused: nothing was connected to.
+fn rejected(rejection: crate::config::Rejection, start: Instant) -> ProbeReport {
+    ProbeReport {
+        rejected: Some(rejection),
+        duration: start.elapsed(),
+        ..Default::default()
+    }
 }
 
 /// Probes every address at once; the report of the first failing address (or the first

@@ -131,6 +131,11 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
     })
     .await;
     drop(slot);
+    if let Some(rejection) = &report.rejected {
+        state.metrics().guard().rejected(rejection.reason);
+        tracing::warn!(module = module_name, "{rejection}");
+        return text(StatusCode::FORBIDDEN, &rejection.message);
+    }
     state.metrics().observe_probe(module_name, &report);
     log_probe(module_name, &target, &report);
 
