@@ -1,13 +1,16 @@
 //! The connection cap that keeps a flood of idle connections from blinding the exporter.
 //!
-//! Every accepted connection takes a [`Slot`]. At the cap, a new connection evicts the oldest
-//! connection that is not serving a request (idle keep-alive, TLS handshake or request head
-//! still arriving): a hostile client holding thousands of half-sent requests loses them one
-//! by one to newcomers, while a connection whose request is being answered is never touched.
-//! When every connection is busy the newcomer is closed at once. With the cap below the
-//! open-file limit, accept(2) never fails with EMFILE on the HTTP side.
+//! Every accepted connection takes a [`Slot`]. At the cap, a new connection evicts a connection
+//! that is not serving a request (idle keep-alive, TLS handshake or request head still
+//! arriving): the oldest such connection of the client address holding the most connections.
+//! A hostile client holding thousands of half-sent requests so loses its own connections to
+//! its newcomers, while Prometheus, from another address with a few connections, keeps its
+//! own; a connection whose request is being answered is never touched. When every connection
+//! is busy the newcomer is closed at once. With the cap below the open-file limit, accept(2)
+//! never fails with EMFILE on the HTTP side.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,17 +55,58 @@ impl ConnLimits {
 /// One tracked connection as the tracker sees it.
 #[derive(Debug)]
 struct Entry {
+    /// The client address.
+    peer: IpAddr,
     /// Requests being answered on it now (HTTP/2 may have several).
     busy: Arc<AtomicUsize>,
     /// Woken to make the connection close.
     evict: Arc<Notify>,
 }
 
-/// The open connections, oldest first.
+/// The open connections, oldest first, and each client address's connections.
 #[derive(Debug)]
 pub struct Tracker {
     cap: usize,
-    inner: Mutex<(u64, BTreeMap<u64, Entry>)>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// The last id given out.
+    last: u64,
+    /// Every open connection by id (ids grow, so oldest first).
+    entries: BTreeMap<u64, Entry>,
+    /// The ids of each client address's connections.
+    peers: HashMap<IpAddr, BTreeSet<u64>>,
+}
+
+impl Inner {
+    fn remove(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.entries.remove(&id)?;
+        if let Some(ids) = self.peers.get_mut(&entry.peer) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.peers.remove(&entry.peer);
+            }
+        }
+        Some(entry)
+    }
+
+    /// The oldest idle connection of the address with the most connections, else the oldest
+    /// idle connection of any address.
+    fn victim(&self) -> Option<u64> {
+        let idle = |id: &u64| {
+            self.entries
+                .get(id)
+                .is_some_and(|e| e.busy.load(Ordering::Acquire) == 0)
+        };
+        let largest = self.peers.values().max_by_key(|ids| ids.len())?;
+        largest
+            .iter()
+            .copied()
+            .find(idle)
+            .or_else(|| self.entries.keys().copied().find(idle))
+    }
 }
 
 /// What [`Tracker::admit`] decided.
@@ -84,21 +128,17 @@ impl Tracker {
     pub fn new(cap: usize) -> Arc<Tracker> {
         Arc::new(Tracker {
             cap: cap.max(1),
-            inner: Mutex::new((0, BTreeMap::new())),
+            inner: Mutex::new(Inner::default()),
         })
     }
 
-    /// Admits a new connection, evicting the oldest idle one at the cap.
-    pub fn admit(self: &Arc<Self>) -> Admission {
+    /// Admits a new connection from `peer`, evicting an idle one at the cap (see the module
+    /// documentation for which).
+    pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Admission {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut evicted = false;
-        if inner.1.len() >= self.cap {
-            let oldest_idle = inner
-                .1
-                .iter()
-                .find(|(_, e)| e.busy.load(Ordering::Acquire) == 0)
-                .map(|(id, _)| *id);
-            match oldest_idle.and_then(|id| inner.1.remove(&id)) {
+        if inner.entries.len() >= self.cap {
+            match inner.victim().and_then(|id| inner.remove(id)) {
                 Some(entry) => {
                     entry.evict.notify_one();
                     evicted = true;
@@ -106,17 +146,19 @@ impl Tracker {
                 None => return Admission::Full,
             }
         }
-        inner.0 += 1;
-        let id = inner.0;
+        inner.last += 1;
+        let id = inner.last;
         let busy = Arc::new(AtomicUsize::new(0));
         let evict = Arc::new(Notify::new());
-        inner.1.insert(
+        inner.entries.insert(
             id,
             Entry {
+                peer,
                 busy: busy.clone(),
                 evict: evict.clone(),
             },
         );
+        inner.peers.entry(peer).or_default().insert(id);
         Admission::Admitted {
             slot: Slot {
                 id,
@@ -131,7 +173,11 @@ impl Tracker {
     /// Connections open now.
     #[cfg(test)]
     pub fn open(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).1.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .len()
     }
 }
 
@@ -160,7 +206,7 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut inner = self.tracker.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.1.remove(&self.id);
+        inner.remove(self.id);
     }
 }
 
@@ -185,13 +231,16 @@ mod tests {
         }
     }
 
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
+
     #[tokio::test]
     async fn evicts_the_oldest_idle_and_spares_busy_ones() {
         let tracker = Tracker::new(2);
-        let (first, _) = slot(tracker.admit());
-        let (second, _) = slot(tracker.admit());
+        let (first, _) = slot(tracker.admit(A));
+        let (second, _) = slot(tracker.admit(A));
         let _working = first.busy();
-        let (_third, evicted) = slot(tracker.admit());
+        let (_third, evicted) = slot(tracker.admit(A));
         assert!(evicted);
         // The second (idle) one was told to go; the busy first one stays.
         tokio::time::timeout(Duration::from_secs(1), second.evicted())
@@ -205,9 +254,26 @@ mod tests {
     #[test]
     fn full_of_busy_connections_refuses() {
         let tracker = Tracker::new(1);
-        let (only, _) = slot(tracker.admit());
+        let (only, _) = slot(tracker.admit(A));
         let _working = only.busy();
-        assert!(matches!(tracker.admit(), Admission::Full));
+        assert!(matches!(tracker.admit(B), Admission::Full));
+    }
+
+    #[tokio::test]
+    async fn the_address_holding_most_connections_loses_one() {
+        let tracker = Tracker::new(3);
+        let (quiet, _) = slot(tracker.admit(B));
+        let (_flood1, _) = slot(tracker.admit(A));
+        let (flood2, _) = slot(tracker.admit(A));
+        // B's connection is the oldest idle one, but A holds more: A's oldest goes.
+        let (_more, evicted) = slot(tracker.admit(A));
+        assert!(evicted);
+        let (_again, _) = slot(tracker.admit(A));
+        tokio::time::timeout(Duration::from_secs(1), flood2.evicted())
+            .await
+            .expect("the flooding address did not lose a connection");
+        let quiet_gone = tokio::time::timeout(Duration::from_millis(50), quiet.evicted()).await;
+        assert!(quiet_gone.is_err(), "the quiet address lost its connection");
     }
 
     #[test]

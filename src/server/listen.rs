@@ -76,7 +76,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => match shared.tracker.admit() {
+            Ok((stream, peer)) => match shared.tracker.admit(peer.ip().to_canonical()) {
                 Admission::Admitted { slot, evicted } => {
                     if evicted {
                         shared.state.metrics().guard().dropped(DropReason::Evicted);
