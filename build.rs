@@ -1,8 +1,11 @@
 //! Records the git revision the binary is built from as `HANDSHAKE_EXPORTER_REVISION`, the
 //! `revision` label of `handshake_exporter_build_info`; `unknown` when git or the repository
-//! is not available (a crate tarball, no git installed).
+//! is not available (a crate tarball, no git installed). Also lists `docs/runbooks/*.md` in
+//! `$OUT_DIR/runbooks.rs` as `include_str!` entries, so the binary serves the runbooks and a new
+//! page needs no code change.
 
-use std::path::Path;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
@@ -15,7 +18,43 @@ fn git(args: &[&str]) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
 }
 
+/// Writes `$OUT_DIR/runbooks.rs`: `RUNBOOKS: &[(&str, &str)]`, (file stem, Markdown text) of
+/// every `docs/runbooks/*.md`, sorted by name.
+fn embed_runbooks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runbooks");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "md"))
+                .collect()
+        })
+        .unwrap_or_default();
+    pages.sort();
+    let mut out =
+        String::from("/// (name, Markdown) of every docs/runbooks/*.md, sorted by name.\n");
+    out.push_str("pub static RUNBOOKS: &[(&str, &str)] = &[\n");
+    for page in &pages {
+        println!("cargo:rerun-if-changed={}", page.display());
+        let stem = page
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    ({stem:?}, include_str!({:?})),",
+            page.display().to_string()
+        );
+    }
+    out.push_str("];\n");
+    let target =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("runbooks.rs");
+    std::fs::write(&target, out).expect("failed to write runbooks.rs");
+}
+
 fn main() {
+    embed_runbooks();
     let revision = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=HANDSHAKE_EXPORTER_REVISION={revision}");
     println!("cargo:rerun-if-changed=build.rs");

@@ -8,8 +8,8 @@
 #   bash scripts/ops-check.sh
 #
 # Needs promtool and amtool and Alertmanager (Debian packages prometheus and
-# prometheus-alertmanager) and python3 with PyYAML; installs nothing and fails when one is
-# missing. Used when present, skipped otherwise: a built exporter (target/release or
+# prometheus-alertmanager) and python3 with PyYAML; installs nothing (scripts/setup does) and
+# fails when one is missing. Used when present, skipped otherwise: a built exporter (target/release or
 # target/debug), kubectl, systemd-analyze, shellcheck.
 # Prints one line per check and ends with "N passed, M failed, K skipped"; exits 1 on any failure.
 set -u
@@ -58,7 +58,7 @@ run_counted() {
 
 need() {
     if command -v "$1" >/dev/null 2>&1; then ok "tool $1 found"; return 0; fi
-    bad "tool $1 not found: install the Debian package $2"
+    bad "tool $1 not found: install the Debian package $2 (scripts/setup does)"
     return 1
 }
 
@@ -184,7 +184,8 @@ else
     skipped "systemd-analyze verify (systemd not installed)"
 fi
 if command -v shellcheck >/dev/null 2>&1; then
-    run "shellcheck" shellcheck scripts/ops-check.sh deploy/alertmanager/tests/routes.sh deploy/tests/shorten-intervals.sh
+    run "shellcheck" shellcheck scripts/setup scripts/test .ci/run scripts/ops-check.sh scripts/e2e.sh \
+        deploy/alertmanager/tests/routes.sh deploy/tests/shorten-intervals.sh
 else
     skipped "shellcheck (not installed)"
 fi

@@ -17,6 +17,7 @@ mod ser;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -28,13 +29,45 @@ pub use fields::MAX_HOPS_LIMIT;
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
 pub use restrict::{parse_network, Rejection, Restrictions};
 
+/// `min_version`/`max_version` values; the type is shared with the facts a handshake reports.
+pub use crate::report::TlsVersion;
+
 /// A loaded configuration: the runnable tcp modules and the names of skipped ones.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Runnable modules by name.
-    pub modules: BTreeMap<String, Module>,
+    /// Runnable modules by name, shared with the probes running them.
+    pub modules: BTreeMap<String, Arc<Module>>,
     /// Modules of other probers (http, icmp, dns, grpc...), by name, with their prober.
     pub skipped: BTreeMap<String, String>,
+    /// What the file does that is allowed but probably not meant; the loader's caller logs them.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Something a configuration does that loads, but that its author should hear about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigWarning {
+    /// A module of another prober, kept out of `/probe`.
+    #[error("skipping module {name}: prober {prober} is not supported, only tcp")]
+    SkippedModule {
+        /// The module name.
+        name: String,
+        /// Its `prober`.
+        prober: String,
+    },
+    /// A tcp module carries a block of another prober (`http:`, `icmp:`...), which is ignored.
+    #[error("ignoring the `{block}` block of tcp module {module}")]
+    IgnoredBlock {
+        /// The module name.
+        module: String,
+        /// The ignored key.
+        block: String,
+    },
+    /// The file defines no runnable module.
+    #[error("{origin} defines no tcp module")]
+    NoTcpModule {
+        /// The file name.
+        origin: String,
+    },
 }
 
 /// One `prober: tcp` module.
@@ -150,31 +183,6 @@ pub struct ExpectLabel {
     pub value: String,
 }
 
-/// A TLS protocol version as blackbox_exporter spells it (`TLS10` ... `TLS13`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
-    /// TLS 1.0 (accepted in config; rustls cannot speak it).
-    Tls10,
-    /// TLS 1.1 (accepted in config; rustls cannot speak it).
-    Tls11,
-    /// TLS 1.2.
-    Tls12,
-    /// TLS 1.3.
-    Tls13,
-}
-
-impl TlsVersion {
-    /// The config spelling: `TLS10`, `TLS11`, `TLS12` or `TLS13`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TlsVersion::Tls10 => "TLS10",
-            TlsVersion::Tls11 => "TLS11",
-            TlsVersion::Tls12 => "TLS12",
-            TlsVersion::Tls13 => "TLS13",
-        }
-    }
-}
-
 impl IpProtocol {
     /// The config spelling: `ip4` or `ip6`.
     pub fn as_str(self) -> &'static str {
@@ -185,29 +193,83 @@ impl IpProtocol {
     }
 }
 
-/// The `tls_config:` block. Files are read at probe time, not at load (as blackbox_exporter).
-#[derive(Debug, Clone, Default, Serialize)]
+/// The `tls_config:` block, validated at load: a client certificate comes with its key, and
+/// the version range is not empty. Files are read at probe time, not at load (as
+/// blackbox_exporter).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// Extra trusted roots, PEM.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
-    /// Client certificate chain, PEM.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert_file: Option<PathBuf>,
-    /// Client private key, PEM.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<PathBuf>,
+    /// The client certificate and its key, when the module presents one.
+    pub client_cert: Option<ClientCert>,
     /// SNI and the name the certificate must match; default the target host.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
     /// Accept any certificate (facts are still recorded).
     pub insecure_skip_verify: bool,
-    /// Lowest version offered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_version: Option<TlsVersion>,
-    /// Highest version offered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_version: Option<TlsVersion>,
+    /// The versions the module allows.
+    pub versions: VersionRange,
+}
+
+/// `cert_file` and `key_file` of a `tls_config`: set together or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// Client certificate chain, PEM, leaf first.
+    pub cert_file: PathBuf,
+    /// The leaf's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+/// `min_version`..=`max_version` of a `tls_config`, each bound optional; never empty (a minimum
+/// above the maximum is rejected at load).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VersionRange {
+    min: Option<TlsVersion>,
+    max: Option<TlsVersion>,
+}
+
+/// A `min_version` above `max_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("`min_version` {} is above `max_version` {}", min.config_name(), max.config_name())]
+pub struct EmptyVersionRange {
+    /// The configured minimum.
+    pub min: TlsVersion,
+    /// The configured maximum, below `min`.
+    pub max: TlsVersion,
+}
+
+impl VersionRange {
+    /// The range between optional bounds.
+    ///
+    /// # Errors
+    /// [`EmptyVersionRange`] when both are set and `min` is above `max`.
+    pub fn new(
+        min: Option<TlsVersion>,
+        max: Option<TlsVersion>,
+    ) -> Result<VersionRange, EmptyVersionRange> {
+        match (min, max) {
+            (Some(min), Some(max)) if min > max => Err(EmptyVersionRange { min, max }),
+            _ => Ok(VersionRange { min, max }),
+        }
+    }
+
+    /// The configured `min_version`, if any.
+    pub fn min(self) -> Option<TlsVersion> {
+        self.min
+    }
+
+    /// The configured `max_version`, if any.
+    pub fn max(self) -> Option<TlsVersion> {
+        self.max
+    }
+
+    /// The lowest and highest version of the range that are at least `floor` (the oldest
+    /// version a client speaks); `None` when the maximum is below `floor`. An unset minimum is
+    /// `floor`, an unset maximum TLS 1.3.
+    pub fn at_least(self, floor: TlsVersion) -> Option<(TlsVersion, TlsVersion)> {
+        let max = self.max.unwrap_or(TlsVersion::Tls13);
+        let min = self.min.unwrap_or(floor).max(floor);
+        (max >= floor).then_some((min, max))
+    }
 }
 
 /// The `path_trace:` block.
@@ -259,11 +321,11 @@ impl Config {
         };
         let mut tls = plain.clone();
         tls.tcp.tls = true;
-        modules.insert("tcp_connect".to_string(), plain);
-        modules.insert("tls_connect".to_string(), tls);
+        modules.insert("tcp_connect".to_string(), Arc::new(plain));
+        modules.insert("tls_connect".to_string(), Arc::new(tls));
         Config {
             modules,
-            skipped: BTreeMap::new(),
+            ..Config::default()
         }
     }
 
@@ -282,7 +344,7 @@ impl Config {
 
     /// Parses and checks a configuration in blackbox_exporter's schema. `prober: tcp` modules
     /// are read strictly; modules of other probers are only required to be maps, are listed in
-    /// [`Config::skipped`] and each logs a warning.
+    /// [`Config::skipped`] and each gives a [`ConfigWarning`] in [`Config::warnings`].
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] for the first problem found, as
@@ -293,23 +355,33 @@ impl Config {
         let (tcp, skipped): (BTreeMap<String, String>, BTreeMap<String, String>) =
             probers.into_iter().partition(|(_, prober)| prober == "tcp");
         let tcp_names: BTreeSet<String> = tcp.into_keys().collect();
-        let mut modules = de::tcp_modules(text, &tcp_names).map_err(invalid)?;
+        let mut warnings: Vec<ConfigWarning> = skipped
+            .iter()
+            .map(|(name, prober)| ConfigWarning::SkippedModule {
+                name: name.clone(),
+                prober: prober.clone(),
+            })
+            .collect();
+        let mut modules = de::tcp_modules(text, &tcp_names, &mut warnings).map_err(invalid)?;
         for (name, restrictions) in restrict::read(text).map_err(invalid)? {
             if let Some(module) = modules.get_mut(&name) {
                 module.restrictions = Some(restrictions);
             }
         }
-        for (name, prober) in &skipped {
-            tracing::warn!(
-                module = %name,
-                prober = %prober,
-                "skipping module {name}: prober {prober} is not supported, only tcp"
-            );
-        }
         if modules.is_empty() {
-            tracing::warn!(origin, "{origin} defines no tcp module");
+            warnings.push(ConfigWarning::NoTcpModule {
+                origin: origin.to_string(),
+            });
         }
-        Ok(Config { modules, skipped })
+        let modules = modules
+            .into_iter()
+            .map(|(name, module)| (name, Arc::new(module)))
+            .collect();
+        Ok(Config {
+            modules,
+            skipped,
+            warnings,
+        })
     }
 }
 

@@ -7,16 +7,25 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
+use handshake_exporter::cli::{self, ProbeArgs};
 use handshake_exporter::config::Config;
 use handshake_exporter::server::{self, ConnLimits, State};
-use handshake_exporter::web::Web;
+use handshake_exporter::webconfig::Web;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// Prometheus exporter whose TCP/TLS probes name the phase and class of every failure.
+///
+/// Without a command it runs the exporter; `probe` runs one probe from the terminal.
 #[derive(Debug, Parser)]
-#[command(name = "handshake_exporter", version)]
+#[command(
+    name = "handshake_exporter",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Flags {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Configuration file (blackbox_exporter schema); without it the builtin tcp_connect and
     /// tls_connect modules are served.
     #[arg(long = "config.file", value_name = "PATH")]
@@ -51,6 +60,23 @@ struct Flags {
     /// Probes allowed to run at once; beyond it /probe answers 503.
     #[arg(long = "probe.max-concurrency", default_value_t = 10_000)]
     max_concurrency: usize,
+    /// Probe records kept for the status page: this many successes and as many failures.
+    #[arg(long = "history.limit", default_value_t = handshake_exporter::history::DEFAULT_LIMIT)]
+    history_limit: usize,
+    /// The URL the exporter is reachable at (e.g. `https://exporter.example:19115`), the base
+    /// of the runbook links its pages give for alert rules.
+    #[arg(long = "web.external-url", value_name = "URL", default_value = "")]
+    external_url: String,
+    /// Level at which each probe's outcome is logged.
+    #[arg(long = "log.prober", value_enum, default_value_t = LogLevel::Debug)]
+    log_prober: LogLevel,
+}
+
+/// Commands other than serving.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Probe TARGET... once and print each verdict; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Probe(ProbeArgs),
 }
 
 /// `--log.level` values.
@@ -101,14 +127,43 @@ fn load_web(flags: &Flags) -> Result<Web, String> {
 fn load(flags: &Flags) -> Result<Config, String> {
     match &flags.config_file {
         Some(path) => server::load_config(path)
-            .map_err(|reason| format!("failed to load {}: {reason}", path.display())),
+            .map_err(|err| format!("failed to load {}: {err}", path.display())),
         None => Ok(Config::builtin()),
+    }
+}
+
+/// Parses the command line; a usage error of `probe` exits 3 (Nagios UNKNOWN), others exit as
+/// clap decides (2).
+fn parse_flags() -> Flags {
+    match Flags::try_parse() {
+        Ok(flags) => flags,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            let probing = std::env::args().nth(1).as_deref() == Some("probe");
+            let help = matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            );
+            if probing && !help {
+                let _ = err.print();
+                std::process::exit(3);
+            }
+            err.exit()
+        }
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let flags = Flags::parse();
+    let mut flags = parse_flags();
+    if let Some(Command::Probe(args)) = flags.command.take() {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::WARN)
+            .init();
+        let code = cli::run(args, &mut std::io::stdout()).await;
+        return ExitCode::from(code);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -147,12 +202,17 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
         skipped = config.skipped.len(),
         "config loaded"
     );
-    let state = Arc::new(State::new(
-        config,
-        flags.config_file.clone(),
-        flags.timeout_offset,
-        flags.max_concurrency,
-    ));
+    let state = Arc::new(
+        State::new(
+            config,
+            flags.config_file.clone(),
+            flags.timeout_offset,
+            flags.max_concurrency,
+        )
+        .with_history_limit(flags.history_limit)
+        .with_external_url(&flags.external_url)
+        .with_prober_log_level(flags.log_prober.filter()),
+    );
     let web = Arc::new(load_web(&flags)?);
     let mut limits = ConnLimits::from_rlimit();
     if let Some(max) = flags.max_connections {

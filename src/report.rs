@@ -4,10 +4,13 @@
 //! The label values are binding: they are the `phase` and `class` values of the metric contract
 //! (`docs/metrics.md`), so dashboards, alert rules and Alertmanager routes match on them.
 
-use std::borrow::Cow;
+mod detail;
+
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
+
+pub use detail::{Detail, Errno, Rcode, TlsAlert};
 
 /// One step of a probe, in the order the orchestrator walks them.
 ///
@@ -164,29 +167,34 @@ impl fmt::Display for FailureClass {
 ///
 /// `detail` is a bounded machine token: an errno name (`ECONNREFUSED`), a TLS alert name
 /// (`handshake_failure`), a DNS rcode name (`SERVFAIL`), or empty. Never free text, never an address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure {
     /// The phase that failed.
     pub phase: Phase,
     /// Why it failed.
     pub class: FailureClass,
-    /// The evidence token, or empty.
-    pub detail: Cow<'static, str>,
+    /// The evidence token, or none.
+    pub detail: Detail,
 }
 
 impl Failure {
-    /// A failure with a static detail token (`""` for none).
-    pub fn new(phase: Phase, class: FailureClass, detail: &'static str) -> Self {
+    /// A failure with evidence `detail`.
+    pub fn new(phase: Phase, class: FailureClass, detail: impl Into<Detail>) -> Self {
         Failure {
             phase,
             class,
-            detail: Cow::Borrowed(detail),
+            detail: detail.into(),
         }
+    }
+
+    /// A failure whose class says all there is (`detail` empty).
+    pub fn bare(phase: Phase, class: FailureClass) -> Self {
+        Failure::new(phase, class, Detail::None)
     }
 
     /// Silence until the deadline in `phase`.
     pub fn timeout(phase: Phase) -> Self {
-        Failure::new(phase, FailureClass::Timeout, "")
+        Failure::bare(phase, FailureClass::Timeout)
     }
 }
 
@@ -231,11 +239,62 @@ pub struct CertInfo {
     pub not_after: i64,
 }
 
+/// A TLS protocol version. `Display` is the `probe_tls_version_info{version}` label value
+/// (`TLS 1.2`, as blackbox_exporter prints it); [`TlsVersion::config_name`] is the spelling of
+/// `min_version`/`max_version` in a module (`TLS12`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// TLS 1.0, RFC 2246 (accepted in config; this prober cannot speak it).
+    Tls10,
+    /// TLS 1.1, RFC 4346 (accepted in config; this prober cannot speak it).
+    Tls11,
+    /// TLS 1.2, RFC 5246.
+    Tls12,
+    /// TLS 1.3, RFC 8446.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// Every version, oldest first.
+    pub const ALL: [TlsVersion; 4] = [
+        TlsVersion::Tls10,
+        TlsVersion::Tls11,
+        TlsVersion::Tls12,
+        TlsVersion::Tls13,
+    ];
+
+    /// The label value: `TLS 1.0` to `TLS 1.3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls10 => "TLS 1.0",
+            TlsVersion::Tls11 => "TLS 1.1",
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+        }
+    }
+
+    /// The config spelling: `TLS10`, `TLS11`, `TLS12` or `TLS13`.
+    pub fn config_name(self) -> &'static str {
+        match self {
+            TlsVersion::Tls10 => "TLS10",
+            TlsVersion::Tls11 => "TLS11",
+            TlsVersion::Tls12 => "TLS12",
+            TlsVersion::Tls13 => "TLS13",
+        }
+    }
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the TLS handshake revealed, kept also when verification failed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsFacts {
-    /// "TLS 1.2" or "TLS 1.3"; `None` when the handshake did not complete.
-    pub version: Option<&'static str>,
+    /// The negotiated version; `None` when the handshake did not complete.
+    pub version: Option<TlsVersion>,
     /// IANA name of the negotiated cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
     pub cipher: Option<String>,
     /// The chain the server presented, leaf first; empty when none arrived.

@@ -2,16 +2,13 @@
 //! (tcp(7)): neither socket2 nor nix reads `struct tcp_info`.
 
 use std::os::fd::AsRawFd;
-use std::time::Duration;
-
-use crate::report::TcpInfo;
 
 /// Reads `TCP_INFO` of a connected socket (tcp(7), `struct tcp_info` in linux/tcp.h).
 ///
-/// Returns the smoothed RTT (`tcpi_rtt`, microseconds in the kernel) and the retransmissions so
-/// far (`tcpi_total_retrans`, which right after connect counts only resent SYNs). Errors: the
-/// getsockopt(2) errno, e.g. EBADF or ENOPROTOOPT on a non-TCP socket.
-pub fn tcp_info<F: AsRawFd>(fd: &F) -> std::io::Result<TcpInfo> {
+/// Returns the kernel's struct as is: `tcpi_rtt` is the smoothed RTT in microseconds,
+/// `tcpi_total_retrans` the retransmissions so far (right after connect, only resent SYNs).
+/// Errors: the getsockopt(2) errno, e.g. EBADF or ENOPROTOOPT on a non-TCP socket.
+pub fn tcp_info<F: AsRawFd>(fd: &F) -> std::io::Result<libc::tcp_info> {
     // SAFETY: tcp_info is plain old data (integers only), so all-zero is a valid value.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -29,8 +26,5 @@ pub fn tcp_info<F: AsRawFd>(fd: &F) -> std::io::Result<TcpInfo> {
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(TcpInfo {
-        rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
-        syn_retransmits: info.tcpi_total_retrans,
-    })
+    Ok(info)
 }

@@ -7,33 +7,18 @@
 mod errors;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use handshake_exporter::config::{
-    format_duration, parse_duration, translate_go_regex, AddressRule, Config, IpProtocol,
-    PathTrace, TlsVersion,
+    format_duration, parse_duration, translate_go_regex, AddressRule, Config, ConfigWarning,
+    IpProtocol, PathTrace, TlsVersion, VersionRange,
 };
 
-/// Held by every load here. tracing caches whether a log site is enabled globally, and a site
-/// first reached by a thread without a subscriber would be cached as disabled for the thread
-/// that captures logs; loading one at a time keeps the capture in
-/// `skipped_modules_are_logged_by_name` exact.
-static LOADING: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    LOADING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn load(file: &str) -> Config {
-    let _one_at_a_time = lock();
     Config::load_file(Path::new(file)).unwrap_or_else(|err| panic!("{err}"))
 }
 
 fn parse(text: &str) -> Config {
-    let _one_at_a_time = lock();
     Config::from_yaml_str(text, "inline.yml").unwrap_or_else(|err| panic!("{err}"))
 }
 
@@ -122,7 +107,8 @@ fn defaults_follow_blackbox() {
     assert_eq!(tcp.source_ip_address, None);
     assert!(tcp.query_response.is_empty() && !tcp.tls);
     assert!(!tcp.tls_config.insecure_skip_verify && tcp.tls_config.ca_file.is_none());
-    assert_eq!(tcp.tls_config.min_version, None);
+    assert_eq!(tcp.tls_config.versions, VersionRange::default());
+    assert_eq!(tcp.tls_config.client_cert, None);
     assert_eq!(
         tcp.path_trace,
         PathTrace {
@@ -195,13 +181,13 @@ modules:
         Some(Path::new("/nonexistent/ca.pem"))
     );
     assert_eq!(
-        tls.key_file.as_deref(),
+        tls.client_cert.as_ref().map(|c| c.key_file.as_path()),
         Some(Path::new("/nonexistent/k.pem"))
     );
     assert_eq!(tls.server_name.as_deref(), Some("db.example.com"));
     assert!(tls.insecure_skip_verify);
     assert_eq!(
-        (tls.min_version, tls.max_version),
+        (tls.versions.min(), tls.versions.max()),
         (Some(TlsVersion::Tls12), Some(TlsVersion::Tls13))
     );
     assert_eq!(
@@ -227,40 +213,40 @@ fn other_probers_are_not_validated() {
 }
 
 #[test]
-fn skipped_modules_are_logged_by_name() {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::ErrorKind::Other)?
-                .extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _one_at_a_time = lock();
-    tracing::subscriber::with_default(subscriber, || {
-        Config::load_file(Path::new("testdata/blackbox-example.yml"))
-    })
-    .expect("loads");
-    let logged = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+fn skipped_modules_are_warnings_by_name() {
+    let config = load("testdata/blackbox-example.yml");
+    let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     for name in ["http_2xx_example", "icmp_example", "dns_soa", "grpc_plain"] {
         assert!(
-            logged.contains(&format!("skipping module {name}: prober")),
-            "{logged}"
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("skipping module {name}: prober"))),
+            "{warnings:?}"
         );
     }
-    assert_eq!(logged.matches("WARN").count(), 16, "{logged}");
+    assert_eq!(warnings.len(), 16, "{warnings:?}");
+    assert!(matches!(
+        &config.warnings[0],
+        ConfigWarning::SkippedModule { name, prober } if !name.is_empty() && !prober.is_empty()
+    ));
+}
+
+#[test]
+fn ignored_blocks_and_empty_files_are_warnings() {
+    let text = "modules:\n  t:\n    prober: tcp\n    http:\n      method: GET\n";
+    assert_eq!(
+        parse(text).warnings,
+        [ConfigWarning::IgnoredBlock {
+            module: "t".into(),
+            block: "http".into()
+        }]
+    );
+    assert_eq!(
+        parse("modules: {}\n").warnings,
+        [ConfigWarning::NoTcpModule {
+            origin: "inline.yml".into()
+        }]
+    );
 }
 
 #[test]
@@ -402,7 +388,6 @@ fn go_regexp_meaning_is_kept() {
 /// installs the package; elsewhere the test says it has nothing to read.
 #[test]
 fn debian_packaged_blackbox_examples_load() {
-    let _guard = lock();
     let dir = Path::new("/usr/share/doc/prometheus-blackbox-exporter/examples");
     let mut loaded = 0;
     for name in ["example.yml", "blackbox.yml"] {

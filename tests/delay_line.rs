@@ -10,7 +10,6 @@
 mod delay;
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 use delay::line::{open_tun, DelayLine};
@@ -66,7 +65,7 @@ impl Lab {
 
     /// Runs `PROBES` tcp_connect probes one after the other from the client namespace.
     fn probes(&self) -> Vec<ProbeReport> {
-        let module = Arc::new(Config::builtin().modules["tcp_connect"].clone());
+        let module = Config::builtin().modules["tcp_connect"].clone();
         self.client.run(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -12,7 +12,7 @@ use handshake_exporter::prober::{probe, ProbeRequest, Target};
 use handshake_exporter::report::{FailureClass, Phase, ProbeReport};
 
 fn module(steps: Vec<QueryResponse>) -> Module {
-    let mut m = Config::builtin().modules["tcp_connect"].clone();
+    let mut m = Module::clone(&Config::builtin().modules["tcp_connect"]);
     m.tcp.query_response = steps;
     m
 }
@@ -60,9 +60,9 @@ fn closed_port() -> u16 {
 #[tokio::test]
 async fn closed_port_is_refused_with_errno() {
     let r = run(closed_port(), module(vec![])).await;
-    let f = r.failure.clone().expect("must fail");
+    let f = r.failure.expect("must fail");
     assert_eq!((f.phase, f.class), (Phase::Connect, FailureClass::Refused));
-    assert_eq!(f.detail, "ECONNREFUSED");
+    assert_eq!(f.detail.as_str(), "ECONNREFUSED");
     assert_eq!(r.ip_protocol(), 4);
     assert!(r.phase_duration(Phase::Connect).is_some());
 }
@@ -110,7 +110,7 @@ async fn lines_without_match_then_fin_is_expect_mismatch() {
         thread::sleep(Duration::from_millis(300));
     });
     let r = run(port, module(vec![step(Some("^SSH-"), "")])).await;
-    let f = r.failure.clone().expect("must fail");
+    let f = r.failure.expect("must fail");
     assert_eq!(
         (f.phase, f.class),
         (Phase::Query, FailureClass::ExpectMismatch)
@@ -122,7 +122,7 @@ async fn lines_without_match_then_fin_is_expect_mismatch() {
 async fn close_without_a_line_is_eof() {
     let port = serve_once(drop);
     let r = run(port, module(vec![step(Some("^SSH-"), "")])).await;
-    let f = r.failure.clone().expect("must fail");
+    let f = r.failure.expect("must fail");
     assert_eq!((f.phase, f.class), (Phase::Query, FailureClass::Eof));
 }
 
@@ -137,9 +137,9 @@ async fn reset_in_query_is_reset() {
         drop(s);
     });
     let r = run(port, module(vec![step(Some("^SSH-"), "")])).await;
-    let f = r.failure.clone().expect("must fail");
+    let f = r.failure.expect("must fail");
     assert_eq!((f.phase, f.class), (Phase::Query, FailureClass::Reset));
-    assert_eq!(f.detail, "ECONNRESET");
+    assert_eq!(f.detail.as_str(), "ECONNRESET");
 }
 
 #[tokio::test]
@@ -160,7 +160,7 @@ async fn silent_peer_times_out_in_query_at_the_deadline() {
         timeout: Duration::from_millis(800),
     })
     .await;
-    let f = r.failure.clone().expect("must fail");
+    let f = r.failure.expect("must fail");
     assert_eq!((f.phase, f.class), (Phase::Query, FailureClass::Timeout));
     assert!(r.duration >= Duration::from_millis(800), "{:?}", r.duration);
 }
@@ -172,10 +172,10 @@ async fn unbindable_source_address_is_prober_error() {
     // before any packet could leave.
     m.tcp.source_ip_address = Some("192.0.2.77".parse().expect("literal"));
     let r = run(closed_port(), m).await;
-    let f = r.failure.clone().expect("must fail");
+    let f = r.failure.expect("must fail");
     assert_eq!(
         (f.phase, f.class),
         (Phase::Connect, FailureClass::ProberError)
     );
-    assert_eq!(f.detail, "EADDRNOTAVAIL");
+    assert_eq!(f.detail.as_str(), "EADDRNOTAVAIL");
 }

@@ -26,9 +26,14 @@ fn timed_get(port: u16, path: &str, limit: Duration) -> (Option<(u16, String)>, 
     let start = Instant::now();
     let answer = (|| {
         // From 127.0.0.2: another client address than the flood's.
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
-        socket.bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into()).ok()?;
-        socket.connect(&SocketAddr::from(([127, 0, 0, 1], port)).into()).ok()?;
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into())
+            .ok()?;
+        socket
+            .connect(&SocketAddr::from(([127, 0, 0, 1], port)).into())
+            .ok()?;
         let mut conn: TcpStream = socket.into();
         conn.set_read_timeout(Some(limit)).ok()?;
         let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
@@ -48,7 +53,8 @@ fn flood(port: u16, stop: Arc<AtomicBool>, opened: Arc<AtomicUsize>) -> thread::
     thread::spawn(move || {
         let open = || {
             let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
-            c.write_all(b"GET /metrics HTTP/1.1\r\nHost: hostile\r\n").ok()?;
+            c.write_all(b"GET /metrics HTTP/1.1\r\nHost: hostile\r\n")
+                .ok()?;
             c.set_nonblocking(true).ok()?;
             opened.fetch_add(1, Ordering::Relaxed);
             Some(c)
@@ -57,11 +63,14 @@ fn flood(port: u16, stop: Arc<AtomicBool>, opened: Arc<AtomicUsize>) -> thread::
         while !stop.load(Ordering::Relaxed) {
             for slot in conns.iter_mut() {
                 let closed = match slot {
-                    Some(c) => matches!(c.read(&mut [0u8; 64]), Ok(0) | Err(_)) && {
-                        // WouldBlock means still open.
-                        let mut probe = [0u8; 1];
-                        !matches!(c.read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
-                    },
+                    Some(c) => {
+                        matches!(c.read(&mut [0u8; 64]), Ok(0) | Err(_))
+                            && {
+                                // WouldBlock means still open.
+                                let mut probe = [0u8; 1];
+                                !matches!(c.read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+                            }
+                    }
                     None => true,
                 };
                 if closed {
@@ -108,7 +117,10 @@ fn measure(
     thread::sleep(Duration::from_millis(300));
     let mut times = Vec::new();
     for _ in 0..rounds {
-        for (path, wanted) in [("/metrics", "handshake_exporter_build_info"), (probe.as_str(), "probe_success 1")] {
+        for (path, wanted) in [
+            ("/metrics", "handshake_exporter_build_info"),
+            (probe.as_str(), "probe_success 1"),
+        ] {
             let (answer, took) = timed_get(exporter.port, path, Duration::from_millis(1500));
             let ok = matches!(&answer, Some((200, body)) if body.contains(wanted));
             times.push(ok.then_some(took));
@@ -117,14 +129,21 @@ fn measure(
     stop.store(true, Ordering::Relaxed);
     hostile.join().expect("flood thread");
     let (last, _) = timed_get(exporter.port, "/metrics", Duration::from_secs(2));
-    (times, last.map(|(_, body)| body), opened.load(Ordering::Relaxed))
+    (
+        times,
+        last.map(|(_, body)| body),
+        opened.load(Ordering::Relaxed),
+    )
 }
 
 #[test]
 fn flood_of_idle_connections_does_not_blind_metrics_or_probe() {
     let scratch = Scratch::new("flood");
     let (times, metrics, opened) = measure(&scratch, &[], 10);
-    assert!(opened > NOFILE, "the flood opened only {opened} connections");
+    assert!(
+        opened > NOFILE,
+        "the flood opened only {opened} connections"
+    );
     let slowest = times.iter().copied().collect::<Option<Vec<_>>>();
     let slowest = slowest
         .unwrap_or_else(|| panic!("a request got no answer under the flood: {times:?}"))
@@ -136,9 +155,15 @@ fn flood_of_idle_connections_does_not_blind_metrics_or_probe() {
          slowest /metrics or /probe answer {:.1} ms",
         slowest.as_secs_f64() * 1000.0
     );
-    assert!(slowest < Duration::from_secs(1), "slowest answer took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "slowest answer took {slowest:?}"
+    );
     let metrics = metrics.expect("final /metrics");
-    let evicted = counter(&metrics, "handshake_exporter_http_connections_dropped_total{reason=\"evicted\"} ");
+    let evicted = counter(
+        &metrics,
+        "handshake_exporter_http_connections_dropped_total{reason=\"evicted\"} ",
+    );
     assert!(evicted > 0, "no connection was evicted:\n{metrics}");
 }
 
@@ -147,9 +172,20 @@ fn without_the_cap_the_same_flood_blinds_the_exporter() {
     let scratch = Scratch::new("flood-uncapped");
     let (times, _, _) = measure(
         &scratch,
-        &["--web.max-connections", "100000", "--web.header-read-timeout", "30s"],
+        &[
+            "--web.max-connections",
+            "100000",
+            "--web.header-read-timeout",
+            "30s",
+        ],
         1,
     );
-    let unanswered = times.iter().filter(|t| t.is_none_or(|d| d >= Duration::from_secs(1))).count();
-    assert!(unanswered > 0, "the flood had no effect, so the other test proves nothing: {times:?}");
+    let unanswered = times
+        .iter()
+        .filter(|t| t.is_none_or(|d| d >= Duration::from_secs(1)))
+        .count();
+    assert!(
+        unanswered > 0,
+        "the flood had no effect, so the other test proves nothing: {times:?}"
+    );
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use handshake_exporter::config::Config;
 use handshake_exporter::metrics::{encode_probe, OPENMETRICS_CONTENT_TYPE};
-use handshake_exporter::report::{CertInfo, Failure, FailureClass, Phase, ProbeReport, TlsFacts};
+use handshake_exporter::report::{
+    CertInfo, Errno, Failure, FailureClass, Phase, ProbeReport, TlsFacts,
+};
 use handshake_exporter::server::{probe_timeout, TimeoutError};
 use support::{Conn, Server};
 use tokio::net::TcpStream;
@@ -306,7 +308,7 @@ fn refused_report() -> ProbeReport {
         failure: Some(Failure::new(
             Phase::Connect,
             FailureClass::Refused,
-            "ECONNREFUSED",
+            Errno::ECONNREFUSED,
         )),
         duration: Duration::from_millis(3),
         timeout: Duration::from_secs(5),
@@ -359,7 +361,7 @@ fn encoder_keeps_tls_facts_of_a_failed_verification() {
         ..Default::default()
     };
     let mut report = refused_report();
-    report.failure = Some(Failure::new(Phase::Tls, FailureClass::TlsCertExpired, ""));
+    report.failure = Some(Failure::bare(Phase::Tls, FailureClass::TlsCertExpired));
     report.tls = Some(TlsFacts {
         version: None,
         cipher: None,

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use handshake_exporter::config::{TlsConfig, TlsVersion};
+use handshake_exporter::config::{ClientCert, TlsConfig, TlsVersion, VersionRange};
 use handshake_exporter::report::FailureClass;
 use rcgen::{date_time_ymd, DnType, DnValue, ExtendedKeyUsagePurpose, SerialNumber};
 use rustls::crypto::ring::cipher_suite;
@@ -45,7 +45,7 @@ async fn valid_chain_via_ca_file_reports_version_cipher_and_chain() {
 
     let out = probe(addr, "localhost", &pki.tls_config()).await;
     assert_success(&out);
-    assert_eq!(out.facts.version, Some("TLS 1.3"));
+    assert_eq!(out.facts.version, Some(TlsVersion::Tls13));
     assert_eq!(out.facts.cipher.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
     assert_eq!(out.facts.chain.len(), 2, "leaf and intermediate");
     let leaf = &out.facts.chain[0];
@@ -93,7 +93,7 @@ async fn tls12_and_ip_literal_host_check_ip_san() {
 
     let out = probe(addr, "127.0.0.1", &pki.tls_config()).await;
     assert_success(&out);
-    assert_eq!(out.facts.version, Some("TLS 1.2"));
+    assert_eq!(out.facts.version, Some(TlsVersion::Tls12));
     assert_eq!(
         out.facts.cipher.as_deref(),
         Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
@@ -212,8 +212,10 @@ async fn accepted_client_certificate_in_tls13_succeeds() {
     let key_file = TempPem::new(&client.key_pem);
     let addr = tls_server(server_config(&id, &[&TLS13], None, Some(&pki.ca_der))).await;
     let cfg = TlsConfig {
-        cert_file: Some(cert_file.0.clone()),
-        key_file: Some(key_file.0.clone()),
+        client_cert: Some(ClientCert {
+            cert_file: cert_file.0.clone(),
+            key_file: key_file.0.clone(),
+        }),
         ..pki.tls_config()
     };
 
@@ -241,8 +243,10 @@ async fn client_certificate_from_unknown_ca_is_alert_unknown_ca() {
     let key_file = TempPem::new(&client.key_pem);
     let addr = tls_server(server_config(&id, &[&TLS13], None, Some(&pki.ca_der))).await;
     let cfg = TlsConfig {
-        cert_file: Some(cert_file.0.clone()),
-        key_file: Some(key_file.0.clone()),
+        client_cert: Some(ClientCert {
+            cert_file: cert_file.0.clone(),
+            key_file: key_file.0.clone(),
+        }),
         ..pki.tls_config()
     };
 
@@ -259,7 +263,7 @@ async fn max_tls12_against_tls13_only_server_is_alert_protocol_version() {
     let id = pki.leaf(&["localhost"], |_| {});
     let addr = tls_server(server_config(&id, &[&TLS13], None, None)).await;
     let cfg = TlsConfig {
-        max_version: Some(TlsVersion::Tls12),
+        versions: VersionRange::new(None, Some(TlsVersion::Tls12)).unwrap(),
         ..pki.tls_config()
     };
 
@@ -423,7 +427,7 @@ async fn missing_ca_file_is_prober_error_enoent() {
 async fn max_version_below_tls12_is_prober_error() {
     let addr = raw_server(|mut tcp| async move { drain(&mut tcp).await }).await;
     let cfg = TlsConfig {
-        max_version: Some(TlsVersion::Tls11),
+        versions: VersionRange::new(None, Some(TlsVersion::Tls11)).unwrap(),
         ..TlsConfig::default()
     };
 
@@ -447,7 +451,7 @@ async fn insecure_skip_verify_accepts_self_signed_and_keeps_facts() {
 
     let out = probe(addr, "localhost", &cfg).await;
     assert_success(&out);
-    assert_eq!(out.facts.version, Some("TLS 1.3"));
+    assert_eq!(out.facts.version, Some(TlsVersion::Tls13));
     assert!(out.facts.cipher.is_some());
     assert_eq!(out.facts.chain.len(), 1);
     assert_eq!(out.facts.chain[0].subject, "CN=selfsigned.test");

@@ -8,7 +8,7 @@
 mod tls_phase_support;
 
 use handshake_exporter::config::TlsConfig;
-use handshake_exporter::report::FailureClass;
+use handshake_exporter::report::{FailureClass, TlsVersion};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, SerialNumber,
 };
@@ -73,7 +73,7 @@ async fn openssl_req_x509_pinned_verifies_for_its_name_only() {
     let out = probe_with(&id, "localhost", &cfg).await;
     assert_success(&out);
     assert_eq!(out.facts.chain[0].subject, "CN=localhost");
-    assert_eq!(out.facts.version, Some("TLS 1.3"));
+    assert_eq!(out.facts.version, Some(TlsVersion::Tls13));
 
     let out = probe_with(&id, "other.test", &cfg).await;
     assert_eq!(

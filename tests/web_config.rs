@@ -4,7 +4,7 @@
 #[allow(dead_code)]
 mod web;
 
-use handshake_exporter::web::{load, WebConfig};
+use handshake_exporter::webconfig::{load, WebConfig};
 use web::Scratch;
 
 fn error(text: &str) -> String {

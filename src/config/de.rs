@@ -15,7 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde::Deserialize;
 
 use super::fields::StrVisitor;
-use super::{duration, Module, TcpProbe};
+use super::{duration, ConfigWarning, Module, TcpProbe};
 
 /// Keys of the top level (blackbox_exporter's `Config`).
 const TOP_FIELDS: &[&str] = &["modules", "restrictions"];
@@ -49,13 +49,16 @@ pub(super) fn outline(text: &str) -> Result<BTreeMap<String, String>, serde_yaml
 ///
 /// # Errors
 /// The first unknown key, malformed value or failed check in those modules.
+/// Blocks a tcp module carries but does not use are added to `warnings`.
 pub(super) fn tcp_modules(
     text: &str,
     tcp: &BTreeSet<String>,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<BTreeMap<String, Module>, serde_yaml::Error> {
-    serde_yaml::Deserializer::from_str(text)
-        .deserialize_any(TopVisitor { tcp: Some(tcp) })
-        .map(|top| top.modules)
+    let mut top =
+        serde_yaml::Deserializer::from_str(text).deserialize_any(TopVisitor { tcp: Some(tcp) })?;
+    warnings.append(&mut top.warnings);
+    Ok(top.modules)
 }
 
 /// What a pass collected.
@@ -65,6 +68,8 @@ struct Top {
     probers: BTreeMap<String, String>,
     /// Module name → tcp module (pass two).
     modules: BTreeMap<String, Module>,
+    /// Ignored blocks of tcp modules (pass two).
+    warnings: Vec<ConfigWarning>,
 }
 
 /// Reads the top level; `tcp` is `None` in pass one.
@@ -100,7 +105,9 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
             }
             match self.tcp {
                 None => top.probers = map.next_value_seed(OutlineModules)?,
-                Some(tcp) => top.modules = map.next_value_seed(FullModules { tcp })?,
+                Some(tcp) => {
+                    (top.modules, top.warnings) = map.next_value_seed(FullModules { tcp })?
+                }
             }
         }
         Ok(top)
@@ -243,8 +250,11 @@ struct FullModules<'a> {
     tcp: &'a BTreeSet<String>,
 }
 
+/// Tcp modules by name, and the warnings reading them gave.
+type Modules = (BTreeMap<String, Module>, Vec<ConfigWarning>);
+
 impl<'de> DeserializeSeed<'de> for FullModules<'_> {
-    type Value = BTreeMap<String, Module>;
+    type Value = Modules;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -252,33 +262,38 @@ impl<'de> DeserializeSeed<'de> for FullModules<'_> {
 }
 
 impl<'de> Visitor<'de> for FullModules<'_> {
-    type Value = BTreeMap<String, Module>;
+    type Value = Modules;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a map of module name to module")
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Modules::default())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut modules = BTreeMap::new();
+        let (mut modules, mut warnings) = Modules::default();
         while let Some(name) = map.next_key::<String>()? {
             if self.tcp.contains(&name) {
-                let module = map.next_value_seed(ModuleSeed { name: &name })?;
+                let seed = ModuleSeed {
+                    name: &name,
+                    warnings: &mut warnings,
+                };
+                let module = map.next_value_seed(seed)?;
                 modules.insert(name, module);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(modules)
+        Ok((modules, warnings))
     }
 }
 
-/// One `prober: tcp` module; `name` is only used in warnings.
+/// One `prober: tcp` module; `name` is only used in the `warnings` it adds.
 struct ModuleSeed<'n> {
     name: &'n str,
+    warnings: &'n mut Vec<ConfigWarning>,
 }
 
 impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
@@ -315,11 +330,10 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
                 }
                 other => {
                     map.next_value::<IgnoredAny>()?;
-                    tracing::warn!(
-                        module = self.name,
-                        block = other,
-                        "ignoring the `{other}` block of a tcp module"
-                    );
+                    self.warnings.push(ConfigWarning::IgnoredBlock {
+                        module: self.name.to_string(),
+                        block: other.to_string(),
+                    });
                 }
             }
         }

@@ -14,7 +14,8 @@ use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, Vis
 use serde::Deserialize;
 
 use super::{
-    re2, AddressRule, ExpectLabel, IpProtocol, PathTrace, QueryResponse, TlsConfig, TlsVersion,
+    re2, AddressRule, ClientCert, ExpectLabel, IpProtocol, PathTrace, QueryResponse, TlsConfig,
+    TlsVersion, VersionRange,
 };
 
 /// Highest `path_trace.max_hops`: 64 covers the longest Internet paths seen in practice
@@ -177,14 +178,16 @@ impl<'de> Deserialize<'de> for AddressRule {
 impl<'de> Deserialize<'de> for TlsVersion {
     /// `TLS10` to `TLS13`, the spellings of the Prometheus common library's `TLSVersion`.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor::new("a TLS version", |text| match text {
-            "TLS10" => Ok(TlsVersion::Tls10),
-            "TLS11" => Ok(TlsVersion::Tls11),
-            "TLS12" => Ok(TlsVersion::Tls12),
-            "TLS13" => Ok(TlsVersion::Tls13),
-            other => Err(format!(
-                "unknown TLS version `{other}`, expected one of `TLS10`, `TLS11`, `TLS12`, `TLS13`"
-            )),
+        d.deserialize_str(StrVisitor::new("a TLS version", |text| {
+            TlsVersion::ALL
+                .into_iter()
+                .find(|v| v.config_name() == text)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown TLS version `{text}`, expected one of `TLS10`, `TLS11`, \
+                         `TLS12`, `TLS13`"
+                    )
+                })
         }))
     }
 }
@@ -287,36 +290,28 @@ impl<'de> Visitor<'de> for TlsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TlsConfig, A::Error> {
         let raw = RawTls::deserialize(MapAccessDeserializer::new(map))?;
-        match (&raw.cert_file, &raw.key_file) {
-            (Some(_), None) => {
-                return Err(de::Error::custom(
+        let client_cert =
+            match (raw.cert_file, raw.key_file) {
+                (Some(_), None) => return Err(de::Error::custom(
                     "`cert_file` is set but `key_file` is not: a client certificate needs its key",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(de::Error::custom(
+                )),
+                (None, Some(_)) => return Err(de::Error::custom(
                     "`key_file` is set but `cert_file` is not: a client key needs its certificate",
-                ))
-            }
-            _ => {}
-        }
-        if let (Some(min), Some(max)) = (raw.min_version, raw.max_version) {
-            if min > max {
-                return Err(de::Error::custom(format!(
-                    "`min_version` {} is above `max_version` {}",
-                    min.as_str(),
-                    max.as_str()
-                )));
-            }
-        }
+                )),
+                (Some(cert_file), Some(key_file)) => Some(ClientCert {
+                    cert_file,
+                    key_file,
+                }),
+                (None, None) => None,
+            };
+        let versions =
+            VersionRange::new(raw.min_version, raw.max_version).map_err(de::Error::custom)?;
         Ok(TlsConfig {
             ca_file: raw.ca_file,
-            cert_file: raw.cert_file,
-            key_file: raw.key_file,
+            client_cert,
             server_name: raw.server_name,
             insecure_skip_verify: raw.insecure_skip_verify,
-            min_version: raw.min_version,
-            max_version: raw.max_version,
+            versions,
         })
     }
 }

@@ -1,11 +1,12 @@
 //! Writing a module back as YAML in the schema it was read from, for `/probe?debug=true`:
 //! the `Serialize` impls and `serialize_with` helpers of the config types.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::{duration, AddressRule, IpProtocol, TlsVersion};
+use super::{duration, AddressRule, IpProtocol, TlsConfig, TlsVersion};
 
 /// A timeout as a Prometheus duration string (`5s`, `1m30s`).
 pub(super) fn timeout<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -38,7 +39,42 @@ impl Serialize for IpProtocol {
 impl Serialize for TlsVersion {
     /// `TLS10` to `TLS13`.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        s.serialize_str(self.config_name())
+    }
+}
+
+/// A `tls_config` block with the keys it is written with, unset ones left out.
+#[derive(Serialize)]
+struct TlsKeys<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_file: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_file: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_name: Option<&'a str>,
+    insecure_skip_verify: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_version: Option<TlsVersion>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_version: Option<TlsVersion>,
+}
+
+impl Serialize for TlsConfig {
+    /// The keys of blackbox_exporter's `tls_config`, as they were read.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let cert = self.client_cert.as_ref();
+        TlsKeys {
+            ca_file: self.ca_file.as_deref(),
+            cert_file: cert.map(|c| c.cert_file.as_path()),
+            key_file: cert.map(|c| c.key_file.as_path()),
+            server_name: self.server_name.as_deref(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            min_version: self.versions.min(),
+            max_version: self.versions.max(),
+        }
+        .serialize(s)
     }
 }
 

@@ -150,7 +150,7 @@ fn families(report: &ProbeReport) -> Vec<Family> {
                 labels([
                     ("phase", f.phase.as_str()),
                     ("class", f.class.as_str()),
-                    ("detail", f.detail.as_ref()),
+                    ("detail", f.detail.as_str()),
                 ]),
                 Value::Int(1),
             )],
@@ -257,7 +257,7 @@ fn address_families(report: &ProbeReport, out: &mut Vec<Family>) {
                     ("address", &address),
                     ("phase", f.phase.as_str()),
                     ("class", f.class.as_str()),
-                    ("detail", f.detail.as_ref()),
+                    ("detail", f.detail.as_str()),
                 ]),
                 Value::Int(1),
             ));
@@ -306,7 +306,7 @@ fn tls_families(report: &ProbeReport, out: &mut Vec<Family>) {
         out.push(Family {
             name: "probe_tls_version_info",
             help: "TLS version the handshake negotiated",
-            series: vec![(labels([("version", version)]), Value::Int(1))],
+            series: vec![(labels([("version", version.as_str())]), Value::Int(1))],
         });
     }
     if let Some(cipher) = &tls.cipher {
@@ -349,7 +349,7 @@ fn tls_families(report: &ProbeReport, out: &mut Vec<Family>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{IcmpInfo, TcpInfo, TlsFacts};
+    use crate::report::{IcmpInfo, TcpInfo, TlsFacts, TlsVersion};
     use std::time::Duration;
 
     #[test]
@@ -369,7 +369,7 @@ mod tests {
                 syn_retransmits: 2,
             }),
             tls: Some(TlsFacts {
-                version: Some("TLS 1.3"),
+                version: Some(TlsVersion::Tls13),
                 cipher: Some("TLS_AES_128_GCM_SHA256".into()),
                 chain: Vec::new(),
             }),
@@ -414,10 +414,10 @@ mod tests {
 
     #[test]
     fn path_and_per_address_outcomes() {
-        use crate::report::{AddressResult, Failure, FailureClass, Hop, PathReport};
-        let refused = Failure::new(Phase::Connect, FailureClass::Refused, "ECONNREFUSED");
+        use crate::report::{AddressResult, Errno, Failure, FailureClass, Hop, PathReport};
+        let refused = Failure::new(Phase::Connect, FailureClass::Refused, Errno::ECONNREFUSED);
         let report = ProbeReport {
-            failure: Some(refused.clone()),
+            failure: Some(refused),
             path: Some(PathReport {
                 hops: vec![Hop {
                     hop: 1,

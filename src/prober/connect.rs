@@ -96,7 +96,10 @@ pub async fn connect(
         }
         tokio::time::sleep(SOFT_ERROR_PAUSE).await;
     }
-    let tcp_info = crate::sys::tcp_info(&stream).ok();
+    let tcp_info = crate::sys::tcp_info(&stream).ok().map(|info| TcpInfo {
+        rtt: std::time::Duration::from_micros(u64::from(info.tcpi_rtt)),
+        syn_retransmits: info.tcpi_total_retrans,
+    });
     log.note(format!("connected to {addr}"));
     Ok(Connected { stream, tcp_info })
 }

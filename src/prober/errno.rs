@@ -1,22 +1,11 @@
-//! errno evidence: the symbolic name of an OS error (errno(3)) and the contract class it stands
-//! for in each phase. Classes come from the number, never from the message text.
+//! errno evidence: the contract class an OS error (errno(3)) stands for in each phase, with the
+//! errno as the failure's detail. Classes come from the number, never from the message text.
 
-use std::borrow::Cow;
 use std::io;
 
 use nix::errno::Errno;
 
-use crate::report::{Failure, FailureClass, Phase};
-
-/// The symbolic name of errno `code` (errno(3): `ECONNREFUSED`, `ENOENT`...), or `""` for none
-/// or a number the OS does not define.
-pub fn errno_name(code: Option<i32>) -> Cow<'static, str> {
-    match code.map(Errno::from_raw) {
-        None | Some(Errno::UnknownErrno) => Cow::Borrowed(""),
-        // nix's Debug output is the variant name, i.e. the C macro name.
-        Some(errno) => Cow::Owned(format!("{errno:?}")),
-    }
-}
+use crate::report::{Detail, Failure, FailureClass, Phase};
 
 /// Classifies an OS error seen while connecting (connect(2) ERRORS, tcp(7)).
 ///
@@ -37,11 +26,7 @@ pub fn classify_connect(err: &io::Error) -> Failure {
         // Our own limits: descriptors, ephemeral ports, buffers, a source address not ours.
         _ => FailureClass::ProberError,
     };
-    Failure {
-        phase: Phase::Connect,
-        class,
-        detail: errno_name(code),
-    }
+    Failure::new(Phase::Connect, class, Detail::errno(code))
 }
 
 /// Classifies an I/O error on an open connection in `phase` (`tls` or `query`).
@@ -65,11 +50,7 @@ pub fn classify_stream(phase: Phase, err: &io::Error) -> Failure {
         (io::ErrorKind::TimedOut, None) => FailureClass::Timeout,
         _ => FailureClass::ProberError,
     };
-    Failure {
-        phase,
-        class,
-        detail: errno_name(code),
-    }
+    Failure::new(phase, class, Detail::errno(code))
 }
 
 #[cfg(test)]
@@ -77,17 +58,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_the_symbolic_constants() {
-        assert_eq!(errno_name(Some(libc::ECONNREFUSED)), "ECONNREFUSED");
-        assert_eq!(errno_name(Some(libc::EHOSTUNREACH)), "EHOSTUNREACH");
-        assert_eq!(errno_name(None), "");
-    }
-
-    #[test]
     fn connect_errors_map_to_contract_classes() {
         let f = classify_connect(&io::Error::from_raw_os_error(libc::ECONNREFUSED));
         assert_eq!(
-            (f.class, f.detail.as_ref()),
+            (f.class, f.detail.as_str()),
             (FailureClass::Refused, "ECONNREFUSED")
         );
         let f = classify_connect(&io::Error::from_raw_os_error(libc::EADDRNOTAVAIL));
@@ -103,7 +77,7 @@ mod tests {
             &io::Error::from_raw_os_error(libc::ECONNRESET),
         );
         assert_eq!(
-            (f.class, f.detail.as_ref()),
+            (f.class, f.detail.as_str()),
             (FailureClass::Reset, "ECONNRESET")
         );
         let eof = io::Error::from(io::ErrorKind::UnexpectedEof);

@@ -11,12 +11,27 @@ pub mod resolve;
 pub mod tls;
 pub mod trace;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::{timeout_at, Instant};
+
 use crate::config::Module;
+use crate::report::{Failure, Phase};
 
 pub use orchestrate::probe;
+
+/// Runs `step` until `deadline`; a step still running then is a `timeout` of `phase`.
+pub(crate) async fn within<T>(
+    deadline: Instant,
+    phase: Phase,
+    step: impl Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    timeout_at(deadline, step)
+        .await
+        .unwrap_or_else(|_| Err(Failure::timeout(phase)))
+}
 
 /// `host:port` of a probe target. `host` is a name or an IP literal without brackets.
 #[derive(Debug, Clone, PartialEq, Eq)]

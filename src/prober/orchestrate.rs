@@ -1,13 +1,14 @@
 //! The orchestrator: resolve once, then walk `connect` → `tls` → `query` for one address (or for
 //! every address at once), timing each phase under the probe's one deadline.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::time::{sleep_until, Instant};
 
-use super::{connect, query, resolve, tls, trace, ProbeRequest};
+use super::{connect, query, resolve, tls, trace, within, ProbeRequest};
 use crate::config::AddressRule;
 use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
 
@@ -36,17 +37,13 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         return rejected(rejection, start);
     }
     let t = Instant::now();
-    let resolved = timeout_at(
-        deadline,
-        resolve::resolve(
-            &req.target.host,
-            tcp.preferred_ip_protocol,
-            tcp.ip_protocol_fallback,
-            &mut log,
-        ),
-    )
-    .await
-    .unwrap_or_else(|_| Err(Failure::timeout(Phase::Resolve)));
+    let resolving = resolve::resolve(
+        &req.target.host,
+        tcp.preferred_ip_protocol,
+        tcp.ip_protocol_fallback,
+        &mut log,
+    );
+    let resolved = within(deadline, Phase::Resolve, resolving).await;
     let resolve_time = t.elapsed();
     if let (Ok(ips), Some(restrictions)) = (&resolved, restrictions) {
         if let Err(rejection) = restrictions.check_addresses(&req.target.host, ips) {
@@ -87,7 +84,11 @@ fn rejected(rejection: crate::config::Rejection, start: Instant) -> ProbeReport 
 }
 
 /// Probes every address at once; the report of the first failing address (or the first
-/// address when all pass) stands for the probe, and `addresses` holds each outcome.
+/// passing one when the rule is met) stands for the probe, and `addresses` holds each outcome.
+/// `ips` is not empty (resolve never returns an empty list).
+///
+/// A per-address task that panics is that address's `prober_error` (phase `connect`, the first
+/// after resolve), logged as an error and in the step log; no address goes missing.
 async fn every_address(
     req: &ProbeRequest,
     ips: Vec<IpAddr>,
@@ -95,54 +96,71 @@ async fn every_address(
     deadline: Instant,
 ) -> ProbeReport {
     let mut set = JoinSet::new();
+    let mut slot = HashMap::with_capacity(ips.len());
     for (i, ip) in ips.iter().copied().enumerate() {
         let req = req.clone();
-        set.spawn(async move { (i, one_address(&req, ip, start, deadline).await) });
+        let task = set.spawn(async move { one_address(&req, ip, start, deadline).await });
+        slot.insert(task.id(), i);
     }
-    let mut reports: Vec<(usize, ProbeReport)> = Vec::with_capacity(ips.len());
-    while let Some(done) = set.join_next().await {
-        if let Ok(r) = done {
-            reports.push(r);
+    let mut reports: Vec<ProbeReport> = ips
+        .iter()
+        .map(|ip| lost(*ip, start, "no outcome"))
+        .collect();
+    while let Some(done) = set.join_next_with_id().await {
+        match done {
+            Ok((id, report)) => reports[slot[&id]] = report,
+            Err(err) => {
+                let ip = ips[slot[&err.id()]];
+                tracing::error!(address = %ip, module = %req.module_name, "probe task failed: {err}");
+                reports[slot[&err.id()]] = lost(ip, start, &err.to_string());
+            }
         }
     }
-    reports.sort_by_key(|(i, _)| *i);
-    let addresses: Vec<AddressResult> = reports
-        .iter()
-        .map(|(i, r)| AddressResult {
-            address: ips[*i],
-            failure: r.failure.clone(),
-        })
-        .collect();
-    let passed = addresses.iter().filter(|a| a.failure.is_none()).count();
+    let passed = reports.iter().filter(|r| r.success()).count();
     let success = match req.module.tcp.probe_all_addresses_rule {
-        AddressRule::All => passed == addresses.len() && !addresses.is_empty(),
+        AddressRule::All => passed == reports.len(),
         AddressRule::Any => passed > 0,
     };
-    let primary = if success {
-        reports.iter().position(|(_, r)| r.failure.is_none())
-    } else {
-        reports.iter().position(|(_, r)| r.failure.is_some())
-    };
+    let addresses = ips
+        .iter()
+        .zip(&reports)
+        .map(|(ip, r)| AddressResult {
+            address: *ip,
+            failure: r.failure,
+        })
+        .collect();
     let mut logs = Vec::new();
-    for (i, r) in reports.iter_mut() {
+    for (ip, r) in ips.iter().zip(reports.iter_mut()) {
         for mut line in std::mem::take(&mut r.log) {
-            line.message = format!("[{}] {}", ips[*i], line.message);
+            line.message = format!("[{ip}] {}", line.message);
             logs.push(line);
         }
     }
-    let mut report = match primary {
-        Some(p) => reports.swap_remove(p).1,
-        None => ProbeReport {
-            failure: Some(Failure::new(Phase::Connect, FailureClass::ProberError, "")),
-            ..Default::default()
-        },
-    };
-    if success {
-        report.failure = None;
-    }
+    // With the rule met a passing address exists, else a failing one does.
+    let primary = reports
+        .iter()
+        .position(|r| r.success() == success)
+        .unwrap_or(0);
+    let mut report = reports.swap_remove(primary);
     report.addresses = addresses;
     report.log = logs;
     report
+}
+
+/// The report of an address whose probe task ended without one: `prober_error`, with `why`
+/// in its step log.
+fn lost(ip: IpAddr, start: Instant, why: &str) -> ProbeReport {
+    let mut log = StepLog::new(start.into_std());
+    log.note(format!(
+        "probe of this address ended without a report: {why}"
+    ));
+    ProbeReport {
+        failure: Some(Failure::bare(Phase::Connect, FailureClass::ProberError)),
+        ip_addr: Some(ip),
+        failed_due_to_regex: Some(false),
+        log: log.into_lines(),
+        ..Default::default()
+    }
 }
 
 /// Walks connect → tls → query against `ip`. The returned report has no resolve phase, timeout
@@ -187,55 +205,37 @@ async fn walk(
     })?;
     report.tcp_info = connected.tcp_info;
 
-    let mut conn = query::Conn::Plain(connected.stream);
-    if tcp.tls {
+    let conn = if tcp.tls {
         let t = Instant::now();
-        let facts = report.tls.get_or_insert_with(TlsFacts::default);
-        let query::Conn::Plain(stream) = conn else {
-            return Err(Failure::new(Phase::Tls, FailureClass::ProberError, ""));
-        };
-        let shaken = timeout_at(
-            deadline,
-            tls::handshake(stream, &tcp.tls_config, host, facts, log),
-        )
-        .await;
+        let facts = report.tls.insert(TlsFacts::default());
+        let handshake = tls::handshake(connected.stream, &tcp.tls_config, host, facts, log);
+        let shaken = within(deadline, Phase::Tls, handshake).await;
         report.phases.push((Phase::Tls, t.elapsed()));
-        let stream = shaken.unwrap_or_else(|_| Err(Failure::timeout(Phase::Tls)))?;
-        conn = query::Conn::Tls(Box::new(stream));
-    }
+        query::Conn::Tls(Box::new(shaken?))
+    } else {
+        query::Conn::Plain(connected.stream)
+    };
 
     if !tcp.query_response.is_empty() {
-        let t = Instant::now();
         let mut outcome = query::QueryOutcome::default();
-        let ran = timeout_at(
+        let steps = &tcp.query_response;
+        let ran = query::run(
+            conn,
+            steps,
+            &tcp.tls_config,
+            host,
             deadline,
-            query::run(
-                conn,
-                &tcp.query_response,
-                &tcp.tls_config,
-                host,
-                &mut outcome,
-                log,
-            ),
+            &mut outcome,
+            log,
         )
         .await;
-        report.phases.push((Phase::Query, t.elapsed()));
-        // A STARTTLS handshake is phase tls: timed on its own, and the phase a deadline hits.
-        let mut timed_out = Phase::Query;
-        if let Some((began, took)) = outcome.starttls {
-            if took.is_none() {
-                timed_out = Phase::Tls;
-            }
-            report
-                .phases
-                .push((Phase::Tls, took.unwrap_or_else(|| began.elapsed())));
-        }
+        report.phases.append(&mut outcome.phases);
         report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
         report.expect_labels = outcome.expect_labels;
         if let Some(facts) = outcome.tls {
             report.tls = Some(facts);
         }
-        ran.unwrap_or_else(|_| Err(Failure::timeout(timed_out)))?;
+        ran?;
     }
     Ok(())
 }

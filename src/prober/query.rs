@@ -5,14 +5,17 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{
     AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf,
 };
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
 use super::errno::classify_stream;
+use super::within;
 use crate::config::{QueryResponse, TlsConfig};
 use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts};
 
@@ -37,63 +40,127 @@ pub struct QueryOutcome {
     pub expect_labels: Vec<Vec<(String, String)>>,
     /// TLS facts of a STARTTLS handshake.
     pub tls: Option<TlsFacts>,
-    /// When the STARTTLS handshake began, and how long it took once it ended.
-    pub starttls: Option<(tokio::time::Instant, Option<std::time::Duration>)>,
+    /// Time spent in the phases this step ran: `query` (the whole dialogue), then `tls` when a
+    /// STARTTLS handshake began.
+    pub phases: Vec<(Phase, Duration)>,
 }
 
-/// Runs `steps` over `conn`.
+/// Runs `steps` over `conn` until `deadline`, and records the time of phase `query` (and of a
+/// STARTTLS handshake, phase `tls`) in `outcome.phases`.
 ///
 /// Returns `Ok(())` when every step passed. Errors, all phase `query` except a failed STARTTLS
 /// handshake (phase `tls`): `expect_mismatch` when the peer sent lines but none matched before
-/// EOF, `eof` when it closed without a line (both set `outcome.failed_due_to_regex`), `reset` on RST, `prober_error` for a `starttls` step
-/// on a connection that is already TLS. The caller bounds the call with the probe deadline;
-/// `outcome` keeps what was learnt even when the deadline cuts the dialogue short.
+/// EOF, `eof` when it closed without a line (both set `outcome.failed_due_to_regex`), `reset`
+/// on RST, `timeout` at the deadline (phase `tls` when it falls during STARTTLS),
+/// `prober_error` for a `starttls` step on a connection that is already TLS. `outcome` keeps
+/// what was learnt even when the dialogue failed.
 pub async fn run(
     conn: Conn,
     steps: &[QueryResponse],
     tls_cfg: &TlsConfig,
     host: &str,
+    deadline: Instant,
     outcome: &mut QueryOutcome,
     log: &mut StepLog,
 ) -> Result<(), Failure> {
-    let mut reader = BufReader::new(conn);
-    for (i, step) in steps.iter().enumerate() {
-        let mut send = step.send.clone();
-        if let Some(re) = &step.expect {
-            let line = read_until_match(&mut reader, re, outcome, log, i).await?;
-            let caps = re.captures(&line).ok_or_else(|| mismatch(outcome))?;
-            send.clear();
-            caps.expand(&step.send, &mut send);
-            if !step.labels.is_empty() {
-                let labels = step
-                    .labels
-                    .iter()
-                    .map(|l| {
-                        let mut value = String::new();
-                        caps.expand(&l.value, &mut value);
-                        (l.name.clone(), value)
-                    })
-                    .collect();
-                outcome.expect_labels.push(labels);
+    let began = Instant::now();
+    let dialogue = Dialogue {
+        tls_cfg,
+        host,
+        deadline,
+    };
+    let result = dialogue.run(conn, steps, outcome, log).await;
+    outcome.phases.insert(0, (Phase::Query, began.elapsed()));
+    result
+}
+
+/// What every step of one dialogue shares.
+struct Dialogue<'a> {
+    tls_cfg: &'a TlsConfig,
+    host: &'a str,
+    deadline: Instant,
+}
+
+impl Dialogue<'_> {
+    async fn run(
+        &self,
+        conn: Conn,
+        steps: &[QueryResponse],
+        outcome: &mut QueryOutcome,
+        log: &mut StepLog,
+    ) -> Result<(), Failure> {
+        let mut reader = BufReader::new(conn);
+        for (i, step) in steps.iter().enumerate() {
+            let mut send = step.send.clone();
+            if let Some(re) = &step.expect {
+                let read = read_until_match(&mut reader, re, outcome, log, i);
+                let line = within(self.deadline, Phase::Query, read).await?;
+                let caps = re.captures(&line).ok_or_else(|| mismatch(outcome))?;
+                send.clear();
+                caps.expand(&step.send, &mut send);
+                if !step.labels.is_empty() {
+                    outcome.expect_labels.push(expand_labels(step, &caps));
+                }
+            }
+            if !send.is_empty() {
+                log.note(format!("step {i}: sending {send:?}"));
+                let written = write_line(reader.get_mut(), send);
+                within(self.deadline, Phase::Query, written).await?;
+            }
+            if step.starttls {
+                reader = self.starttls(reader, outcome, log).await?;
             }
         }
-        if !send.is_empty() {
-            log.note(format!("step {i}: sending {send:?}"));
-            let mut bytes = send.into_bytes();
-            bytes.push(b'\n');
-            let w = reader.get_mut();
-            w.write_all(&bytes)
-                .await
-                .map_err(|e| classify_stream(Phase::Query, &e))?;
-            w.flush()
-                .await
-                .map_err(|e| classify_stream(Phase::Query, &e))?;
-        }
-        if step.starttls {
-            reader = starttls(reader, tls_cfg, host, outcome, log).await?;
-        }
+        Ok(())
     }
-    Ok(())
+
+    /// Upgrades a plain connection to TLS in the middle of the dialogue; the handshake is
+    /// phase `tls`, timed into `outcome.phases`.
+    async fn starttls(
+        &self,
+        reader: BufReader<Conn>,
+        outcome: &mut QueryOutcome,
+        log: &mut StepLog,
+    ) -> Result<BufReader<Conn>, Failure> {
+        if !reader.buffer().is_empty() {
+            log.note("peer sent data ahead of the TLS handshake; it is discarded");
+        }
+        let Conn::Plain(tcp) = reader.into_inner() else {
+            log.note("starttls on a connection that is already TLS");
+            return Err(Failure::bare(Phase::Tls, FailureClass::ProberError));
+        };
+        log.note("starting TLS (STARTTLS)");
+        let began = Instant::now();
+        let facts = outcome.tls.insert(TlsFacts::default());
+        let handshake = super::tls::handshake(tcp, self.tls_cfg, self.host, facts, log);
+        let shaken = within(self.deadline, Phase::Tls, handshake).await;
+        outcome.phases.push((Phase::Tls, began.elapsed()));
+        Ok(BufReader::new(Conn::Tls(Box::new(shaken?))))
+    }
+}
+
+/// The `probe_expect_info` labels of `step`, captures of its `expect` expanded.
+fn expand_labels(step: &QueryResponse, caps: &regex::Captures<'_>) -> Vec<(String, String)> {
+    step.labels
+        .iter()
+        .map(|l| {
+            let mut value = String::new();
+            caps.expand(&l.value, &mut value);
+            (l.name.clone(), value)
+        })
+        .collect()
+}
+
+/// Writes `line` and `\n`, and flushes.
+async fn write_line(conn: &mut Conn, line: String) -> Result<(), Failure> {
+    let mut bytes = line.into_bytes();
+    bytes.push(b'\n');
+    conn.write_all(&bytes)
+        .await
+        .map_err(|e| classify_stream(Phase::Query, &e))?;
+    conn.flush()
+        .await
+        .map_err(|e| classify_stream(Phase::Query, &e))
 }
 
 /// Reads lines (without `\n` / `\r\n`, as Go's ScanLines) until one matches `re`.
@@ -117,7 +184,7 @@ async fn read_until_match(
                 // The expectation was never met: blackbox_exporter sets the gauge here too.
                 outcome.failed_due_to_regex = true;
                 log.note(format!("step {step}: peer closed before sending a line"));
-                return Err(Failure::new(Phase::Query, FailureClass::Eof, ""));
+                return Err(Failure::bare(Phase::Query, FailureClass::Eof));
             }
             log.note(format!(
                 "step {step}: no line matched {:?} before EOF",
@@ -143,31 +210,7 @@ async fn read_until_match(
 
 fn mismatch(outcome: &mut QueryOutcome) -> Failure {
     outcome.failed_due_to_regex = true;
-    Failure::new(Phase::Query, FailureClass::ExpectMismatch, "")
-}
-
-/// Upgrades a plain connection to TLS in the middle of the dialogue.
-async fn starttls(
-    reader: BufReader<Conn>,
-    tls_cfg: &TlsConfig,
-    host: &str,
-    outcome: &mut QueryOutcome,
-    log: &mut StepLog,
-) -> Result<BufReader<Conn>, Failure> {
-    if !reader.buffer().is_empty() {
-        log.note("peer sent data ahead of the TLS handshake; it is discarded");
-    }
-    let Conn::Plain(tcp) = reader.into_inner() else {
-        log.note("starttls on a connection that is already TLS");
-        return Err(Failure::new(Phase::Tls, FailureClass::ProberError, ""));
-    };
-    log.note("starting TLS (STARTTLS)");
-    let began = tokio::time::Instant::now();
-    outcome.starttls = Some((began, None));
-    let facts = outcome.tls.get_or_insert_with(TlsFacts::default);
-    let shaken = super::tls::handshake(tcp, tls_cfg, host, facts, log).await;
-    outcome.starttls = Some((began, Some(began.elapsed())));
-    Ok(BufReader::new(Conn::Tls(Box::new(shaken?))))
+    Failure::bare(Phase::Query, FailureClass::ExpectMismatch)
 }
 
 // ---- Conn: AsyncRead / AsyncWrite by delegation ----

@@ -11,9 +11,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
 use crate::config::IpProtocol;
-use crate::report::{Failure, FailureClass, Phase, StepLog};
-
-use super::errno::errno_name;
+use crate::report::{Detail, Failure, FailureClass, Phase, Rcode, StepLog};
 
 pub mod conf;
 pub mod search;
@@ -52,7 +50,7 @@ pub async fn resolve(
         log.note(format!(
             "IP literal {ip} is not of the preferred protocol and fallback is off"
         ));
-        return Err(Failure::new(Phase::Resolve, FailureClass::DnsNoRecords, ""));
+        return Err(Failure::bare(Phase::Resolve, FailureClass::DnsNoRecords));
     }
     // Held for the whole lookup: a configuration re-read meanwhile is for the next probe.
     let conf = conf::system().current();
@@ -78,13 +76,13 @@ async fn by_dns(
         Ok(r) => r,
         Err(reason) => {
             log.note(format!("no usable resolver configuration: {reason}"));
-            return Err(Failure::new(Phase::Resolve, FailureClass::DnsError, ""));
+            return Err(Failure::bare(Phase::Resolve, FailureClass::DnsError));
         }
     };
     let names = search::candidates(host, &dns.search, dns.ndots, dns.no_tld_query);
     if names.is_empty() {
         log.note(format!("{host} is not a valid domain name"));
-        return Err(Failure::new(Phase::Resolve, FailureClass::DnsError, ""));
+        return Err(Failure::bare(Phase::Resolve, FailureClass::DnsError));
     }
     let list: Vec<String> = names.iter().map(ToString::to_string).collect();
     log.note(format!(
@@ -161,14 +159,11 @@ async fn lookup_name(
 fn brief(found: &Result<Vec<IpAddr>, Failure>) -> String {
     match found {
         Ok(ips) => format!("{ips:?}"),
-        Err(f) => {
-            let detail = f.detail.to_string();
-            if detail.is_empty() || detail == "NOERROR" {
-                f.class.to_string()
-            } else {
-                detail
-            }
-        }
+        // NODATA's rcode is NOERROR, which would read as success: the class says it better.
+        Err(f) => match f.detail {
+            Detail::None | Detail::Rcode(Rcode::NoError) => f.class.to_string(),
+            detail => detail.to_string(),
+        },
     }
 }
 
@@ -200,7 +195,7 @@ async fn lookup(
         return Err(Failure::new(
             Phase::Resolve,
             FailureClass::DnsNoRecords,
-            "NOERROR",
+            Rcode::NoError,
         ));
     }
     Ok(ips)
@@ -211,53 +206,50 @@ fn classify(err: &NetError) -> Failure {
     let (class, detail) = match err {
         // NXDOMAIN and NODATA both arrive as "no records"; the rcode tells them apart (RFC 2308).
         NetError::Dns(DnsError::NoRecordsFound(no)) => match no.response_code {
-            ResponseCode::NXDomain => (FailureClass::DnsNxdomain, "NXDOMAIN"),
-            _ => (FailureClass::DnsNoRecords, "NOERROR"),
+            ResponseCode::NXDomain => (FailureClass::DnsNxdomain, Rcode::NxDomain.into()),
+            _ => (FailureClass::DnsNoRecords, Rcode::NoError.into()),
         },
         NetError::Dns(DnsError::ResponseCode(code)) => match code {
-            ResponseCode::NXDomain => (FailureClass::DnsNxdomain, "NXDOMAIN"),
-            ResponseCode::ServFail => (FailureClass::DnsServfail, "SERVFAIL"),
-            ResponseCode::Refused => (FailureClass::DnsRefused, "REFUSED"),
-            other => (FailureClass::DnsError, rcode_name(*other)),
+            ResponseCode::NXDomain => (FailureClass::DnsNxdomain, Rcode::NxDomain.into()),
+            ResponseCode::ServFail => (FailureClass::DnsServfail, Rcode::ServFail.into()),
+            ResponseCode::Refused => (FailureClass::DnsRefused, Rcode::Refused.into()),
+            other => (
+                FailureClass::DnsError,
+                rcode(*other).map_or(Detail::None, Detail::Rcode),
+            ),
         },
         // Every nameserver stayed silent for the resolver's whole timeout.
-        NetError::Timeout => (FailureClass::Timeout, ""),
-        NetError::Io(e) => {
-            return Failure {
-                phase: Phase::Resolve,
-                class: FailureClass::DnsError,
-                detail: errno_name(e.raw_os_error()),
-            }
-        }
+        NetError::Timeout => (FailureClass::Timeout, Detail::None),
+        NetError::Io(e) => (FailureClass::DnsError, Detail::errno(e.raw_os_error())),
         // Malformed answers, no nameserver, and whatever hickory adds later.
-        _ => (FailureClass::DnsError, ""),
+        _ => (FailureClass::DnsError, Detail::None),
     };
     Failure::new(Phase::Resolve, class, detail)
 }
 
-/// The RFC 1035 / RFC 6895 mnemonic of a response code, as dig(1) prints it.
-fn rcode_name(code: ResponseCode) -> &'static str {
-    match code {
-        ResponseCode::NoError => "NOERROR",
-        ResponseCode::FormErr => "FORMERR",
-        ResponseCode::ServFail => "SERVFAIL",
-        ResponseCode::NXDomain => "NXDOMAIN",
-        ResponseCode::NotImp => "NOTIMP",
-        ResponseCode::Refused => "REFUSED",
-        ResponseCode::YXDomain => "YXDOMAIN",
-        ResponseCode::YXRRSet => "YXRRSET",
-        ResponseCode::NXRRSet => "NXRRSET",
-        ResponseCode::NotAuth => "NOTAUTH",
-        ResponseCode::NotZone => "NOTZONE",
-        ResponseCode::BADVERS => "BADVERS",
-        ResponseCode::BADSIG => "BADSIG",
-        ResponseCode::BADKEY => "BADKEY",
-        ResponseCode::BADTIME => "BADTIME",
-        ResponseCode::BADMODE => "BADMODE",
-        ResponseCode::BADNAME => "BADNAME",
-        ResponseCode::BADALG => "BADALG",
-        ResponseCode::BADTRUNC => "BADTRUNC",
-        ResponseCode::BADCOOKIE => "BADCOOKIE",
-        _ => "",
-    }
+/// The RFC 1035 / RFC 6895 response code behind hickory's, `None` for an unassigned one.
+fn rcode(code: ResponseCode) -> Option<Rcode> {
+    Some(match code {
+        ResponseCode::NoError => Rcode::NoError,
+        ResponseCode::FormErr => Rcode::FormErr,
+        ResponseCode::ServFail => Rcode::ServFail,
+        ResponseCode::NXDomain => Rcode::NxDomain,
+        ResponseCode::NotImp => Rcode::NotImp,
+        ResponseCode::Refused => Rcode::Refused,
+        ResponseCode::YXDomain => Rcode::YxDomain,
+        ResponseCode::YXRRSet => Rcode::YxRrSet,
+        ResponseCode::NXRRSet => Rcode::NxRrSet,
+        ResponseCode::NotAuth => Rcode::NotAuth,
+        ResponseCode::NotZone => Rcode::NotZone,
+        ResponseCode::BADVERS => Rcode::BadVers,
+        ResponseCode::BADSIG => Rcode::BadSig,
+        ResponseCode::BADKEY => Rcode::BadKey,
+        ResponseCode::BADTIME => Rcode::BadTime,
+        ResponseCode::BADMODE => Rcode::BadMode,
+        ResponseCode::BADNAME => Rcode::BadName,
+        ResponseCode::BADALG => Rcode::BadAlg,
+        ResponseCode::BADTRUNC => Rcode::BadTrunc,
+        ResponseCode::BADCOOKIE => Rcode::BadCookie,
+        _ => return None,
+    })
 }

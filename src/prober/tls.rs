@@ -24,7 +24,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::config::TlsConfig;
-use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts};
+use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts, TlsVersion};
 
 pub use settings::preload_system_roots;
 
@@ -72,16 +72,18 @@ pub async fn handshake(
     }
     let mut tls = result.map_err(|e| fail(&e, log))?;
     let (_, conn) = tls.get_ref();
-    facts.version = conn.protocol_version().and_then(version_name);
+    facts.version = conn.protocol_version().and_then(version);
     facts.cipher = conn
         .negotiated_cipher_suite()
         .map(|s| cipher_name(s.suite()));
     log.note(format!(
         "tls: negotiated {} with {}",
-        facts.version.unwrap_or("an unknown version"),
+        facts
+            .version
+            .map_or("an unknown version", TlsVersion::as_str),
         facts.cipher.as_deref().unwrap_or("an unknown cipher suite")
     ));
-    if facts.version == Some("TLS 1.3") && setup.signals.certificate_requested() {
+    if facts.version == Some(TlsVersion::Tls13) && setup.signals.certificate_requested() {
         let wait = (started.elapsed() * 2).clamp(VERDICT_MIN_WAIT, VERDICT_MAX_WAIT);
         log.note(format!(
             "tls: server asked for a client certificate: waiting up to {} ms for its verdict",
@@ -89,9 +91,8 @@ pub async fn handshake(
         ));
         await_verdict(&mut tls, &setup.signals, wait)
             .await
-            .map_err(|failure| {
+            .inspect_err(|failure| {
                 log.note(format!("tls: server rejected the handshake: {failure}"));
-                failure
             })?;
     }
     log.note("tls: handshake complete");
@@ -116,7 +117,7 @@ fn server_name(name: &str, log: &mut StepLog) -> Result<ServerName<'static>, Fai
         }
         Err(_) => {
             log.note(format!("tls: {name:?} is not a valid DNS name for SNI"));
-            Err(Failure::new(Phase::Tls, FailureClass::ProberError, ""))
+            Err(Failure::bare(Phase::Tls, FailureClass::ProberError))
         }
     }
 }
@@ -137,7 +138,7 @@ async fn await_verdict(
     wait: Duration,
 ) -> Result<(), Failure> {
     let deadline = tokio::time::Instant::now() + wait;
-    let eof = || Failure::new(Phase::Tls, FailureClass::Eof, "");
+    let eof = || Failure::bare(Phase::Tls, FailureClass::Eof);
     loop {
         let (tcp, conn) = tls.get_mut();
         let state = conn
@@ -172,11 +173,11 @@ impl io::Read for TryRead<'_> {
     }
 }
 
-/// "TLS 1.2" / "TLS 1.3" as `probe_tls_version_info` labels them; `None` for anything else.
-fn version_name(version: ProtocolVersion) -> Option<&'static str> {
+/// The version rustls negotiated; `None` for one it cannot (anything but TLS 1.2 and 1.3).
+fn version(version: ProtocolVersion) -> Option<TlsVersion> {
     match version {
-        ProtocolVersion::TLSv1_2 => Some("TLS 1.2"),
-        ProtocolVersion::TLSv1_3 => Some("TLS 1.3"),
+        ProtocolVersion::TLSv1_2 => Some(TlsVersion::Tls12),
+        ProtocolVersion::TLSv1_3 => Some(TlsVersion::Tls13),
         _ => None,
     }
 }

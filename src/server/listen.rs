@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use super::guard::{Admission, ConnLimits, Slot, Tracker};
 use super::{route, text, Reply, State};
 use crate::metrics::{AuthFailure, DropReason};
-use crate::web::{basic_credentials, AuthOutcome, Web};
+use crate::webconfig::{basic_credentials, AuthOutcome, Web};
 
 /// How long to wait before accepting again after `accept(2)` failed (EMFILE, ENFILE, ENOBUFS):
 /// retrying at once would spin while the condition lasts.

@@ -1,5 +1,6 @@
-//! The HTTP side: the routes `/probe`, `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`;
-//! connections (cap, TLS, authentication) are handled in `listen`.
+//! The HTTP side: the routes `/probe`, `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`, and the
+//! pages of [`crate::web`] (`/`, `/logs`, `/config`, `/runbooks/`); connections (cap, TLS,
+//! authentication) are handled in `listen`.
 //!
 //! [`run`] takes a bound listener so tests start the real server on `127.0.0.1:0` in-process.
 
@@ -41,7 +42,7 @@ pub async fn run(
     state: Arc<State>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let web = Arc::new(crate::web::Web::disabled());
+    let web = Arc::new(crate::webconfig::Web::disabled());
     serve(
         vec![listener],
         state,
@@ -81,17 +82,13 @@ async fn route(req: Request<Incoming>, state: &State) -> Reply {
             Some(reply) => reply,
             None => reload::handle(state).await,
         },
-        "/" => only(&req, &read).unwrap_or_else(|| text(StatusCode::OK, LANDING)),
+        path if crate::web::serves(path) => only(&req, &read).unwrap_or_else(|| {
+            let page = crate::web::render(path, req.uri().query(), state);
+            reply(page.status, crate::web::HTML_CONTENT_TYPE, page.body)
+        }),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
 }
-
-/// The `/` page: where to look.
-const LANDING: &str = "handshake_exporter\n\n\
-    GET  /probe?target=HOST:PORT&module=NAME[&debug=true]\n\
-    GET  /metrics\n\
-    GET  /-/healthy, /-/ready\n\
-    POST /-/reload";
 
 /// `None` when the method is allowed, else the 405 answer naming the allowed methods.
 fn only(req: &Request<Incoming>, allowed: &[Method]) -> Option<Reply> {

@@ -2,7 +2,6 @@
 //! deadline as blackbox_exporter does, runs one probe and answers with a fresh registry.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::{HeaderMap, StatusCode};
@@ -122,7 +121,6 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
             "too many probes running: --probe.max-concurrency reached, retry later",
         );
     };
-    let module = Arc::new(module);
     let report = probe(ProbeRequest {
         target: target.clone(),
         module_name: module_name.to_string(),
@@ -137,7 +135,11 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
         return text(StatusCode::FORBIDDEN, &rejection.message);
     }
     state.metrics().observe_probe(module_name, &report);
-    log_probe(module_name, &target, &report);
+    log_probe(state.prober_log_level(), module_name, &target, &report);
+    let raw_target = first(&pairs, "target").unwrap_or_default();
+    state
+        .history()
+        .push(module_name, raw_target, module.clone(), report.clone());
 
     let metrics = match encode_probe(&report) {
         Ok(metrics) => metrics,
@@ -165,20 +167,40 @@ fn unknown_module(name: &str, config: &Config) -> String {
     }
 }
 
-fn log_probe(module: &str, target: &Target, report: &ProbeReport) {
+/// Logs one probe's outcome at `level` (`--log.prober`).
+fn log_probe(level: tracing::Level, module: &str, target: &Target, report: &ProbeReport) {
     let seconds = report.duration.as_secs_f64();
-    match &report.failure {
-        None => {
-            tracing::debug!(module, host = %target.host, port = target.port, seconds, "probe succeeded")
-        }
-        Some(failure) => tracing::debug!(
-            module,
-            host = %target.host,
-            port = target.port,
-            seconds,
-            %failure,
-            "probe failed"
-        ),
+    let (host, port) = (target.host.as_str(), target.port);
+    // tracing's macros take the level as a constant, hence one call per level.
+    macro_rules! emit {
+        ($level:expr) => {
+            match &report.failure {
+                None => tracing::event!($level, module, host, port, seconds, "probe succeeded"),
+                Some(failure) => tracing::event!(
+                    $level,
+                    module,
+                    host,
+                    port,
+                    seconds,
+                    phase = failure.phase.as_str(),
+                    class = failure.class.as_str(),
+                    detail = %failure.detail,
+                    "probe failed"
+                ),
+            }
+        };
+    }
+    use tracing::Level;
+    if level == Level::ERROR {
+        emit!(Level::ERROR)
+    } else if level == Level::WARN {
+        emit!(Level::WARN)
+    } else if level == Level::INFO {
+        emit!(Level::INFO)
+    } else if level == Level::DEBUG {
+        emit!(Level::DEBUG)
+    } else {
+        emit!(Level::TRACE)
     }
 }
 

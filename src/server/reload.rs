@@ -11,29 +11,44 @@ use hyper::StatusCode;
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::{text, Reply, State};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 
 /// Why a reload did not happen; the text is what `POST /-/reload` answers and what is logged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
     /// The exporter serves its builtin modules: there is no file to read again.
     #[error("failed to reload: no --config.file given, the builtin modules are served")]
     NoConfigFile,
     /// The file could not be read or is invalid; the running configuration stays.
-    #[error("failed to reload {path}: {reason}")]
+    #[error("failed to reload {path}: {source}")]
     Load {
         /// The config file path.
         path: String,
-        /// What was wrong with it.
-        reason: String,
+        /// What was wrong with it: file, line, column and key.
+        #[source]
+        source: ConfigError,
+    },
+    /// The task reading the file died (a panic); the running configuration stays.
+    #[error("failed to reload {path}: loader task failed: {source}")]
+    Loader {
+        /// The config file path.
+        path: String,
+        /// How the task ended.
+        #[source]
+        source: tokio::task::JoinError,
     },
 }
 
-/// Reads and validates the config file at `path`; the one place the exporter loads a file.
+/// Reads and validates the config file at `path`, and logs its warnings; the one place the
+/// exporter loads a file.
 ///
-/// Errors: the one-line reason the file was rejected.
-pub fn load_config(path: &Path) -> Result<Config, String> {
-    Config::load_file(path).map_err(|e| e.to_string())
+/// Errors: [`ConfigError`], whose text is the one-line reason the file was rejected.
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let config = Config::load_file(path)?;
+    for warning in &config.warnings {
+        tracing::warn!(file = %path.display(), "{warning}");
+    }
+    Ok(config)
 }
 
 impl State {
@@ -50,8 +65,15 @@ impl State {
         let shown = path.display().to_string();
         // Reading a file blocks: keep it off the request workers.
         let loaded = match tokio::task::spawn_blocking(move || load_config(&path)).await {
-            Ok(loaded) => loaded,
-            Err(err) => Err(format!("loader task failed: {err}")),
+            Ok(Ok(config)) => Ok(config),
+            Ok(Err(source)) => Err(ReloadError::Load {
+                path: shown.clone(),
+                source,
+            }),
+            Err(source) => Err(ReloadError::Loader {
+                path: shown.clone(),
+                source,
+            }),
         };
         match loaded {
             Ok(config) => {
@@ -61,12 +83,8 @@ impl State {
                 tracing::info!(file = %shown, modules, "config reloaded");
                 Ok(())
             }
-            Err(reason) => {
+            Err(err) => {
                 self.metrics().reload_failed();
-                let err = ReloadError::Load {
-                    path: shown,
-                    reason,
-                };
                 tracing::error!("{err}; keeping the running config");
                 Err(err)
             }

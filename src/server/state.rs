@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
+use crate::history::{History, DEFAULT_LIMIT};
 use crate::metrics::ExporterMetrics;
 
 /// Shared server state. Build one with [`State::new`] and hand it to [`run`](super::run) in an
@@ -22,6 +23,10 @@ pub struct State {
     limiter: Arc<Semaphore>,
     /// Serializes reloads so two at once cannot interleave their metric updates.
     pub(super) reload_lock: Mutex<()>,
+    history: History,
+    started: Instant,
+    external_url: String,
+    prober_log_level: tracing::Level,
 }
 
 impl State {
@@ -52,7 +57,51 @@ impl State {
             metrics,
             limiter: Arc::new(Semaphore::new(max_concurrency.min(Semaphore::MAX_PERMITS))),
             reload_lock: Mutex::new(()),
+            history: History::new(DEFAULT_LIMIT),
+            started: Instant::now(),
+            external_url: String::new(),
+            prober_log_level: tracing::Level::DEBUG,
         }
+    }
+
+    /// The same state keeping `limit` successes and `limit` failures in its probe history
+    /// (`--history.limit`); 0 keeps none.
+    pub fn with_history_limit(mut self, limit: usize) -> State {
+        self.history = History::new(limit);
+        self
+    }
+
+    /// The same state with `url` (`--web.external-url`, e.g. `https://exporter.example:19115`)
+    /// as the base of the links its pages give for use elsewhere; a trailing `/` is dropped.
+    pub fn with_external_url(mut self, url: &str) -> State {
+        self.external_url = url.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The same state logging each probe's outcome at `level` (`--log.prober`; default debug).
+    pub fn with_prober_log_level(mut self, level: tracing::Level) -> State {
+        self.prober_log_level = level;
+        self
+    }
+
+    /// The recent probes.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Time since the state was built (the exporter's uptime).
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    /// `--web.external-url` without a trailing `/`; empty when not set.
+    pub fn external_url(&self) -> &str {
+        &self.external_url
+    }
+
+    /// The level each probe's outcome is logged at.
+    pub fn prober_log_level(&self) -> tracing::Level {
+        self.prober_log_level
     }
 
     /// The configuration now in force. A reload swaps it whole; a probe keeps the one it began

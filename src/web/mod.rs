@@ -1,222 +1,192 @@
-//! `--web.config.file`: HTTPS, client certificates, basic authentication, security headers and
-//! the request rate limit, in Prometheus exporter-toolkit's file format.
+//! The pages for people: the status page `/` (build, uptime, modules, recent probes), a probe's
+//! full record at `/logs?id=N` or `/logs?target=T&module=M`, the configuration at `/config`, and
+//! the embedded runbooks at `/runbooks/<name>` (also under `/docs/runbooks/<name>.md`, the path
+//! the shipped alert rules use).
 //!
-//! [`Web`] holds the settings in force. The toolkit reads its file on every request; here the
-//! file and the certificate, key and CA files it names are checked for a change at most once a
-//! second (on new connections and requests), and a change is loaded at once. A new file that
-//! does not load is logged and the last good settings stay.
+//! Server-rendered HTML from maud templates, which escape every interpolated value; no
+//! JavaScript; one stylesheet in the page that turns the probe table into cards on a narrow
+//! screen. Links between pages are relative, so the pages also work behind a proxy that serves
+//! the exporter under a path prefix.
 
-pub mod auth;
-pub mod config;
-pub mod tls;
+mod logs;
+mod status;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use hyper::header::{HeaderName, HeaderValue};
-use rustls::ServerConfig;
+use hyper::StatusCode;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use crate::config::ConfigError;
-pub use auth::{basic_credentials, AuthOutcome, Authenticator};
-pub use config::WebConfig;
-pub use tls::server_config;
+use crate::report::FailureClass;
+use crate::runbooks;
+use crate::server::{parse_query, State};
 
-/// How often the files are checked for a change at most.
-const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// The `Content-Type` of every page.
+pub const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 
-/// A loaded web config, ready to serve.
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    /// The TLS server configuration; `None` serves plain HTTP.
-    pub tls: Option<Arc<ServerConfig>>,
-    /// Headers added to every answer.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// User name to bcrypt hash; empty: no authentication.
-    pub users: std::collections::BTreeMap<String, String>,
-    /// Token bucket: one token per `interval`, `burst` at most; `None` when off.
-    pub rate_limit: Option<(Duration, u32)>,
-    /// The files this came from, with their state when read (change detection).
-    files: Vec<(PathBuf, Option<Stamp>)>,
+/// A rendered page and its status.
+#[derive(Debug)]
+pub struct Page {
+    /// 200, or the 4xx explained by the page.
+    pub status: StatusCode,
+    /// The HTML document.
+    pub body: String,
 }
 
-/// What identifies a file's content cheaply: modification time, size and inode.
-type Stamp = (SystemTime, u64, u64);
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+/// Whether `path` is one of the pages this module renders.
+pub fn serves(path: &str) -> bool {
+    matches!(path, "/" | "/logs" | "/config")
+        || path.starts_with("/runbooks/")
+        || path.starts_with("/docs/runbooks/")
 }
 
-/// Loads the web config at `path` and everything it names: the YAML is checked, the
-/// certificate, key and CA files are read and the TLS configuration is built.
+/// Renders the page at `path` with query string `query`.
 ///
-/// Errors: [`ConfigError::Read`] when the file cannot be read; [`ConfigError::Invalid`]
-/// (`file:line:column: key: what`) for a problem in it or in a file it names.
-pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let mut files = vec![(path.to_path_buf(), stamp(path))];
-    let config = WebConfig::load_file(path)?;
-    let tls_cfg = &config.tls_server_config;
-    for file in [
-        &tls_cfg.cert_file,
-        &tls_cfg.key_file,
-        &tls_cfg.client_ca_file,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        files.push((file.clone(), stamp(file)));
-    }
-    let tls = if config.tls_enabled() {
-        let built = tls::server_config(tls_cfg, config.http_server_config.http2);
-        match built {
-            Ok(server) => Some(Arc::new(server)),
-            Err((key, message)) => {
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                return Err(config::invalid_at(
-                    &text,
-                    &path.display().to_string(),
-                    key,
-                    &message,
-                ));
-            }
-        }
-    } else {
-        None
+/// Errors are pages too: 400 for a malformed query, 404 for a record or runbook that does not
+/// exist, each naming the reason in one line.
+pub fn render(path: &str, query: Option<&str>, state: &State) -> Page {
+    let pairs = match parse_query(query.unwrap_or("")) {
+        Ok(pairs) => pairs,
+        Err(err) => return problem(StatusCode::BAD_REQUEST, "Bad request", &err.to_string()),
     };
-    let headers = config
-        .http_server_config
-        .headers
-        .iter()
-        .filter_map(|(name, value)| {
-            // Both were checked at load; a failure here cannot happen.
-            Some((
-                HeaderName::from_bytes(name.as_bytes()).ok()?,
-                HeaderValue::from_str(value).ok()?,
-            ))
-        })
-        .collect();
-    let limit = &config.rate_limit;
-    Ok(Settings {
-        tls,
-        headers,
-        users: config.basic_auth_users,
-        rate_limit: (!limit.interval.is_zero()).then_some((limit.interval, limit.burst)),
-        files,
-    })
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    match path {
+        "/" => ok(status::landing(state)),
+        "/config" => ok(status::config(state)),
+        "/logs" => logs::page(param("id"), param("target"), param("module"), state),
+        _ => runbook(path, state),
+    }
 }
 
-/// The web settings in force, kept current with their files; one per server.
-#[derive(Debug, Default)]
-pub struct Web {
-    path: Option<PathBuf>,
-    current: RwLock<Arc<Settings>>,
-    /// When the files were last looked at.
-    checked: Mutex<Option<Instant>>,
-    /// Credentials checks and their cache.
-    pub auth: Authenticator,
-    /// Tokens left and when they were counted.
-    bucket: Mutex<Option<(f64, Instant)>>,
+/// `/runbooks/`, `/runbooks/<name>`, `/docs/runbooks/<name>.md`.
+fn runbook(path: &str, state: &State) -> Page {
+    let name = path
+        .strip_prefix("/docs/runbooks")
+        .or_else(|| path.strip_prefix("/runbooks"))
+        .unwrap_or(path)
+        .trim_start_matches('/');
+    let name = name.strip_suffix(".md").unwrap_or(name);
+    let name = if name.is_empty() { "README" } else { name };
+    // The way back to the site root from this page, for relative links.
+    let base = if path.starts_with("/docs/") {
+        "../../"
+    } else {
+        "../"
+    };
+    let Some(markdown) = runbooks::markdown(name) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "No such runbook",
+            &format!("there is no runbook named {name:?}; see runbooks/ for the list"),
+        );
+    };
+    let title = runbooks::summary(name)
+        .map(|s| s.title.clone())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "Runbooks".to_string());
+    let external = state.external_url();
+    let link = if name == "README" {
+        format!("{external}/runbooks/<class>")
+    } else {
+        format!("{external}/runbooks/{name}")
+    };
+    // The runbook HTML comes from our own Markdown through pulldown-cmark, raw HTML shown as
+    // text (see `runbooks::to_html`).
+    let body = html! {
+        nav {
+            a href=(base) { "status" } " · " a href=(format!("{base}runbooks/")) { "all runbooks" }
+        }
+        article.runbook { (PreEscaped(runbooks::to_html(markdown))) }
+        @if !external.is_empty() {
+            p.note { "Link to this page from alert rules: " code { (link) } }
+        }
+    };
+    ok(document(&title, body))
 }
 
-impl Web {
-    /// No web config: plain HTTP, no authentication, no extra headers.
-    pub fn disabled() -> Web {
-        Web::default()
+fn ok(body: Markup) -> Page {
+    Page {
+        status: StatusCode::OK,
+        body: body.into_string(),
     }
+}
 
-    /// The settings of the web config at `path`, watched for changes from now on.
-    ///
-    /// Errors: as [`load`].
-    pub fn from_file(path: &Path) -> Result<Web, ConfigError> {
-        let settings = load(path)?;
-        Ok(Web {
-            path: Some(path.to_path_buf()),
-            current: RwLock::new(Arc::new(settings)),
-            ..Web::default()
-        })
+/// A page explaining a 4xx in one line.
+fn problem(status: StatusCode, title: &str, reason: &str) -> Page {
+    let body = html! {
+        p.failed { (reason) }
+        p { a href="/" { "back to the status page" } }
+    };
+    Page {
+        status,
+        body: layout(title, body).into_string(),
     }
+}
 
-    /// The settings in force, after loading the files again if one of them changed (checked
-    /// at most once a second). A failed load is logged and the last good settings stay.
-    pub fn current(&self) -> Arc<Settings> {
-        if let Some(path) = &self.path {
-            if self.due() {
-                self.refresh(path);
+/// The stylesheet: readable on a phone, the probe table becomes one card per probe below 40rem.
+const STYLE: &str = "\
+body{font-family:system-ui,-apple-system,sans-serif;margin:0 auto;max-width:72rem;padding:.5rem 1rem;line-height:1.45;color:#1b1b1b}\
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:1.6rem}\
+a{color:#0645ad}\
+table{border-collapse:collapse;width:100%;margin:.5rem 0}\
+th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}\
+th{background:#f3f3f3}\
+pre{overflow-x:auto;background:#f6f6f6;padding:.6rem;font-size:.85rem;white-space:pre}\
+code{background:#f3f3f3;padding:0 .2rem;word-break:break-word}\
+pre code{background:none;padding:0}\
+.scroll{overflow-x:auto}\
+.failed{color:#a40000;font-weight:600}.ok{color:#116611;font-weight:600}\
+.meaning{display:block;font-size:.85rem;color:#444;font-weight:normal}\
+.note{font-size:.9rem;color:#444}\
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.facts dt{font-weight:600}dl.facts dd{margin:0;word-break:break-word}\
+@media (max-width:40rem){\
+table.cards thead{display:none}table.cards tr{display:block;border:1px solid #ddd;margin:.5rem 0;padding:.3rem}\
+table.cards td{display:block;border:none;padding:.1rem .3rem}\
+table.cards td[data-label]::before{content:attr(data-label) \": \";font-weight:600}}";
+
+/// The HTML document around `body`, with `title` as its first heading.
+fn layout(title: &str, body: Markup) -> Markup {
+    document(title, html! { h1 { (title) } (body) })
+}
+
+/// The HTML document around `body`, which brings its own first heading.
+fn document(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · handshake_exporter" }
+                style { (PreEscaped(STYLE)) }
             }
+            body { (body) }
         }
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
     }
+}
 
-    /// Whether a check is due; marks it done.
-    fn due(&self) -> bool {
-        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        match *checked {
-            Some(at) if now.duration_since(at) < CHECK_INTERVAL => false,
-            _ => {
-                *checked = Some(now);
-                true
-            }
-        }
-    }
+/// `2026-11-30T03:24:13Z`.
+fn utc(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
 
-    fn refresh(&self, path: &Path) {
-        let old = self
-            .current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let changed = old.files.iter().any(|(file, seen)| stamp(file) != *seen);
-        if !changed {
-            return;
-        }
-        let next = match load(path) {
-            Ok(settings) => {
-                tracing::info!(file = %path.display(), tls = settings.tls.is_some(), "web config reloaded");
-                settings
-            }
-            Err(err) => {
-                tracing::error!(
-                    "failed to reload the web config: {err}; keeping the last good one"
-                );
-                // Remember what was seen so the same broken state is reported once.
-                let files = old
-                    .files
-                    .iter()
-                    .map(|(file, _)| (file.clone(), stamp(file)))
-                    .collect();
-                Settings {
-                    files,
-                    ..(*old).clone()
-                }
-            }
-        };
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
-    }
+/// A duration in seconds with millisecond precision: `0.012 s`.
+fn seconds(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
 
-    /// Takes a token from the rate limiter of `settings`; `false` when the bucket is empty
-    /// (the answer is then 429, as the toolkit's).
-    pub fn take_token(&self, settings: &Settings) -> bool {
-        let Some((interval, burst)) = settings.rate_limit else {
-            return true;
-        };
-        let burst = f64::from(burst.max(1));
-        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let (tokens, at) = bucket.unwrap_or((burst, now));
-        let refill = now.duration_since(at).as_secs_f64() / interval.as_secs_f64();
-        let tokens = (tokens + refill).min(burst);
-        if tokens >= 1.0 {
-            *bucket = Some((tokens - 1.0, now));
-            true
-        } else {
-            *bucket = Some((tokens, now));
-            false
+/// The class name linked to its runbook (relative to the site root, `base` leads there), with
+/// the sentence that says what it means.
+fn class_cell(class: FailureClass, base: &str) -> Markup {
+    let meaning = runbooks::summary(class.as_str()).map(|s| s.meaning.as_str());
+    html! {
+        a.class href=(format!("{base}runbooks/{class}")) { (class.as_str()) }
+        @if let Some(meaning) = meaning {
+            span.meaning { (meaning) }
         }
     }
 }

@@ -35,7 +35,13 @@ impl<'a> Exporter<'a> {
     /// it in the client namespace and waits (up to 20 s) until `/-/healthy` answers 200.
     pub fn start(lab: &'a Lab, config: &str) -> Exporter<'a> {
         let program = env!("CARGO_BIN_EXE_handshake_exporter");
-        Exporter::spawn(lab, "exporter", program, LISTEN, config)
+        Exporter::spawn(lab, "exporter", program, LISTEN, config, &[])
+    }
+
+    /// As [`Exporter::start`], with `args` added to the command line.
+    pub fn start_with_args(lab: &'a Lab, config: &str, args: &[&str]) -> Exporter<'a> {
+        let program = env!("CARGO_BIN_EXE_handshake_exporter");
+        Exporter::spawn(lab, "exporter", program, LISTEN, config, args)
     }
 
     /// Starts blackbox_exporter ([`BLACKBOX_BIN`]) with `config` in the client namespace, on
@@ -58,17 +64,19 @@ impl<'a> Exporter<'a> {
             BLACKBOX_BIN,
             BLACKBOX_LISTEN,
             config,
+            &[],
         ))
     }
 
     /// Writes `config` as `<name>.yml`, runs `program` in the client namespace with the flags
-    /// both exporters share, logging to `<name>.log`, and waits until it is healthy.
+    /// both exporters share plus `args`, logging to `<name>.log`, and waits until it is healthy.
     fn spawn(
         lab: &'a Lab,
         name: &str,
         program: &str,
         listen: &'static str,
         config: &str,
+        args: &[&str],
     ) -> Exporter<'a> {
         let config_path = lab.file(&format!("{name}.yml"), config);
         let log = lab.dir.join(format!("{name}.log"));
@@ -79,6 +87,7 @@ impl<'a> Exporter<'a> {
             .args(["--web.listen-address", listen, "--log.level", "debug"])
             .arg("--config.file")
             .arg(&config_path)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -174,7 +183,8 @@ pub fn get_from(
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode(s: &str) -> String {
+/// Percent-encodes `s` for a query string (every byte outside RFC 3986's unreserved set).
+pub fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

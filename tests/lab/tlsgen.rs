@@ -151,6 +151,17 @@ impl Default for Pki {
     }
 }
 
+/// A self-signed identity from `params`, for a test that sets the subject or the dates itself.
+pub fn self_signed(params: CertificateParams) -> Identity {
+    let key = KeyPair::generate().expect("leaf key");
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    Identity {
+        chain: vec![cert.der().clone()],
+        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+        leaf_pem: cert.pem(),
+    }
+}
+
 /// An identity from PEM text made elsewhere (e.g. by `openssl req`): the leaf of `cert_pem`
 /// and the PKCS#8 key of `key_pem`.
 pub fn identity_from_pem(cert_pem: &str, key_pem: &str) -> Identity {

@@ -90,7 +90,7 @@ pub fn across_candidates(mut failures: Vec<Failure>) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Phase;
+    use crate::report::{Detail, Phase, Rcode};
 
     fn names(list: &[Name]) -> Vec<String> {
         list.iter().map(ToString::to_string).collect()
@@ -156,17 +156,17 @@ mod tests {
         assert!(candidates(&long, &[], 1, false).is_empty());
     }
 
-    fn f(class: FailureClass, detail: &'static str) -> Failure {
+    fn f(class: FailureClass, detail: impl Into<Detail>) -> Failure {
         Failure::new(Phase::Resolve, class, detail)
     }
 
     #[test]
     fn nxdomain_only_when_every_candidate_was() {
-        let all = vec![f(FailureClass::DnsNxdomain, "NXDOMAIN"); 3];
+        let all = vec![f(FailureClass::DnsNxdomain, Rcode::NxDomain); 3];
         assert_eq!(across_candidates(all).class, FailureClass::DnsNxdomain);
         let nodata = vec![
-            f(FailureClass::DnsNxdomain, "NXDOMAIN"),
-            f(FailureClass::DnsNoRecords, "NOERROR"),
+            f(FailureClass::DnsNxdomain, Rcode::NxDomain),
+            f(FailureClass::DnsNoRecords, Rcode::NoError),
         ];
         assert_eq!(across_candidates(nodata).class, FailureClass::DnsNoRecords);
     }
@@ -174,18 +174,18 @@ mod tests {
     #[test]
     fn the_first_indefinite_answer_wins() {
         let list = vec![
-            f(FailureClass::DnsNxdomain, "NXDOMAIN"),
-            f(FailureClass::DnsServfail, "SERVFAIL"),
-            f(FailureClass::DnsNoRecords, "NOERROR"),
-            f(FailureClass::Timeout, ""),
+            f(FailureClass::DnsNxdomain, Rcode::NxDomain),
+            f(FailureClass::DnsServfail, Rcode::ServFail),
+            f(FailureClass::DnsNoRecords, Rcode::NoError),
+            f(FailureClass::Timeout, Detail::None),
         ];
         let got = across_candidates(list);
         assert_eq!(
-            (got.class, got.detail.as_ref()),
-            (FailureClass::DnsServfail, "SERVFAIL")
+            (got.class, got.detail),
+            (FailureClass::DnsServfail, Detail::Rcode(Rcode::ServFail))
         );
-        assert!(goes_on(&f(FailureClass::DnsServfail, "SERVFAIL")));
-        assert!(!goes_on(&f(FailureClass::Timeout, "")));
-        assert!(!goes_on(&f(FailureClass::DnsRefused, "REFUSED")));
+        assert!(goes_on(&f(FailureClass::DnsServfail, Rcode::ServFail)));
+        assert!(!goes_on(&f(FailureClass::Timeout, Detail::None)));
+        assert!(!goes_on(&f(FailureClass::DnsRefused, Rcode::Refused)));
     }
 }

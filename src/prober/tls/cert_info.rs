@@ -2,8 +2,6 @@
 //! `probe_ssl_last_chain_info` with (prober/tls.go: SHA-256 fingerprint, `Subject.String()`,
 //! `Issuer.String()`, DNS SANs joined with ",", serial as `%x` of its bytes).
 
-use std::fmt::Write;
-
 use sha2::{Digest, Sha256};
 use x509_parser::extensions::GeneralName;
 
@@ -30,22 +28,13 @@ pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
         _ => String::new(),
     };
     Some(CertInfo {
-        fingerprint_sha256: hex(&Sha256::digest(der)),
+        fingerprint_sha256: hex::encode(Sha256::digest(der)),
         subject: go_name_string(cert.subject()),
         issuer: go_name_string(cert.issuer()),
         subject_alternative,
         serial_number: serial_hex(cert.raw_serial()),
         not_after: cert.validity().not_after.timestamp(),
     })
-}
-
-/// Lowercase hex of `bytes`, two digits per byte.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 /// A DER INTEGER's content (RFC 5280 section 4.1.2.2) as blackbox_exporter prints the serial
@@ -56,9 +45,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// some) prints its absolute value, as `big.Int.Bytes` does.
 fn serial_hex(raw: &[u8]) -> String {
     if raw.first().is_some_and(|b| b & 0x80 != 0) {
-        return hex(trim_zero_octets(&twos_complement_negation(raw)));
+        return hex::encode(trim_zero_octets(&twos_complement_negation(raw)));
     }
-    hex(trim_zero_octets(raw))
+    hex::encode(trim_zero_octets(raw))
 }
 
 /// `bytes` without its leading zero octets.

@@ -9,7 +9,7 @@ use std::io;
 use rustls::{AlertDescription, CertificateError, Error};
 
 use crate::prober::errno::classify_stream;
-use crate::report::{Failure, FailureClass, Phase};
+use crate::report::{Detail, Failure, FailureClass, Phase, TlsAlert};
 
 /// Classifies an error returned by the tokio-rustls handshake or by a socket read after it.
 ///
@@ -33,10 +33,12 @@ pub(crate) fn classify_rustls(err: &Error) -> Failure {
     use FailureClass as F;
     let (class, detail) = match err {
         // Now is past a certificate's notAfter (RFC 5280 section 4.1.2.5).
-        Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => (F::TlsCertExpired, ""),
+        Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            (F::TlsCertExpired, Detail::None)
+        }
         // Now is before a certificate's notBefore.
         Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
-            (F::TlsCertNotYetValid, "")
+            (F::TlsCertNotYetValid, Detail::None)
         }
         // No path to a trusted root: unknown issuer (which includes a self-signed leaf), a
         // signature that does not verify, or one made with an algorithm we cannot check.
@@ -46,22 +48,22 @@ pub(crate) fn classify_rustls(err: &Error) -> Failure {
             | C::UnsupportedSignatureAlgorithm
             | C::UnsupportedSignatureAlgorithmContext { .. }
             | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. },
-        ) => (F::TlsCertUntrusted, ""),
+        ) => (F::TlsCertUntrusted, Detail::None),
         // The leaf's SANs do not cover the server name (RFC 6125).
         Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            (F::TlsCertHostnameMismatch, "")
+            (F::TlsCertHostnameMismatch, Detail::None)
         }
         // Every other rejection of the presented chain: revoked, bad DER, wrong extended key
         // usage (InvalidPurpose), unhandled critical extension, CA used as leaf, CRL problems,
         // or no certificate at all.
         Error::InvalidCertificate(_)
         | Error::InvalidCertRevocationList(_)
-        | Error::NoCertificatesPresented => (F::TlsCertInvalid, ""),
+        | Error::NoCertificatesPresented => (F::TlsCertInvalid, Detail::None),
         // The peer gave up with a fatal alert (RFC 8446 section 6.2).
-        Error::AlertReceived(alert) => (F::TlsAlert, alert_name(*alert)),
+        Error::AlertReceived(a) => (F::TlsAlert, Detail::TlsAlert(alert(*a))),
         // We refused what the server chose: a TLS 1.0/1.1 ServerHello, no common suite, group
         // or signature scheme.
-        Error::PeerIncompatible(_) => (F::TlsIncompatible, ""),
+        Error::PeerIncompatible(_) => (F::TlsIncompatible, Detail::None),
         // The bytes are not TLS (an HTTP or SSH banner fails the record header check as
         // InvalidContentType), or the peer broke the protocol's rules (PeerMisbehaved: it
         // speaks something TLS-shaped, but not TLS as RFC 8446 / RFC 5246 define it).
@@ -70,7 +72,7 @@ pub(crate) fn classify_rustls(err: &Error) -> Failure {
         | Error::InappropriateHandshakeMessage { .. }
         | Error::PeerMisbehaved(_)
         | Error::PeerSentOversizedRecord
-        | Error::DecryptError => (F::ProtocolMismatch, ""),
+        | Error::DecryptError => (F::ProtocolMismatch, Detail::None),
         // Failures of this process: clock, randomness, our own key, our configuration.
         Error::FailedToGetCurrentTime
         | Error::FailedToGetRandomBytes
@@ -79,56 +81,57 @@ pub(crate) fn classify_rustls(err: &Error) -> Failure {
         | Error::BadMaxFragmentSize
         | Error::HandshakeNotComplete
         | Error::General(_)
-        | Error::Other(_) => (F::ProberError, ""),
+        | Error::Other(_) => (F::ProberError, Detail::None),
         // Variants added after rustls 0.23 (the enum is #[non_exhaustive]), ECH and ALPN errors
         // we cannot trigger: nothing proves the target at fault.
-        _ => (F::ProberError, ""),
+        _ => (F::ProberError, Detail::None),
     };
     Failure::new(Phase::Tls, class, detail)
 }
 
-/// The RFC 8446 section 6 / IANA "TLS Alerts" registry name of `alert`, snake_case.
+/// The RFC 8446 section 6 / IANA "TLS Alerts" registry entry of `alert`.
 ///
-/// `unknown_alert` for a code rustls does not know (the detail token stays bounded).
-pub(crate) fn alert_name(alert: AlertDescription) -> &'static str {
+/// [`TlsAlert::Unknown`] for a code rustls does not know (the detail token stays bounded).
+pub(crate) fn alert(alert: AlertDescription) -> TlsAlert {
     use AlertDescription as A;
+    use TlsAlert as T;
     match alert {
-        A::CloseNotify => "close_notify",
-        A::UnexpectedMessage => "unexpected_message",
-        A::BadRecordMac => "bad_record_mac",
-        A::DecryptionFailed => "decryption_failed",
-        A::RecordOverflow => "record_overflow",
-        A::DecompressionFailure => "decompression_failure",
-        A::HandshakeFailure => "handshake_failure",
-        A::NoCertificate => "no_certificate",
-        A::BadCertificate => "bad_certificate",
-        A::UnsupportedCertificate => "unsupported_certificate",
-        A::CertificateRevoked => "certificate_revoked",
-        A::CertificateExpired => "certificate_expired",
-        A::CertificateUnknown => "certificate_unknown",
-        A::IllegalParameter => "illegal_parameter",
-        A::UnknownCA => "unknown_ca",
-        A::AccessDenied => "access_denied",
-        A::DecodeError => "decode_error",
-        A::DecryptError => "decrypt_error",
-        A::ExportRestriction => "export_restriction",
-        A::ProtocolVersion => "protocol_version",
-        A::InsufficientSecurity => "insufficient_security",
-        A::InternalError => "internal_error",
-        A::InappropriateFallback => "inappropriate_fallback",
-        A::UserCanceled => "user_canceled",
-        A::NoRenegotiation => "no_renegotiation",
-        A::MissingExtension => "missing_extension",
-        A::UnsupportedExtension => "unsupported_extension",
-        A::CertificateUnobtainable => "certificate_unobtainable",
-        A::UnrecognisedName => "unrecognized_name",
-        A::BadCertificateStatusResponse => "bad_certificate_status_response",
-        A::BadCertificateHashValue => "bad_certificate_hash_value",
-        A::UnknownPSKIdentity => "unknown_psk_identity",
-        A::CertificateRequired => "certificate_required",
-        A::NoApplicationProtocol => "no_application_protocol",
-        A::EncryptedClientHelloRequired => "encrypted_client_hello_required",
+        A::CloseNotify => T::CloseNotify,
+        A::UnexpectedMessage => T::UnexpectedMessage,
+        A::BadRecordMac => T::BadRecordMac,
+        A::DecryptionFailed => T::DecryptionFailed,
+        A::RecordOverflow => T::RecordOverflow,
+        A::DecompressionFailure => T::DecompressionFailure,
+        A::HandshakeFailure => T::HandshakeFailure,
+        A::NoCertificate => T::NoCertificate,
+        A::BadCertificate => T::BadCertificate,
+        A::UnsupportedCertificate => T::UnsupportedCertificate,
+        A::CertificateRevoked => T::CertificateRevoked,
+        A::CertificateExpired => T::CertificateExpired,
+        A::CertificateUnknown => T::CertificateUnknown,
+        A::IllegalParameter => T::IllegalParameter,
+        A::UnknownCA => T::UnknownCa,
+        A::AccessDenied => T::AccessDenied,
+        A::DecodeError => T::DecodeError,
+        A::DecryptError => T::DecryptError,
+        A::ExportRestriction => T::ExportRestriction,
+        A::ProtocolVersion => T::ProtocolVersion,
+        A::InsufficientSecurity => T::InsufficientSecurity,
+        A::InternalError => T::InternalError,
+        A::InappropriateFallback => T::InappropriateFallback,
+        A::UserCanceled => T::UserCanceled,
+        A::NoRenegotiation => T::NoRenegotiation,
+        A::MissingExtension => T::MissingExtension,
+        A::UnsupportedExtension => T::UnsupportedExtension,
+        A::CertificateUnobtainable => T::CertificateUnobtainable,
+        A::UnrecognisedName => T::UnrecognizedName,
+        A::BadCertificateStatusResponse => T::BadCertificateStatusResponse,
+        A::BadCertificateHashValue => T::BadCertificateHashValue,
+        A::UnknownPSKIdentity => T::UnknownPskIdentity,
+        A::CertificateRequired => T::CertificateRequired,
+        A::NoApplicationProtocol => T::NoApplicationProtocol,
+        A::EncryptedClientHelloRequired => T::EncryptedClientHelloRequired,
         // Unknown(code) and variants added later.
-        _ => "unknown_alert",
+        _ => T::Unknown,
     }
 }

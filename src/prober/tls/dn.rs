@@ -44,7 +44,7 @@ pub(crate) fn go_name_string(name: &X509Name<'_>) -> String {
             None => extra.push(format!(
                 "{}=#{}",
                 atv.attr_type().to_id_string(),
-                super::cert_info::hex(&go_marshal(atv))
+                hex::encode(go_marshal(atv))
             )),
         }
     }

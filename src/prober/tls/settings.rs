@@ -24,9 +24,8 @@ use rustls::{
 
 use super::pinned::Pinned;
 use super::verifier::{RecordingVerifier, Trust};
-use crate::config::{TlsConfig, TlsVersion};
-use crate::prober::errno::errno_name;
-use crate::report::{Failure, FailureClass, Phase, StepLog};
+use crate::config::{ClientCert, TlsConfig, TlsVersion};
+use crate::report::{Detail, Failure, FailureClass, Phase, StepLog};
 
 /// The process-wide ring provider, offering the AES-128-GCM suites first (as Go's crypto/tls
 /// does): the server picks what it prefers anyway, and a probe gains nothing from AES-256/SHA-384
@@ -96,8 +95,8 @@ pub(crate) struct Setup {
 /// Builds the rustls client configuration for `cfg`; files are read on every call.
 ///
 /// Errors: `prober_error` when a TLS file cannot be read or holds nothing usable, when
-/// cert_file and key_file do not come together or do not match, or when the version range is
-/// empty for rustls (which speaks TLS 1.2 and 1.3 only).
+/// cert_file and key_file do not match, or when the version range holds neither TLS 1.2 nor 1.3
+/// (all rustls speaks).
 pub(crate) async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Setup, Failure> {
     let versions = versions(cfg, log)?;
     let provider = provider();
@@ -116,7 +115,7 @@ pub(crate) async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Setup, F
             log.note(format!(
                 "tls: crypto provider refused the version range: {e}"
             ));
-            prober_error("")
+            prober_error()
         })?
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone())
@@ -130,10 +129,10 @@ pub(crate) async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Setup, F
     })
 }
 
-/// The rustls versions to offer for the configured `min_version`/`max_version`.
+/// The rustls versions to offer for the module's version range.
 ///
 /// TLS 1.0 and 1.1 as a minimum mean TLS 1.2 (rustls has nothing older); a maximum below 1.2
-/// or a minimum above the maximum leaves nothing to offer.
+/// leaves nothing to offer.
 fn versions(
     cfg: &TlsConfig,
     log: &mut StepLog,
@@ -141,24 +140,13 @@ fn versions(
     static ONLY_12: [&SupportedProtocolVersion; 1] = [&TLS12];
     static ONLY_13: [&SupportedProtocolVersion; 1] = [&TLS13];
     static BOTH: [&SupportedProtocolVersion; 2] = [&TLS13, &TLS12];
-    let min = cfg
-        .min_version
-        .unwrap_or(TlsVersion::Tls12)
-        .max(TlsVersion::Tls12);
-    let max = cfg.max_version.unwrap_or(TlsVersion::Tls13);
-    if max < TlsVersion::Tls12 {
-        log.note(format!(
-            "tls: max_version {max:?} is below TLS 1.2, the oldest version this prober speaks: nothing to offer"
-        ));
-        return Err(prober_error(""));
-    }
-    if min > max {
-        log.note(format!(
-            "tls: min_version {min:?} is above max_version {max:?}: nothing to offer"
-        ));
-        return Err(prober_error(""));
-    }
-    Ok(match (min, max) {
+    let Some(offered) = cfg.versions.at_least(TlsVersion::Tls12) else {
+        log.note(
+            "tls: max_version is below TLS 1.2, the oldest version this prober speaks: nothing to offer",
+        );
+        return Err(prober_error());
+    };
+    Ok(match offered {
         (TlsVersion::Tls13, _) => &ONLY_13,
         (_, TlsVersion::Tls13) => &BOTH,
         _ => &ONLY_12,
@@ -189,41 +177,40 @@ async fn trust(cfg: &TlsConfig, log: &mut StepLog) -> Result<Trust, Failure> {
     let (added, _) = store.add_parsable_certificates(extra);
     if added == 0 {
         log.note("tls: ca_file holds no usable CA certificate");
-        return Err(prober_error(""));
+        return Err(prober_error());
     }
     WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider().clone())
         .build()
         .map(|verifier| Trust::WebPki(verifier, pinned))
         .map_err(|e| {
             log.note(format!("tls: cannot build a verifier from ca_file: {e}"));
-            prober_error("")
+            prober_error()
         })
 }
 
-/// The client certificate and key, when `cert_file` and `key_file` are both set.
+/// The client certificate and key, when the module presents one.
 async fn client_key(
     cfg: &TlsConfig,
     log: &mut StepLog,
 ) -> Result<Option<Arc<CertifiedKey>>, Failure> {
-    let (cert_file, key_file) = match (&cfg.cert_file, &cfg.key_file) {
-        (None, None) => return Ok(None),
-        (Some(cert), Some(key)) => (cert, key),
-        _ => {
-            log.note("tls: cert_file and key_file must be set together");
-            return Err(prober_error(""));
-        }
+    let Some(ClientCert {
+        cert_file,
+        key_file,
+    }) = &cfg.client_cert
+    else {
+        return Ok(None);
     };
     let certs = read_certs(cert_file, "cert_file", log).await?;
     let pem = read_file(key_file, "key_file", log).await?;
     let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         log.note(format!("tls: key_file {}: {e}", key_file.display()));
-        prober_error("")
+        prober_error()
     })?;
     let certified = CertifiedKey::from_der(certs, key, provider()).map_err(|e| {
         log.note(format!(
             "tls: cert_file and key_file do not make a usable identity: {e}"
         ));
-        prober_error("")
+        prober_error()
     })?;
     log.note(format!(
         "tls: client certificate from {}",
@@ -243,14 +230,14 @@ async fn read_certs(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
             log.note(format!("tls: {what} {}: {e}", path.display()));
-            prober_error("")
+            prober_error()
         })?;
     if certs.is_empty() {
         log.note(format!(
             "tls: {what} {} holds no PEM certificate",
             path.display()
         ));
-        return Err(prober_error(""));
+        return Err(prober_error());
     }
     Ok(certs)
 }
@@ -259,18 +246,17 @@ async fn read_certs(
 async fn read_file(path: &Path, what: &str, log: &mut StepLog) -> Result<Vec<u8>, Failure> {
     tokio::fs::read(path).await.map_err(|e| {
         log.note(format!("tls: cannot read {what} {}: {e}", path.display()));
-        let detail = errno_name(e.raw_os_error());
-        Failure {
-            phase: Phase::Tls,
-            class: FailureClass::ProberError,
-            detail,
-        }
+        Failure::new(
+            Phase::Tls,
+            FailureClass::ProberError,
+            Detail::errno(e.raw_os_error()),
+        )
     })
 }
 
-/// A `prober_error` of phase `tls`.
-fn prober_error(detail: &'static str) -> Failure {
-    Failure::new(Phase::Tls, FailureClass::ProberError, detail)
+/// A `prober_error` of phase `tls`, without detail.
+fn prober_error() -> Failure {
+    Failure::bare(Phase::Tls, FailureClass::ProberError)
 }
 
 /// Watches the server's requests during one handshake: plays the client certificate resolver

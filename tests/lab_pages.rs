@@ -1,0 +1,199 @@
+//! The status pages after real lab probes: values a peer or a request controls (a certificate
+//! subject made here, a banner, the target) appear as text, never as markup; failed records link
+//! their runbook; `/logs?target=&module=` finds the latest record; failures outlive a flood of
+//! successes.
+
+#[macro_use]
+mod lab;
+
+use std::time::Duration;
+
+use lab::exporter::get;
+use lab::tlsgen::{self, Identity};
+use lab::{Exporter, Lab, Peer};
+use rcgen::{CertificateParams, DnType};
+
+/// A marker no page would contain by itself, wrapped in markup that would break a page that
+/// pasted it raw.
+const HOSTILE_CN: &str = r#"</td><script>alert("cn")</script>'x"#;
+const HOSTILE_BANNER: &str = "</td></tr><script>alert('banner')</script>\"<b>\r\n";
+/// Target::parse rejects `/` and spaces, so the target carries no end tags; the rest is hostile.
+const HOSTILE_TARGET: &str = r#"<script>"'x:80"#;
+
+const CONFIG: &str = r#"
+modules:
+  tls_any:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config:
+        insecure_skip_verify: true
+  ssh:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      query_response:
+        - expect: "^SSH-2.0-"
+  tcp:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+"#;
+
+/// A self-signed certificate whose subject CN is [`HOSTILE_CN`].
+fn hostile_identity() -> Identity {
+    let mut params = CertificateParams::new(vec!["ok.lab.test".to_string()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, HOSTILE_CN);
+    tlsgen::self_signed(params)
+}
+
+/// GET `path`, asserting a 200 and that the page holds no markup a peer injected.
+fn page(lab: &Lab, path: &str) -> String {
+    let (status, body) = get(lab, path, Duration::from_secs(10)).expect("GET failed");
+    assert_eq!(status, 200, "GET {path} answered {status}:\n{body}");
+    assert_no_injection(path, &body);
+    body
+}
+
+/// The exporter's pages contain no script element and no markup from the hostile strings.
+fn assert_no_injection(path: &str, body: &str) {
+    let lower = body.to_lowercase();
+    assert!(
+        !lower.contains("<script"),
+        "{path} holds a script tag:\n{body}"
+    );
+    assert!(
+        !body.contains("<b>"),
+        "{path} holds the banner's <b>:\n{body}"
+    );
+    assert!(
+        !body.contains("alert('banner')</script>") && !body.contains("</td><script"),
+        "{path} holds raw end tags from a peer:\n{body}"
+    );
+}
+
+/// The text a browser shows for `html` (entities decoded), for "appears as text" checks.
+fn text(html: &str) -> String {
+    html.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The first `logs?id=N` link of the status page row that holds `needle` (escaped).
+fn log_link(landing: &str, needle: &str) -> String {
+    let rows = landing.split("<tbody>").nth(1).expect("no probe table");
+    let row = rows
+        .split("<tr")
+        .find(|row| row.contains(needle))
+        .unwrap_or_else(|| panic!("no row holds {needle:?}:\n{landing}"));
+    let start = row.find("logs?id=").expect("row without log link");
+    let end = row[start..].find('"').expect("unterminated link") + start;
+    format!("/{}", &row[start..end])
+}
+
+#[test]
+fn hostile_strings_are_escaped_everywhere() {
+    let lab = lab_or_skip!();
+    lab.serve(
+        "203.0.113.2:8443",
+        Peer::Tls(tlsgen::server_config(&hostile_identity(), &[], None)),
+    );
+    lab.serve(
+        "203.0.113.2:2222",
+        Peer::BannerThenFin(HOSTILE_BANNER.into()),
+    );
+    let exporter = Exporter::start(&lab, CONFIG);
+    exporter
+        .probe("tls_any", "203.0.113.2:8443")
+        .assert_success();
+    exporter
+        .probe("ssh", "203.0.113.2:2222")
+        .assert_failure("query", "expect_mismatch", "");
+    let hostile = lab::exporter::encode(HOSTILE_TARGET);
+    let (status, _) = get(
+        &lab,
+        &format!("/probe?module=tcp&target={hostile}"),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+
+    let landing = page(&lab, "/");
+    // The target shows as text in its row.
+    assert!(
+        text(&landing).contains(HOSTILE_TARGET),
+        "target not shown as text:\n{landing}"
+    );
+    assert!(landing.contains("&lt;script&gt;&quot;"), "{landing}");
+
+    // The certificate subject on the TLS record.
+    let tls = page(&lab, &log_link(&landing, "tls_any"));
+    let subject = tls
+        .split(r#"<dd class="subject">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</dd>").next())
+        .unwrap_or_else(|| panic!("no subject on the record:\n{tls}"));
+    // RFC 4514 backslash-escapes `<`, `>` and `"` in the DN string; HTML escaping comes on top.
+    assert!(
+        subject.contains("&lt;/td") && subject.contains("&lt;script"),
+        "subject not escaped: {subject}"
+    );
+    assert_eq!(
+        text(subject),
+        r#"CN=\</td\>\<script\>alert(\"cn\")\</script\>'x"#
+    );
+
+    // The banner in the step log of the expect_mismatch record, and its runbook link.
+    let ssh = page(&lab, &log_link(&landing, ">ssh<"));
+    assert!(
+        text(&ssh).contains("<script>alert('banner')</script>"),
+        "banner not in the step log:\n{ssh}"
+    );
+    assert!(ssh.contains(r#"href="runbooks/expect_mismatch""#), "{ssh}");
+
+    // The target on its record, found by target and module.
+    let by_pair = page(&lab, &format!("/logs?target={hostile}&module=tcp"));
+    assert!(text(&by_pair).contains(HOSTILE_TARGET), "{by_pair}");
+    let config = page(&lab, "/config");
+    assert!(config.contains(r#"id="module-ssh""#), "{config}");
+}
+
+#[test]
+fn failures_survive_a_flood_of_successes() {
+    let lab = lab_or_skip!();
+    lab.serve("203.0.113.2:2222", Peer::Silent);
+    let exporter = Exporter::start_with_args(&lab, CONFIG, &["--history.limit", "5"]);
+    exporter
+        .probe("tcp", "203.0.113.2:1")
+        .assert_failure("connect", "refused", "ECONNREFUSED");
+    for _ in 0..20 {
+        exporter.probe("tcp", "203.0.113.2:2222").assert_success();
+    }
+    let landing = page(&lab, "/");
+    assert_eq!(
+        landing.matches("<tr class=\"success\"").count(),
+        5,
+        "{landing}"
+    );
+    assert_eq!(
+        landing.matches("<tr class=\"failure\"").count(),
+        1,
+        "{landing}"
+    );
+    let record = page(&lab, "/logs?target=203.0.113.2:1&module=tcp");
+    assert!(record.contains(r#"href="runbooks/refused""#), "{record}");
+    assert!(record.contains("ECONNREFUSED"), "{record}");
+    // The first success (record 2) is gone, the failure (record 1) stays.
+    let (status, gone) = get(&lab, "/logs?id=2", Duration::from_secs(5)).unwrap();
+    assert_eq!(status, 404, "{gone}");
+    page(&lab, "/logs?id=1");
+}
