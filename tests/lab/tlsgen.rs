@@ -105,15 +105,7 @@ impl Pki {
                 super::SERVER6.into(),
             ],
         };
-        let mut params = CertificateParams::new(names.clone()).expect("leaf params");
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names[0].as_str());
-        params.not_before = date_time_ymd(2020, 1, 1);
-        params.not_after = date_time_ymd(2036, 1, 1);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
+        let mut params = leaf_params(&names, ExtendedKeyUsagePurpose::ServerAuth);
         params.serial_number = serial.map(rcgen::SerialNumber::from_slice);
         match leaf {
             Leaf::Expired => params.not_after = date_time_ymd(2021, 1, 1),
@@ -208,19 +200,12 @@ impl Pki {
     /// `client` picks clientAuth, else serverAuth.
     pub fn issue(&self, names: &[&str], client: bool) -> Identity {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names.clone()).expect("leaf params");
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names[0].as_str());
-        params.not_before = date_time_ymd(2020, 1, 1);
-        params.not_after = date_time_ymd(2036, 1, 1);
-        params.extended_key_usages = vec![if client {
+        let usage = if client {
             ExtendedKeyUsagePurpose::ClientAuth
         } else {
             ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        params.use_authority_key_identifier_extension = true;
+        };
+        let params = leaf_params(&names, usage);
         let key = KeyPair::generate().expect("leaf key");
         let cert = params
             .signed_by(&key, &self.issuer)
@@ -259,4 +244,19 @@ fn pem(label: &str, der: &[u8]) -> String {
     }
     out.push_str(&format!("-----END {label}-----\n"));
     out
+}
+
+/// A leaf's parameters: `names` as SANs, the first as CN, valid 2020..2036, one extended key
+/// usage, an authority key identifier.
+fn leaf_params(names: &[String], usage: ExtendedKeyUsagePurpose) -> CertificateParams {
+    let mut params = CertificateParams::new(names.to_vec()).expect("leaf params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, names[0].as_str());
+    params.not_before = date_time_ymd(2020, 1, 1);
+    params.not_after = date_time_ymd(2036, 1, 1);
+    params.extended_key_usages = vec![usage];
+    params.use_authority_key_identifier_extension = true;
+    params
 }
