@@ -154,12 +154,17 @@ impl AddressRule {
     }
 }
 
-/// One `query_response` step. At least one of its keys does something; `labels` need `expect`.
+/// One `query_response` step. `labels` need `expect`; `expect` and `expect_bytes` exclude each
+/// other.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryResponse {
     /// Lines are read until one matches.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser::regex")]
     pub expect: Option<regex::Regex>,
+    /// Bytes read and compared as they are (blackbox_exporter 0.28): exactly this many bytes are
+    /// read and must equal these. Never set together with `expect`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub expect_bytes: String,
     /// Written with a trailing `\n` after `expect` matched; `${1}` expands captures.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub send: String,
@@ -194,8 +199,8 @@ impl IpProtocol {
 }
 
 /// The `tls_config:` block, validated at load: a client certificate comes with its key, and
-/// the version range is not empty. Files are read at probe time, not at load (as
-/// blackbox_exporter).
+/// the version range is not empty. Files are read on the module's first TLS probe, not at load
+/// (as blackbox_exporter reads them at probe time), and again when they change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// Extra trusted roots, PEM.
@@ -208,6 +213,9 @@ pub struct TlsConfig {
     pub insecure_skip_verify: bool,
     /// The versions the module allows.
     pub versions: VersionRange,
+    /// The TLS client built from these settings on the first probe and reused by the next
+    /// (not configuration: a fresh, empty cache for each loaded module; equal to any other).
+    pub client_cache: crate::prober::tls::ClientCache,
 }
 
 /// `cert_file` and `key_file` of a `tls_config`: set together or not at all.

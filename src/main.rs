@@ -46,11 +46,18 @@ struct Flags {
     #[arg(long = "web.max-connections")]
     max_connections: Option<usize>,
     /// Time a client has to send a request head or finish the TLS handshake.
-    #[arg(long = "web.header-read-timeout", default_value = "5s", value_parser = parse_timeout)]
+    #[arg(long = "web.header-read-timeout", default_value = "5s", value_parser = parse_interval)]
     header_read_timeout: Duration,
     /// Seconds subtracted from Prometheus' scrape timeout to get a probe's deadline.
     #[arg(long = "timeout-offset", default_value_t = 0.5, value_parser = parse_offset, allow_negative_numbers = true)]
     timeout_offset: f64,
+    /// Reload the config file whenever its checksum changed, checked every
+    /// `--config.auto-reload-interval`.
+    #[arg(long = "config.enable-auto-reload")]
+    enable_auto_reload: bool,
+    /// How often the config file is checked for changes: seconds (`30`) or a duration (`30s`).
+    #[arg(long = "config.auto-reload-interval", default_value = "30", value_parser = parse_interval)]
+    auto_reload_interval: Duration,
     /// Load the configuration, print OK or the error, and exit 0 or 1.
     #[arg(long = "config.check")]
     config_check: bool,
@@ -106,14 +113,6 @@ fn parse_offset(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    match handshake_exporter::config::parse_duration(s) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("must be above 0".to_string()),
-        Err(err) => Err(err.to_string()),
-    }
-}
-
 /// Loads `--web.config.file` when given.
 fn load_web(flags: &Flags) -> Result<Web, String> {
     match &flags.web_config_file {
@@ -122,6 +121,18 @@ fn load_web(flags: &Flags) -> Result<Web, String> {
         }
         None => Ok(Web::disabled()),
     }
+}
+
+/// A positive interval: whole seconds as blackbox_exporter takes them, or a duration (`1m30s`).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let parsed = match s.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => handshake_exporter::config::parse_duration(s).map_err(|e| e.to_string())?,
+    };
+    if parsed.is_zero() {
+        return Err(format!("{s:?} is not an interval above 0"));
+    }
+    Ok(parsed)
 }
 
 fn load(flags: &Flags) -> Result<Config, String> {
@@ -261,6 +272,16 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
             tracing::error!(error = %err, "failed to install the SIGHUP handler");
         }
     });
+    if flags.enable_auto_reload {
+        tracing::info!(
+            interval_seconds = flags.auto_reload_interval.as_secs_f64(),
+            "automatic config reload enabled"
+        );
+        tokio::spawn(server::auto_reload(
+            state.clone(),
+            flags.auto_reload_interval,
+        ));
+    }
     server::serve(listeners, state, web, limits, shutdown).await?;
     Ok(())
 }

@@ -299,12 +299,29 @@ pub struct TlsFacts {
     pub cipher: Option<String>,
     /// The chain the server presented, leaf first; empty when none arrived.
     pub chain: Vec<CertInfo>,
+    /// When the presented chain verified: over every verified path from the leaf to a trust
+    /// anchor (root certificate included), the earliest notAfter of the path; then the latest
+    /// of those, unix seconds (blackbox_exporter's `getLastChainExpiry` over Go's
+    /// `VerifiedChains`). `None` when nothing was verified.
+    pub verified_chain_expiry: Option<i64>,
+    /// notAfter of the client certificate the module presents (the first of `cert_file`),
+    /// unix seconds; `None` when the module has none.
+    pub client_cert_expiry: Option<i64>,
 }
 
 impl TlsFacts {
     /// The earliest notAfter of the presented chain, unix seconds (`probe_ssl_earliest_cert_expiry`).
     pub fn earliest_expiry(&self) -> Option<i64> {
         self.chain.iter().map(|c| c.not_after).min()
+    }
+
+    /// `probe_ssl_last_chain_expiry_timestamp_seconds`, unix seconds: [`Self::verified_chain_expiry`]
+    /// when the chain verified; else (verification failed or skipped) the earliest notAfter of
+    /// the chain as presented, where blackbox_exporter would report Go's zero time
+    /// (-62135596800), a value that trips every expiry alert. `None` when no certificate arrived.
+    pub fn last_chain_expiry(&self) -> Option<i64> {
+        self.verified_chain_expiry
+            .or_else(|| self.earliest_expiry())
     }
 }
 
@@ -384,6 +401,9 @@ pub struct ProbeReport {
     /// `Some(true)` when an `expect` step did not match, `Some(false)` when all matched,
     /// `None` when no `expect` step ran.
     pub failed_due_to_regex: Option<bool>,
+    /// `Some(true)` when an `expect_bytes` step read other bytes, `Some(false)` otherwise, `None`
+    /// exactly when `failed_due_to_regex` is `None`.
+    pub failed_due_to_bytes: Option<bool>,
     /// One label set per `query_response` step with `labels` that matched.
     pub expect_labels: Vec<Vec<(String, String)>>,
     /// The step log for `debug=true`.

@@ -20,6 +20,7 @@ fn module(steps: Vec<QueryResponse>) -> Module {
 fn step(expect: Option<&str>, send: &str) -> QueryResponse {
     QueryResponse {
         expect: expect.map(|e| regex::Regex::new(e).expect("test regex")),
+        expect_bytes: String::new(),
         send: send.to_string(),
         starttls: false,
         labels: Vec::new(),

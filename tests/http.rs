@@ -366,6 +366,7 @@ fn encoder_keeps_tls_facts_of_a_failed_verification() {
         version: None,
         cipher: None,
         chain: vec![leaf, ca],
+        ..Default::default()
     });
     let text = encode_probe(&report).unwrap();
     for line in [

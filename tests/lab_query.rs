@@ -1,7 +1,8 @@
 //! Query-phase classes produced by real peers running a `query_response` dialogue: a banner that
 //! never matches, a clean close, a reset and silence; plus dialogues that succeed (an SSH banner
 //! with `probe_expect_info` labels, and SMTP STARTTLS, whose handshake is phase `tls`, also with
-//! a pinned self-signed certificate).
+//! a pinned self-signed certificate); and blackbox_exporter 0.28's `expect_bytes` matching,
+//! differing and cut short.
 
 #[macro_use]
 mod lab;
@@ -27,6 +28,15 @@ modules:
             - name: ssh_version
               value: "${{1}}"
         - send: "SSH-2.0-handshake_exporter\r"
+  binary_hello:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      query_response:
+        - send: "HELLO"
+        - expect_bytes: "\x00\x01OK\r\n"
+        - send: "BYE"
   smtp_starttls:
     prober: tcp
     timeout: 3s
@@ -158,4 +168,31 @@ fn timeout_in_query() {
     let m = exporter.probe("ssh_banner", "203.0.113.2:22");
     m.assert_failure("query", "timeout", "");
     m.assert_duration_between(1.9, 2.6);
+}
+
+#[test]
+fn expect_bytes_match_differ_and_short() {
+    let lab = lab_or_skip!();
+    let (_pki, exporter) = setup(&lab);
+    lab.serve("203.0.113.2:7000", Peer::Banner("\u{0}\u{1}OK\r\n".into()));
+    lab.serve("203.0.113.2:7001", Peer::Banner("\u{0}\u{2}OK\r\n".into()));
+    lab.serve(
+        "203.0.113.2:7002",
+        Peer::BannerThenFin("\u{0}\u{1}O".into()),
+    );
+
+    let m = exporter.probe("binary_hello", "203.0.113.2:7000");
+    m.assert_success();
+    m.assert_value("probe_failed_due_to_bytes", &[], 0.0);
+    m.assert_value("probe_failed_due_to_regex", &[], 0.0);
+
+    let m = exporter.probe("binary_hello", "203.0.113.2:7001");
+    m.assert_failure("query", "expect_mismatch", "");
+    m.assert_value("probe_failed_due_to_bytes", &[], 1.0);
+    m.assert_value("probe_failed_due_to_regex", &[], 0.0);
+
+    // Fewer bytes than expected, then FIN: the peer closed early, no byte differed.
+    let m = exporter.probe("binary_hello", "203.0.113.2:7002");
+    m.assert_failure("query", "eof", "");
+    m.assert_value("probe_failed_due_to_bytes", &[], 0.0);
 }

@@ -317,7 +317,7 @@ fn resolv_conf_fixed_while_running_is_used() {
         "recovered after {recovered:?}, expected within 5 s plus one 2 s probe"
     );
     assert!(
-        exp.log().contains("changed, resolver configuration now"),
+        exp.log().contains("resolver configuration now"),
         "the reload is logged:\n{}",
         exp.log()
     );
@@ -348,4 +348,35 @@ fn hosts_file_changed_while_running_is_used() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// nsswitch.conf(5) decides whether hosts or DNS speaks first: the client's hosts file says
+/// `ndots.lab.test` is 203.0.113.3 (nothing listens), DNS says 203.0.113.2 (the peer).
+#[test]
+fn nsswitch_decides_between_hosts_and_dns() {
+    let lab = lab_or_skip!();
+    let etc = resolv_conf_path(&lab);
+    std::fs::write(
+        etc.with_file_name("hosts"),
+        "127.0.0.1 localhost\n203.0.113.3 ndots.lab.test\n203.0.113.2 hosts.lab.test\n",
+    )
+    .expect("failed to write the lab hosts file");
+    std::fs::write(etc.with_file_name("nsswitch.conf"), "hosts: files dns\n")
+        .expect("failed to write the lab nsswitch.conf");
+    let exp = with_resolv_conf(&lab, NAMESERVER);
+    exp.probe("name4", "ndots.lab.test:8080")
+        .assert_failure("connect", "refused", "ECONNREFUSED");
+    drop(exp);
+
+    std::fs::write(
+        etc.with_file_name("nsswitch.conf"),
+        "hosts: dns [!UNAVAIL=return] files\n",
+    )
+    .expect("failed to write the lab nsswitch.conf");
+    let exp = exporter(&lab);
+    let (m, log) = probe_debug(&lab, "name4", "ndots.lab.test:8080");
+    m.assert_success();
+    assert_candidates(&log, &["ndots.lab.test.: A [203.0.113.2]"]);
+    // Not in DNS: the hosts file, asked second, still has it.
+    exp.probe("name4", "hosts.lab.test:8080").assert_success();
 }

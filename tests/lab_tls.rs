@@ -248,3 +248,52 @@ fn prober_error_missing_ca_file() {
     let m = exporter.probe("tls_missing_ca", "203.0.113.2:443");
     m.assert_failure("tls", "prober_error", "ENOENT");
 }
+
+/// `hostname=` is the SNI and the verification name when the module sets no `server_name`; a
+/// module's `server_name` wins. The server picks its certificate by SNI: `other.lab.test` gets
+/// a certificate for that name, `ok.lab.test` the same certificate (wrong for it), and a
+/// ClientHello without SNI none at all.
+#[test]
+fn hostname_parameter_sets_sni_and_verification_name() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let other = pki.leaf(Leaf::WrongName);
+    let config = tlsgen::sni_server_config(&[("other.lab.test", &other), ("ok.lab.test", &other)]);
+    lab.serve("203.0.113.2:443", Peer::Tls(config));
+
+    // An IP target sends no SNI: the server has no certificate to offer (rustls then sends
+    // access_denied).
+    let m = exporter.probe("tls_target_name", "203.0.113.2:443");
+    m.assert_failure("tls", "tls_alert", "access_denied");
+
+    let m = exporter.probe_with(
+        "tls_target_name",
+        "203.0.113.2:443",
+        &[("hostname", "other.lab.test")],
+    );
+    m.assert_success();
+
+    // SNI ok.lab.test is served the other.lab.test certificate: checked against ok.lab.test.
+    let m = exporter.probe_with(
+        "tls_target_name",
+        "203.0.113.2:443",
+        &[("hostname", "ok.lab.test")],
+    );
+    m.assert_failure("tls", "tls_cert_hostname_mismatch", "");
+
+    // The module's server_name (ok.lab.test) wins over hostname=, as in blackbox_exporter.
+    let m = exporter.probe_with("tls", "203.0.113.2:443", &[("hostname", "other.lab.test")]);
+    m.assert_failure("tls", "tls_cert_hostname_mismatch", "");
+}
+
+#[test]
+fn hostname_parameter_that_is_no_name_is_a_400() {
+    let lab = lab_or_skip!();
+    let (_pki, _exporter) = setup(&lab);
+    let path = "/probe?module=tls&target=203.0.113.2:443&hostname=bad%20name";
+    let (status, body) =
+        lab::exporter::get(&lab, path, std::time::Duration::from_secs(5)).expect("GET /probe");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("hostname parameter"), "{body}");
+    assert_eq!(body.trim().lines().count(), 1, "{body}");
+}

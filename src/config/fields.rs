@@ -201,6 +201,8 @@ struct RawStep {
     #[serde(default)]
     expect: Option<Expect>,
     #[serde(default, deserialize_with = "null_as_default")]
+    expect_bytes: String,
+    #[serde(default, deserialize_with = "null_as_default")]
     send: String,
     #[serde(default, deserialize_with = "null_as_default")]
     starttls: bool,
@@ -209,8 +211,9 @@ struct RawStep {
 }
 
 impl<'de> Deserialize<'de> for QueryResponse {
-    /// Reads a step; `labels` need an `expect` in the same step (as blackbox_exporter checks)
-    /// and distinct names (one metric cannot carry a label twice).
+    /// Reads a step; `labels` need an `expect` in the same step (as blackbox_exporter checks),
+    /// `expect` and `expect_bytes` exclude each other (blackbox_exporter 0.28), and label names
+    /// are distinct (one metric cannot carry a label twice).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(StepVisitor)
     }
@@ -222,11 +225,16 @@ impl<'de> Visitor<'de> for StepVisitor {
     type Value = QueryResponse;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a query_response step: a map of expect, send, starttls, labels")
+        f.write_str("a query_response step: a map of expect, expect_bytes, send, starttls, labels")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<QueryResponse, A::Error> {
         let raw = RawStep::deserialize(MapAccessDeserializer::new(map))?;
+        if raw.expect.is_some() && !raw.expect_bytes.is_empty() {
+            return Err(de::Error::custom(
+                "`expect` and `expect_bytes` are mutually exclusive",
+            ));
+        }
         if !raw.labels.is_empty() && raw.expect.is_none() {
             return Err(de::Error::custom(
                 "`labels` need an `expect` regexp in the same step",
@@ -241,6 +249,7 @@ impl<'de> Visitor<'de> for StepVisitor {
         }
         Ok(QueryResponse {
             expect: raw.expect.map(|e| e.0),
+            expect_bytes: raw.expect_bytes,
             send: raw.send,
             starttls: raw.starttls,
             labels: raw.labels,
@@ -312,6 +321,7 @@ impl<'de> Visitor<'de> for TlsVisitor {
             server_name: raw.server_name,
             insecure_skip_verify: raw.insecure_skip_verify,
             versions,
+            client_cache: Default::default(),
         })
     }
 }

@@ -284,6 +284,13 @@ fn query_families(report: &ProbeReport, out: &mut Vec<Family>) {
             flag(failed),
         ));
     }
+    if let Some(failed) = report.failed_due_to_bytes {
+        out.push(one(
+            "probe_failed_due_to_bytes",
+            "1 when an expect_bytes step of query_response read other bytes, else 0",
+            flag(failed),
+        ));
+    }
     if !report.expect_labels.is_empty() {
         out.push(Family {
             name: "probe_expect_info",
@@ -322,9 +329,18 @@ fn tls_families(report: &ProbeReport, out: &mut Vec<Family>) {
             "Earliest notAfter of the presented certificate chain in unix seconds",
             Value::Int(expiry),
         ));
+    }
+    if let Some(expiry) = tls.last_chain_expiry() {
         out.push(one(
             "probe_ssl_last_chain_expiry_timestamp_seconds",
-            "Earliest notAfter of the last presented chain in unix seconds",
+            "Latest, over the verified chains, of each chain's earliest notAfter (root included) in unix seconds; the presented chain's earliest when nothing verified",
+            Value::Int(expiry),
+        ));
+    }
+    if let Some(expiry) = tls.client_cert_expiry {
+        out.push(one(
+            "probe_ssl_client_cert_expiry",
+            "notAfter of the client certificate the module presents in unix seconds",
             Value::Int(expiry),
         ));
     }
@@ -372,6 +388,8 @@ mod tests {
                 version: Some(TlsVersion::Tls13),
                 cipher: Some("TLS_AES_128_GCM_SHA256".into()),
                 chain: Vec::new(),
+                verified_chain_expiry: None,
+                client_cert_expiry: Some(2_082_758_400),
             }),
             failed_due_to_regex: Some(false),
             expect_labels: vec![vec![("banner".into(), "SSH-2.0".into())]],
@@ -389,6 +407,7 @@ mod tests {
             "probe_tls_version_info{version=\"TLS 1.3\"} 1",
             "probe_tls_cipher_info{cipher=\"TLS_AES_128_GCM_SHA256\"} 1",
             "probe_failed_due_to_regex 0",
+            "probe_ssl_client_cert_expiry 2082758400",
             "probe_expect_info{banner=\"SSH-2.0\"} 1",
         ] {
             assert!(

@@ -55,6 +55,7 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         Err(failure) => ProbeReport {
             failure: Some(failure),
             failed_due_to_regex: Some(false),
+            failed_due_to_bytes: Some(false),
             ..Default::default()
         },
         Ok(ips) if tcp.probe_all_addresses => every_address(&req, ips, start, deadline).await,
@@ -175,6 +176,7 @@ async fn one_address(
     let mut report = ProbeReport {
         ip_addr: Some(ip),
         failed_due_to_regex: Some(false),
+        failed_due_to_bytes: Some(false),
         ..Default::default()
     };
     let result = walk(req, ip, start, deadline, &mut report, &mut log).await;
@@ -231,6 +233,7 @@ async fn walk(
         .await;
         report.phases.append(&mut outcome.phases);
         report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
+        report.failed_due_to_bytes = Some(outcome.failed_due_to_bytes);
         report.expect_labels = outcome.expect_labels;
         if let Some(facts) = outcome.tls {
             report.tls = Some(facts);

@@ -36,6 +36,8 @@ pub enum Conn {
 pub struct QueryOutcome {
     /// True when an `expect` step ended unmatched at EOF, whether lines came or not.
     pub failed_due_to_regex: bool,
+    /// True when an `expect_bytes` step read other bytes than expected.
+    pub failed_due_to_bytes: bool,
     /// `probe_expect_info` label sets of the steps that matched and carry `labels`.
     pub expect_labels: Vec<Vec<(String, String)>>,
     /// TLS facts of a STARTTLS handshake.
@@ -50,8 +52,9 @@ pub struct QueryOutcome {
 ///
 /// Returns `Ok(())` when every step passed. Errors, all phase `query` except a failed STARTTLS
 /// handshake (phase `tls`): `expect_mismatch` when the peer sent lines but none matched before
-/// EOF, `eof` when it closed without a line (both set `outcome.failed_due_to_regex`), `reset`
-/// on RST, `timeout` at the deadline (phase `tls` when it falls during STARTTLS),
+/// EOF or sent other bytes than `expect_bytes`, `eof` when it closed without a line (both set
+/// `outcome.failed_due_to_regex` for an `expect` step) or before the expected bytes were all
+/// there, `reset` on RST, `timeout` at the deadline (phase `tls` when it falls during STARTTLS),
 /// `prober_error` for a `starttls` step on a connection that is already TLS. `outcome` keeps
 /// what was learnt even when the dialogue failed.
 pub async fn run(
@@ -101,6 +104,11 @@ impl Dialogue<'_> {
                 if !step.labels.is_empty() {
                     outcome.expect_labels.push(expand_labels(step, &caps));
                 }
+            }
+            if !step.expect_bytes.is_empty() {
+                let expected = step.expect_bytes.as_bytes();
+                let read = read_expected_bytes(&mut reader, expected, outcome, log, i);
+                within(self.deadline, Phase::Query, read).await?;
             }
             if !send.is_empty() {
                 log.note(format!("step {i}: sending {send:?}"));
@@ -206,6 +214,41 @@ async fn read_until_match(
         }
         log.note(format!("step {step}: read {line:?}"));
     }
+}
+
+/// Reads `expected.len()` bytes and compares them with `expected` (blackbox_exporter 0.28's
+/// `expect_bytes`). It waits for all of them, where blackbox_exporter takes what one read
+/// returns, so a reply split across TCP segments still matches.
+async fn read_expected_bytes(
+    reader: &mut BufReader<Conn>,
+    expected: &[u8],
+    outcome: &mut QueryOutcome,
+    log: &mut StepLog,
+    step: usize,
+) -> Result<(), Failure> {
+    let mut got = Vec::with_capacity(expected.len());
+    let n = (&mut *reader)
+        .take(expected.len() as u64)
+        .read_to_end(&mut got)
+        .await
+        .map_err(|e| classify_stream(Phase::Query, &e))?;
+    if n < expected.len() {
+        log.note(format!(
+            "step {step}: peer closed after {n} of the {} expected bytes {:?}",
+            expected.len(),
+            got
+        ));
+        return Err(Failure::bare(Phase::Query, FailureClass::Eof));
+    }
+    if got != expected {
+        log.note(format!(
+            "step {step}: read bytes {got:?}, expected {expected:?}"
+        ));
+        outcome.failed_due_to_bytes = true;
+        return Err(Failure::bare(Phase::Query, FailureClass::ExpectMismatch));
+    }
+    log.note(format!("step {step}: bytes {got:?} matched"));
+    Ok(())
 }
 
 fn mismatch(outcome: &mut QueryOutcome) -> Failure {

@@ -18,8 +18,9 @@ pub mod search;
 
 /// Resolves `host` to its addresses, the preferred family first, with the host's rules.
 ///
-/// An IP literal is returned as is (no DNS). A name is looked up in hosts(5) first, as given;
-/// otherwise it is queried under each candidate name of [`search::candidates`] (resolv.conf(5)
+/// An IP literal is returned as is (no DNS). A name is looked up in hosts(5) (as given) and in
+/// DNS in the order of nsswitch.conf(5)'s `hosts:` line (hosts first by default). In DNS it is
+/// queried under each candidate name of [`search::candidates`] (resolv.conf(5)
 /// `search`, `ndots`), in order, until one has addresses. With `fallback` both A and AAAA are
 /// asked at once for each candidate and the other family is used when the preferred one has
 /// none; without it only the preferred family is asked (as blackbox_exporter's
@@ -55,11 +56,32 @@ pub async fn resolve(
     // Held for the whole lookup: a configuration re-read meanwhile is for the next probe.
     let conf = conf::system().current();
     let wanted: &[RecordType] = if fallback { &[want, other] } else { &[want] };
-    if let Some(ips) = from_hosts(&conf.hosts, host, wanted) {
-        log.note(format!("{host} found in the hosts file: {ips:?}"));
-        return Ok(ips);
+    let mut dns_failure = None;
+    // nsswitch.conf(5): each source in turn until one has the name.
+    for source in conf.order.iter() {
+        match source {
+            conf::Source::Files => match from_hosts(&conf.hosts, host, wanted) {
+                Some(ips) => {
+                    log.note(format!("{host} found in the hosts file: {ips:?}"));
+                    return Ok(ips);
+                }
+                None if dns_failure.is_some() => log.note(format!("{host} not in the hosts file")),
+                None => {}
+            },
+            conf::Source::Dns => {
+                match by_dns(&conf.dns, host, (want, other), fallback, log).await {
+                    Ok(ips) => return Ok(ips),
+                    Err(f) => dns_failure = Some(f),
+                }
+            }
+        }
     }
-    by_dns(&conf.dns, host, (want, other), fallback, log).await
+    Err(dns_failure.unwrap_or_else(|| {
+        log.note(format!(
+            "{host} not in the hosts file, and nsswitch.conf names no DNS source"
+        ));
+        Failure::bare(Phase::Resolve, FailureClass::DnsNxdomain)
+    }))
 }
 
 /// Queries the candidate names of `host` under `dns` in order until one has addresses, asking

@@ -1,8 +1,8 @@
 //! The `tls` phase: a rustls handshake that records the presented chain even when it rejects it,
 //! and maps every rustls failure to a contract class.
 //!
-//! Submodules: `settings` builds the rustls configuration (system roots loaded once per
-//! process), `verifier` records the chain before judging it, `cert_info` and `dn` turn a
+//! Submodules: `settings` builds the rustls configuration once per module (system roots loaded
+//! once per process), `verifier` records the chain before judging it, `cert_info` and `dn` turn a
 //! certificate into blackbox_exporter's label values, `classify` picks the failure class,
 //! `pinned` trusts a leaf that is itself one of the `ca_file` certificates.
 
@@ -15,6 +15,7 @@ mod verifier;
 
 use std::io;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
@@ -26,7 +27,9 @@ use tokio_rustls::TlsConnector;
 use crate::config::TlsConfig;
 use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts, TlsVersion};
 
-pub use settings::preload_system_roots;
+pub use settings::{preload_system_roots, ClientCache};
+
+use verifier::{with_record, HandshakeRecord};
 
 /// Shortest wait for the server's verdict on our client certificate (TLS 1.3).
 const VERDICT_MIN_WAIT: Duration = Duration::from_millis(200);
@@ -38,9 +41,11 @@ const VERDICT_MAX_WAIT: Duration = Duration::from_secs(2);
 /// `host` is the target host (SNI and name check unless `cfg.server_name` is set; an IP literal
 /// is checked against IP SANs and sends no SNI, RFC 6066 section 3). `facts` is filled also
 /// when the handshake fails: the chain as soon as it arrived, so an expired certificate still
-/// yields its expiry; version and cipher once the handshake completed. Returns the TLS stream,
-/// or the failure (phase `tls`; `prober_error` when the TLS files cannot be read or no TLS
-/// version is left to offer).
+/// yields its expiry; version and cipher once the handshake completed; the client
+/// certificate's expiry as soon as the module's TLS client is ready. Returns the TLS stream, or
+/// the failure (phase `tls`; `prober_error` when the TLS files cannot be read or no TLS version
+/// is left to offer). The TLS client comes from `cfg.client_cache`: built on the module's first
+/// probe, reused after.
 ///
 /// In TLS 1.3 the server judges a client certificate after our Finished, when the handshake is
 /// already complete for us (RFC 8446 section 4.4.2). So when the server asked for one, this
@@ -55,13 +60,16 @@ pub async fn handshake(
 ) -> Result<TlsStream<TcpStream>, Failure> {
     let name = cfg.server_name.as_deref().unwrap_or(host);
     let server_name = server_name(name, log)?;
-    let setup = settings::build(cfg, log).await?;
-    log.note("tls: starting handshake");
-    let started = Instant::now();
-    let result = TlsConnector::from(setup.config)
-        .connect(server_name, stream)
-        .await;
-    facts.chain = setup.verifier.take_chain();
+    let client = cfg.client_cache.client(cfg, log).await?;
+    facts.client_cert_expiry = client.client_cert_expiry;
+    let record = Arc::new(HandshakeRecord::default());
+    let shaken = with_record(
+        record.clone(),
+        connect(client.config.clone(), server_name, stream, &record, log),
+    )
+    .await;
+    facts.chain = record.take_chain();
+    facts.verified_chain_expiry = record.verified_chain_expiry();
     for (i, cert) in facts.chain.iter().enumerate() {
         log.note(format!(
             "tls: certificate {i}: subject {:?}, issuer {:?}, expires {}",
@@ -70,7 +78,7 @@ pub async fn handshake(
             cert_info::utc_string(cert.not_after)
         ));
     }
-    let mut tls = result.map_err(|e| fail(&e, log))?;
+    let tls = shaken?;
     let (_, conn) = tls.get_ref();
     facts.version = conn.protocol_version().and_then(version);
     facts.cipher = conn
@@ -83,19 +91,38 @@ pub async fn handshake(
             .map_or("an unknown version", TlsVersion::as_str),
         facts.cipher.as_deref().unwrap_or("an unknown cipher suite")
     ));
-    if facts.version == Some(TlsVersion::Tls13) && setup.signals.certificate_requested() {
+    log.note("tls: handshake complete");
+    Ok(tls)
+}
+
+/// The handshake proper, and in TLS 1.3 the wait for the server's verdict on our client
+/// certificate; `record` is the one the shared verifier and resolver write to meanwhile.
+async fn connect(
+    config: Arc<rustls::ClientConfig>,
+    server_name: ServerName<'static>,
+    stream: TcpStream,
+    record: &HandshakeRecord,
+    log: &mut StepLog,
+) -> Result<TlsStream<TcpStream>, Failure> {
+    log.note("tls: starting handshake");
+    let started = Instant::now();
+    let result = TlsConnector::from(config)
+        .connect(server_name, stream)
+        .await;
+    let mut tls = result.map_err(|e| fail(&e, log))?;
+    let tls13 = tls.get_ref().1.protocol_version() == Some(ProtocolVersion::TLSv1_3);
+    if tls13 && record.certificate_requested() {
         let wait = (started.elapsed() * 2).clamp(VERDICT_MIN_WAIT, VERDICT_MAX_WAIT);
         log.note(format!(
             "tls: server asked for a client certificate: waiting up to {} ms for its verdict",
             wait.as_millis()
         ));
-        await_verdict(&mut tls, &setup.signals, wait)
+        await_verdict(&mut tls, record, wait)
             .await
             .inspect_err(|failure| {
                 log.note(format!("tls: server rejected the handshake: {failure}"));
             })?;
     }
-    log.note("tls: handshake complete");
     Ok(tls)
 }
 
@@ -134,7 +161,7 @@ fn fail(err: &io::Error, log: &mut StepLog) -> Failure {
 /// acceptance. Received data stays buffered in the connection for the next phase.
 async fn await_verdict(
     tls: &mut TlsStream<TcpStream>,
-    signals: &settings::PeerSignals,
+    record: &HandshakeRecord,
     wait: Duration,
 ) -> Result<(), Failure> {
     let deadline = tokio::time::Instant::now() + wait;
@@ -144,7 +171,7 @@ async fn await_verdict(
         let state = conn
             .process_new_packets()
             .map_err(|e| classify::classify_rustls(&e))?;
-        if state.plaintext_bytes_to_read() > 0 || signals.ticket_received() {
+        if state.plaintext_bytes_to_read() > 0 || record.ticket_received() {
             return Ok(());
         }
         if state.peer_has_closed() {

@@ -1,5 +1,6 @@
-//! `GET /probe?target=HOST:PORT&module=NAME[&debug=true]`: checks the request, decides the
-//! deadline as blackbox_exporter does, runs one probe and answers with a fresh registry.
+//! `GET /probe?target=HOST:PORT&module=NAME[&hostname=NAME][&debug=true]`: checks the request,
+//! decides the deadline as blackbox_exporter does, runs one probe and answers with a fresh
+//! registry.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -82,7 +83,7 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
         _ => return text(StatusCode::BAD_REQUEST, "module parameter is missing"),
     };
     let config = state.config();
-    let module = match config.modules.get(module_name) {
+    let mut module = match config.modules.get(module_name) {
         Some(module) => module.clone(),
         None => {
             return text(
@@ -91,6 +92,11 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
             )
         }
     };
+    if let Some(hostname) = first(&pairs, "hostname").filter(|h| !h.is_empty()) {
+        if let Err(reason) = apply_hostname(std::sync::Arc::make_mut(&mut module), hostname) {
+            return text(StatusCode::BAD_REQUEST, &reason);
+        }
+    }
     let header = match headers.get(SCRAPE_TIMEOUT_HEADER).map(|v| v.to_str()) {
         None => None,
         Some(Ok(v)) => Some(v),
@@ -155,6 +161,26 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
         return reply(StatusCode::OK, "text/plain; charset=utf-8", body);
     }
     reply(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, metrics)
+}
+
+/// Applies the `hostname` URL parameter as blackbox_exporter does for tcp modules (its
+/// `prober/handler.go`): it becomes the TLS server name (SNI and the name the certificate must
+/// match) unless the module sets `tls_config.server_name`, which wins.
+///
+/// Errors: the one-line 400 reason when `hostname` is neither a DNS name nor an IP address.
+fn apply_hostname(module: &mut Module, hostname: &str) -> Result<(), String> {
+    let valid = hostname.parse::<std::net::IpAddr>().is_ok()
+        || rustls::pki_types::DnsName::try_from(hostname).is_ok();
+    if !valid {
+        return Err(format!(
+            "hostname parameter {hostname:?} is neither a DNS name nor an IP address"
+        ));
+    }
+    let tls = &mut module.tcp.tls_config;
+    if tls.server_name.is_none() {
+        tls.server_name = Some(hostname.to_string());
+    }
+    Ok(())
 }
 
 /// The 400 reason for a module that is not runnable: skipped at load, or not configured.

@@ -1,15 +1,17 @@
-//! Reloading `--config.file` on `POST /-/reload` and on SIGHUP. A failed reload keeps the
-//! running configuration; either way the outcome shows in
-//! `handshake_exporter_config_last_reload_successful`.
+//! Reloading `--config.file` on `POST /-/reload`, on SIGHUP, and with
+//! `--config.enable-auto-reload` whenever the file's checksum changed (blackbox_exporter 0.28's
+//! automatic reload). A failed reload keeps the running configuration; either way the outcome
+//! shows in `handshake_exporter_config_last_reload_successful`.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use hyper::StatusCode;
 use tokio::signal::unix::{signal, SignalKind};
 
+use super::state::FileState;
 use super::{text, Reply, State};
 use crate::config::{Config, ConfigError};
 
@@ -64,12 +66,16 @@ impl State {
         let _serial = self.reload_lock.lock().await;
         let shown = path.display().to_string();
         // Reading a file blocks: keep it off the request workers.
-        let loaded = match tokio::task::spawn_blocking(move || load_config(&path)).await {
-            Ok(Ok(config)) => Ok(config),
-            Ok(Err(source)) => Err(ReloadError::Load {
-                path: shown.clone(),
-                source,
-            }),
+        let loaded =
+            tokio::task::spawn_blocking(move || (FileState::of(&path), load_config(&path)));
+        let loaded = match loaded.await {
+            Ok((seen, loaded)) => {
+                *self.last_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen);
+                loaded.map_err(|source| ReloadError::Load {
+                    path: shown.clone(),
+                    source,
+                })
+            }
             Err(source) => Err(ReloadError::Loader {
                 path: shown.clone(),
                 source,
@@ -89,6 +95,47 @@ impl State {
                 Err(err)
             }
         }
+    }
+}
+
+impl State {
+    /// Reloads as [`State::reload`] does, but only when the config file's SHA-256 differs from
+    /// what the last load or reload attempt read (or the file turned readable or unreadable).
+    /// A broken file is thus tried once, not at every check, until it changes again.
+    ///
+    /// Returns whether a reload ran. Errors: as [`State::reload`].
+    pub async fn reload_if_changed(&self) -> Result<bool, ReloadError> {
+        let Some(path) = self.config_file().map(Path::to_path_buf) else {
+            return Err(ReloadError::NoConfigFile);
+        };
+        let now = match tokio::task::spawn_blocking(move || FileState::of(&path)).await {
+            Ok(now) => now,
+            Err(_) => FileState::Unreadable,
+        };
+        let seen = *self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen == Some(now) {
+            tracing::debug!("config file unchanged, no reload");
+            return Ok(false);
+        }
+        tracing::info!("config file changed, reloading");
+        self.reload().await.map(|()| true)
+    }
+}
+
+/// Checks the config file every `interval` and reloads it when its checksum changed, forever
+/// (`--config.enable-auto-reload`). Without a config file it logs once and returns.
+pub async fn auto_reload(state: Arc<State>, interval: Duration) {
+    if state.config_file().is_none() {
+        tracing::warn!("automatic reload enabled without --config.file: nothing to watch");
+        return;
+    }
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        // Failures are logged and counted by `reload` itself.
+        let _ = state.reload_if_changed().await;
     }
 }
 

@@ -3,7 +3,7 @@
 //! limiter.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
@@ -27,13 +27,35 @@ pub struct State {
     started: Instant,
     external_url: String,
     prober_log_level: tracing::Level,
+    /// The config file as the last load or reload attempt found it, for automatic reloads.
+    pub(super) last_seen: StdMutex<Option<FileState>>,
+}
+
+/// The config file's content as an automatic reload compares it: its SHA-256, or unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileState {
+    /// The file could not be read.
+    Unreadable,
+    /// SHA-256 (FIPS 180-4) of the file's bytes.
+    Sha256([u8; 32]),
+}
+
+impl FileState {
+    /// Reads `path` and hashes it; blocks while reading.
+    pub(super) fn of(path: &Path) -> FileState {
+        use sha2::{Digest, Sha256};
+        match std::fs::read(path) {
+            Ok(bytes) => FileState::Sha256(Sha256::digest(&bytes).into()),
+            Err(_) => FileState::Unreadable,
+        }
+    }
 }
 
 impl State {
     /// State serving `config`, which counts as a successful load (the reload gauge starts at 1).
     ///
-    /// `config_file` is what `/-/reload` and SIGHUP read again (`None`: the builtin modules,
-    /// nothing to reload). `timeout_offset` is subtracted from the scrape-timeout header, in
+    /// `config_file` is what `/-/reload`, SIGHUP and automatic reloads read again (`None`: the
+    /// builtin modules, nothing to reload); it is read once here to take its checksum. `timeout_offset` is subtracted from the scrape-timeout header, in
     /// seconds (blackbox_exporter's `--timeout-offset`); a negative or non-finite value counts
     /// as 0. At most `max_concurrency` probes run at once; `/probe` answers 503 beyond.
     pub fn new(
@@ -50,8 +72,10 @@ impl State {
         } else {
             0.0
         };
+        let last_seen = StdMutex::new(config_file.as_deref().map(FileState::of));
         State {
             config: RwLock::new(Arc::new(config)),
+            last_seen,
             config_file,
             timeout_offset,
             metrics,

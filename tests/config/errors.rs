@@ -35,7 +35,7 @@ invalid! {
         "4:1: unknown field `modules_extra`, expected `modules` or `restrictions`";
     unknown_step_key: "invalid-step-key.yml" =>
         "8:11: modules.imap_starttls.tcp.query_response[2]: unknown field `start_tls`, expected \
-         one of `expect`, `send`, `starttls`, `labels`";
+         one of `expect`, `expect_bytes`, `send`, `starttls`, `labels`";
     unknown_tls_config_key: "invalid-tls-config-key.yml" =>
         "7:9: modules.tls_connect.tcp.tls_config: unknown field `insecure_skip_verfy`, expected \
          one of `ca_file`, `cert_file`, `key_file`, `server_name`, `insecure_skip_verify`, \

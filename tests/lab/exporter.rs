@@ -123,7 +123,15 @@ impl<'a> Exporter<'a> {
     /// Scrapes `/probe?module=<module>&target=<target>` and parses the answer; panics when the
     /// HTTP exchange fails or the status is not 200. The body is printed (see `--nocapture`).
     pub fn probe(&self, module: &str, target: &str) -> Metrics {
-        let path = format!("/probe?module={}&target={}", encode(module), encode(target));
+        self.probe_with(module, target, &[])
+    }
+
+    /// As [`Exporter::probe`], with `extra` URL parameters (e.g. `hostname`).
+    pub fn probe_with(&self, module: &str, target: &str, extra: &[(&str, &str)]) -> Metrics {
+        let mut path = format!("/probe?module={}&target={}", encode(module), encode(target));
+        for (name, value) in extra {
+            path.push_str(&format!("&{}={}", encode(name), encode(value)));
+        }
         let (status, body) = get_from(self.lab, self.listen, &path, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("GET {path} failed: {e}; log:\n{}", self.log()));
         println!("GET {path} -> {status}\n{body}");

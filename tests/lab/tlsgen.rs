@@ -190,6 +190,45 @@ pub fn server_config(
     Arc::new(config)
 }
 
+/// A rustls server config choosing its certificate by the client's SNI: `by_name` maps a server
+/// name to the identity served for it (whatever names that certificate holds); a ClientHello
+/// without a listed name gets no certificate, so the handshake fails.
+pub fn sni_server_config(by_name: &[(&str, &Identity)]) -> Arc<ServerConfig> {
+    let provider = provider();
+    let mut certs = Vec::new();
+    for (name, id) in by_name {
+        let key = provider
+            .key_provider
+            .load_private_key(PrivateKeyDer::Pkcs8(id.key.clone_key()))
+            .expect("server key");
+        let certified = rustls::sign::CertifiedKey::new(id.chain.clone(), key);
+        certs.push((name.to_string(), Arc::new(certified)));
+    }
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(BySni(certs)));
+    Arc::new(config)
+}
+
+/// Picks a certificate by SNI from a fixed list.
+#[derive(Debug)]
+struct BySni(Vec<(String, Arc<rustls::sign::CertifiedKey>)>);
+
+impl rustls::server::ResolvesServerCert for BySni {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let sni = hello.server_name()?;
+        self.0
+            .iter()
+            .find(|(name, _)| name == sni)
+            .map(|(_, key)| key.clone())
+    }
+}
+
 /// The default crypto provider, for test-side rustls clients.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())

@@ -115,7 +115,9 @@ impl Pki {
     }
 }
 
-fn sign(
+/// A leaf for `names` (subject `CN=leaf.test`) signed by `issuer`, after `edit` adjusted its
+/// parameters; its chain is the leaf followed by `rest`.
+pub fn sign(
     names: &[&str],
     edit: impl FnOnce(&mut CertificateParams),
     issuer: &Issuer<'_, KeyPair>,

@@ -1,10 +1,10 @@
-//! The host's resolver configuration — resolv.conf(5) and hosts(5) — read the way glibc and Go
-//! read it, and re-read when either file changes.
+//! The host's resolver configuration — resolv.conf(5), hosts(5) and the `hosts:` line of
+//! nsswitch.conf(5) — read the way glibc and Go read it, and re-read when a file changes.
 //!
 //! Every probe takes the current [`Snapshot`] (an `Arc`), so a reload never disturbs a probe in
 //! flight: it finishes with the configuration it started with. Changes are noticed as Go's
 //! resolver notices them (`net/dnsclient_unix.go`): at most once per [`RECHECK_INTERVAL`], a
-//! `stat(2)` of both files; only a changed file is read again. A file that cannot be read any more
+//! `stat(2)` of each file; only a changed file is read again. A file that cannot be read any more
 //! keeps the last configuration that could, and the failure is logged once.
 
 use std::io;
@@ -25,6 +25,8 @@ use hickory_resolver::{Hosts, TokioResolver};
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// Where the host keeps its static names (hosts(5)).
 pub const HOSTS: &str = "/etc/hosts";
+/// Where the host says in which order to ask hosts(5) and DNS (nsswitch.conf(5)).
+pub const NSSWITCH_CONF: &str = "/etc/nsswitch.conf";
 /// How often, at most, the files are checked for changes: Go's resolver uses 5 s.
 pub const RECHECK_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -46,34 +48,121 @@ pub struct DnsConf {
     pub summary: String,
 }
 
-/// What one probe resolves with: resolv.conf and hosts as they were when the probe started.
+/// A source of names in nsswitch.conf(5)'s `hosts:` line that the exporter follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `files`: hosts(5).
+    Files,
+    /// `dns` (or `resolve`, systemd-resolved, reached through the same resolv.conf): DNS.
+    Dns,
+}
+
+/// What one probe resolves with: the files as they were when the probe started.
 pub struct Snapshot {
     /// From resolv.conf.
     pub dns: Arc<DnsConf>,
     /// From hosts; empty when the file does not exist.
     pub hosts: Arc<Hosts>,
+    /// From nsswitch.conf's `hosts:` line: the sources, in the order to ask them.
+    pub order: Arc<Vec<Source>>,
 }
 
-/// The process-wide configuration, read from [`RESOLV_CONF`] and [`HOSTS`].
+/// The process-wide configuration, read from [`RESOLV_CONF`], [`HOSTS`] and [`NSSWITCH_CONF`].
 pub fn system() -> &'static SystemConf {
     static SYSTEM: OnceLock<SystemConf> = OnceLock::new();
-    SYSTEM.get_or_init(|| SystemConf::new(RESOLV_CONF, HOSTS, RECHECK_INTERVAL))
+    SYSTEM.get_or_init(|| SystemConf::new(Paths::default(), RECHECK_INTERVAL))
 }
 
-/// A resolv.conf and a hosts file, watched for changes.
+/// The three files the host's name resolution reads.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// resolv.conf(5), [`RESOLV_CONF`] by default.
+    pub resolv_conf: PathBuf,
+    /// hosts(5), [`HOSTS`] by default.
+    pub hosts: PathBuf,
+    /// nsswitch.conf(5), [`NSSWITCH_CONF`] by default.
+    pub nsswitch_conf: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            resolv_conf: RESOLV_CONF.into(),
+            hosts: HOSTS.into(),
+            nsswitch_conf: NSSWITCH_CONF.into(),
+        }
+    }
+}
+
+/// resolv.conf, hosts and nsswitch.conf, watched for changes.
 pub struct SystemConf {
-    resolv_path: PathBuf,
-    hosts_path: PathBuf,
+    paths: Paths,
     interval: Duration,
     state: Mutex<Option<State>>,
 }
 
-/// The current snapshot and what the files looked like when it was read.
+/// The files as last read, and when they were last checked.
 struct State {
     snapshot: Arc<Snapshot>,
     checked: Instant,
-    resolv_stamp: Stamp,
-    hosts_stamp: Stamp,
+    dns: Watched<DnsConf>,
+    hosts: Watched<Hosts>,
+    order: Watched<Vec<Source>>,
+}
+
+/// One file: its stamp when last read, and what was read from it.
+struct Watched<T> {
+    path: PathBuf,
+    stamp: Stamp,
+    value: Arc<T>,
+    parse: fn(&Path, &str) -> T,
+}
+
+impl<T> Watched<T> {
+    /// Reads `path` with `parse`; a missing file parses as empty, an unreadable one gives
+    /// `unreadable(reason)` and is logged.
+    fn first(path: &Path, parse: fn(&Path, &str) -> T, unreadable: fn(String) -> T) -> Self {
+        let stamp = Stamp::of(path);
+        let value = match std::fs::read_to_string(path) {
+            Ok(text) => parse(path, &text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => parse(path, ""),
+            Err(e) => {
+                let reason = format!("cannot read {}: {e}", path.display());
+                tracing::error!("{reason}");
+                unreadable(reason)
+            }
+        };
+        Watched {
+            path: path.to_path_buf(),
+            stamp,
+            value: Arc::new(value),
+            parse,
+        }
+    }
+
+    /// Reads the file again if its stamp changed; keeps the value when it cannot be read.
+    /// Returns whether the value was replaced.
+    fn recheck(&mut self) -> bool {
+        let stamp = Stamp::of(&self.path);
+        if stamp == self.stamp {
+            return false;
+        }
+        self.stamp = stamp;
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                tracing::info!("{} changed, read again", self.path.display());
+                self.value = Arc::new((self.parse)(&self.path, &text));
+                true
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "{} changed but cannot be read ({e}): keeping what was last read from it",
+                    self.path.display()
+                );
+                false
+            }
+        }
+    }
 }
 
 /// What `stat(2)` said of a file: enough to see a rewrite in place or a replacement by rename.
@@ -104,16 +193,11 @@ impl Stamp {
 }
 
 impl SystemConf {
-    /// Watches `resolv_path` and `hosts_path`, checking them at most once per `interval`.
-    /// Nothing is read before the first [`SystemConf::current`].
-    pub fn new(
-        resolv_path: impl Into<PathBuf>,
-        hosts_path: impl Into<PathBuf>,
-        interval: Duration,
-    ) -> Self {
+    /// Watches the files of `paths`, checking them at most once per `interval`. Nothing is
+    /// read before the first [`SystemConf::current`].
+    pub fn new(paths: Paths, interval: Duration) -> Self {
         SystemConf {
-            resolv_path: resolv_path.into(),
-            hosts_path: hosts_path.into(),
+            paths,
             interval,
             state: Mutex::new(None),
         }
@@ -121,11 +205,12 @@ impl SystemConf {
 
     /// The configuration to resolve with now.
     ///
-    /// The first call reads both files; later calls `stat` them when `interval` has passed since
-    /// the last check, and read again only a file whose stamp changed. A missing file at the first
-    /// read counts as empty (glibc: resolver defaults, no static names); a file that cannot be
-    /// read later keeps the previous configuration. Never fails: a resolv.conf that could never
-    /// be read yields a [`DnsConf`] whose `resolver` is `Err` with the reason.
+    /// The first call reads the files; later calls `stat` them when `interval` has passed since
+    /// the last check, and read again only a file whose stamp changed. A missing file at the
+    /// first read counts as empty (glibc: resolver defaults, no static names, `files dns`); a
+    /// file that cannot be read later keeps what was last read from it. Never fails: a
+    /// resolv.conf that could never be read yields a [`DnsConf`] whose `resolver` is `Err`
+    /// with the reason, hosts and nsswitch.conf fall back to empty and `files dns`.
     pub fn current(&self) -> Arc<Snapshot> {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
@@ -133,7 +218,7 @@ impl SystemConf {
             None => guard.insert(self.first_read(now)),
             Some(state) if now.duration_since(state.checked) >= self.interval => {
                 state.checked = now;
-                self.recheck(state);
+                state.recheck();
                 state
             }
             Some(state) => state,
@@ -142,97 +227,104 @@ impl SystemConf {
     }
 
     fn first_read(&self, now: Instant) -> State {
-        let resolv_stamp = Stamp::of(&self.resolv_path);
-        let hosts_stamp = Stamp::of(&self.hosts_path);
-        let dns = match read_optional(&self.resolv_path) {
-            Ok(text) => self.parse_resolv(&text.unwrap_or_default()),
-            Err(e) => {
-                let reason = format!("cannot read {}: {}", self.resolv_path.display(), e);
-                tracing::error!("{reason}; names cannot be resolved until it can be read");
-                unusable(reason)
-            }
-        };
-        let hosts = match read_optional(&self.hosts_path) {
-            Ok(text) => parse_hosts(&self.hosts_path, &text.unwrap_or_default()),
-            Err(e) => {
-                tracing::warn!(
-                    "cannot read {}: {}; resolving without static names",
-                    self.hosts_path.display(),
-                    e
-                );
-                Hosts::default()
-            }
-        };
-        tracing::info!("resolver configuration: {}", dns.summary);
+        let dns = Watched::first(&self.paths.resolv_conf, parse_resolv, unusable);
+        let hosts = Watched::first(&self.paths.hosts, parse_hosts, |_| Hosts::default());
+        let order = Watched::first(&self.paths.nsswitch_conf, parse_nsswitch, |_| {
+            DEFAULT_ORDER.to_vec()
+        });
+        tracing::info!(
+            "resolver configuration: {}; hosts sources {:?}",
+            dns.value.summary,
+            order.value
+        );
+        let snapshot = Arc::new(Snapshot {
+            dns: dns.value.clone(),
+            hosts: hosts.value.clone(),
+            order: order.value.clone(),
+        });
         State {
-            snapshot: Arc::new(Snapshot {
-                dns: Arc::new(dns),
-                hosts: Arc::new(hosts),
-            }),
+            snapshot,
             checked: now,
-            resolv_stamp,
-            hosts_stamp,
+            dns,
+            hosts,
+            order,
         }
     }
+}
 
-    /// Reads again whichever file changed since the last look, keeping the old part when the
-    /// new file cannot be read.
-    fn recheck(&self, state: &mut State) {
-        let resolv_stamp = Stamp::of(&self.resolv_path);
-        let hosts_stamp = Stamp::of(&self.hosts_path);
-        let mut dns = state.snapshot.dns.clone();
-        let mut hosts = state.snapshot.hosts.clone();
-        if resolv_stamp != state.resolv_stamp {
-            match std::fs::read_to_string(&self.resolv_path) {
-                Ok(text) => {
-                    let parsed = self.parse_resolv(&text);
-                    tracing::info!(
-                        "{} changed, resolver configuration now: {}",
-                        self.resolv_path.display(),
-                        parsed.summary
-                    );
-                    dns = Arc::new(parsed);
-                }
-                Err(e) => tracing::warn!(
-                    "{} changed but cannot be read ({}): keeping the previous configuration: {}",
-                    self.resolv_path.display(),
-                    e,
-                    dns.summary
-                ),
-            }
+impl State {
+    /// Reads again whichever file changed; a new snapshot only when something was replaced.
+    fn recheck(&mut self) {
+        let dns = self.dns.recheck();
+        if dns {
+            tracing::info!("resolver configuration now: {}", self.dns.value.summary);
         }
-        if hosts_stamp != state.hosts_stamp {
-            match std::fs::read_to_string(&self.hosts_path) {
-                Ok(text) => {
-                    tracing::info!(
-                        "{} changed, static names re-read",
-                        self.hosts_path.display()
-                    );
-                    hosts = Arc::new(parse_hosts(&self.hosts_path, &text));
-                }
-                Err(e) => tracing::warn!(
-                    "{} changed but cannot be read ({}): keeping the previous static names",
-                    self.hosts_path.display(),
-                    e
-                ),
-            }
+        let hosts = self.hosts.recheck();
+        let order = self.order.recheck();
+        if order {
+            tracing::info!("hosts sources now: {:?}", self.order.value);
         }
-        state.resolv_stamp = resolv_stamp;
-        state.hosts_stamp = hosts_stamp;
-        if !Arc::ptr_eq(&dns, &state.snapshot.dns) || !Arc::ptr_eq(&hosts, &state.snapshot.hosts) {
-            state.snapshot = Arc::new(Snapshot { dns, hosts });
+        if dns || hosts || order {
+            self.snapshot = Arc::new(Snapshot {
+                dns: self.dns.value.clone(),
+                hosts: self.hosts.value.clone(),
+                order: self.order.value.clone(),
+            });
         }
     }
+}
 
-    /// resolv.conf(5) text to settings and a resolver; lines the parser rejects are logged with
-    /// file and line, and skipped as glibc skips them.
-    fn parse_resolv(&self, text: &str) -> DnsConf {
-        let (parsed, errors) = resolv_conf::Config::parse_with_errors(text.as_bytes());
-        for err in errors {
-            tracing::warn!("{}: {err}; line ignored", self.resolv_path.display());
-        }
-        dns_conf(&parsed)
+/// resolv.conf(5) text to settings and a resolver; lines the parser rejects are logged with
+/// file and line, and skipped as glibc skips them.
+fn parse_resolv(path: &Path, text: &str) -> DnsConf {
+    let (parsed, errors) = resolv_conf::Config::parse_with_errors(text.as_bytes());
+    for err in errors {
+        tracing::warn!("{}: {err}; line ignored", path.display());
     }
+    dns_conf(&parsed)
+}
+
+/// Where nsswitch.conf says nothing (no file, no `hosts:` line, no source we follow): hosts
+/// first, then DNS, as Go's resolver assumes.
+const DEFAULT_ORDER: [Source; 2] = [Source::Files, Source::Dns];
+
+/// The sources of nsswitch.conf(5)'s `hosts:` line that the exporter follows, in order.
+///
+/// `files` is hosts(5); `dns` and `resolve` (systemd-resolved, whose stub the resolv.conf
+/// names) are DNS. Other sources (`myhostname`, `mdns4_minimal`, ...) and `[STATUS=action]`
+/// items are skipped: every source is tried until one has the name.
+fn parse_nsswitch(path: &Path, text: &str) -> Vec<Source> {
+    let Some(line) = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .find_map(|l| l.trim_start().strip_prefix("hosts:"))
+    else {
+        return DEFAULT_ORDER.to_vec();
+    };
+    let mut order = Vec::new();
+    let mut in_action = false;
+    for word in line.split_whitespace() {
+        if word.starts_with('[') || in_action {
+            in_action = !word.ends_with(']');
+            continue;
+        }
+        let source = match word {
+            "files" => Source::Files,
+            "dns" | "resolve" => Source::Dns,
+            _ => continue,
+        };
+        if !order.contains(&source) {
+            order.push(source);
+        }
+    }
+    if order.is_empty() {
+        tracing::warn!(
+            "{}: the hosts line names neither files nor dns; using files then dns",
+            path.display()
+        );
+        return DEFAULT_ORDER.to_vec();
+    }
+    order
 }
 
 /// Settings and resolver from a parsed resolv.conf.
@@ -327,15 +419,6 @@ fn parse_hosts(path: &Path, text: &str) -> Hosts {
     hosts
 }
 
-/// The file's text, `None` when it does not exist.
-fn read_optional(path: &Path) -> io::Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use hickory_resolver::proto::op::Query;
@@ -357,6 +440,14 @@ mod tests {
             std::fs::write(&path, text).expect("a scratch file");
             path
         }
+        /// The three files in this directory (written or not).
+        fn paths(&self) -> Paths {
+            Paths {
+                resolv_conf: self.0.join("resolv.conf"),
+                hosts: self.0.join("hosts"),
+                nsswitch_conf: self.0.join("nsswitch.conf"),
+            }
+        }
     }
 
     impl Drop for Scratch {
@@ -377,11 +468,11 @@ mod tests {
     #[tokio::test]
     async fn options_follow_resolv_conf() {
         let dir = Scratch::new("options");
-        let resolv = dir.write(
+        dir.write(
             "resolv.conf",
             "domain first.test\nsearch a.test b.test\noptions ndots:5 timeout:0 attempts:9 rotate no-tld-query\nnameserver 192.0.2.1\n",
         );
-        let conf = SystemConf::new(&resolv, dir.0.join("hosts"), Duration::ZERO).current();
+        let conf = SystemConf::new(dir.paths(), Duration::ZERO).current();
         assert_eq!(search(&conf), ["a.test.", "b.test."]);
         assert_eq!(conf.dns.ndots, 5);
         assert!(conf.dns.no_tld_query);
@@ -398,12 +489,7 @@ mod tests {
     #[tokio::test]
     async fn missing_files_at_start_mean_defaults() {
         let dir = Scratch::new("missing");
-        let conf = SystemConf::new(
-            dir.0.join("resolv.conf"),
-            dir.0.join("hosts"),
-            Duration::ZERO,
-        )
-        .current();
+        let conf = SystemConf::new(dir.paths(), Duration::ZERO).current();
         assert!(conf.dns.resolver.is_ok());
         assert!(
             conf.dns.summary.starts_with("nameservers [127.0.0.1, ::1]"),
@@ -411,6 +497,7 @@ mod tests {
             conf.dns.summary
         );
         assert_eq!(conf.dns.ndots, 1);
+        assert_eq!(*conf.order, [Source::Files, Source::Dns]);
     }
 
     #[tokio::test]
@@ -418,7 +505,7 @@ mod tests {
         let dir = Scratch::new("reload");
         let resolv = dir.write("resolv.conf", "search old.test\nnameserver 192.0.2.1\n");
         let hosts = dir.write("hosts", "192.0.2.7 old.example\n");
-        let watched = SystemConf::new(&resolv, &hosts, Duration::ZERO);
+        let watched = SystemConf::new(dir.paths(), Duration::ZERO);
         let first = watched.current();
         assert_eq!(search(&first), ["old.test."]);
 
@@ -453,10 +540,25 @@ mod tests {
     #[tokio::test]
     async fn no_check_before_the_interval() {
         let dir = Scratch::new("interval");
-        let resolv = dir.write("resolv.conf", "search old.test\nnameserver 192.0.2.1\n");
-        let watched = SystemConf::new(&resolv, dir.0.join("hosts"), Duration::from_secs(3600));
+        dir.write("resolv.conf", "search old.test\nnameserver 192.0.2.1\n");
+        let watched = SystemConf::new(dir.paths(), Duration::from_secs(3600));
         assert_eq!(search(&watched.current()), ["old.test."]);
         dir.write("resolv.conf", "search new.test\nnameserver 192.0.2.1\n");
         assert_eq!(search(&watched.current()), ["old.test."]);
+    }
+
+    #[test]
+    fn nsswitch_hosts_line() {
+        let order = |text: &str| parse_nsswitch(Path::new("nsswitch.conf"), text);
+        use Source::{Dns, Files};
+        assert_eq!(order("passwd: files\nhosts: files dns\n"), [Files, Dns]);
+        assert_eq!(order("hosts: dns [!UNAVAIL=return] files"), [Dns, Files]);
+        assert_eq!(
+            order("hosts: files mdns4_minimal [NOTFOUND=return] resolve [ !UNAVAIL=return ] dns"),
+            [Files, Dns]
+        );
+        assert_eq!(order("hosts: dns # files"), [Dns]);
+        assert_eq!(order("# hosts: dns\n"), [Files, Dns]);
+        assert_eq!(order("hosts: nis"), [Files, Dns]);
     }
 }

@@ -37,6 +37,13 @@ pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
     })
 }
 
+/// The notAfter of one DER certificate (RFC 5280 section 4.1.2.5), unix seconds; `None` when
+/// it does not parse.
+pub(crate) fn not_after(der: &[u8]) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
 /// A DER INTEGER's content (RFC 5280 section 4.1.2.2) as blackbox_exporter prints the serial
 /// since 0.26 (prober/tls.go: `fmt.Sprintf("%x", SerialNumber.Bytes())`): the magnitude's
 /// big-endian bytes, two lowercase hex digits each, so serial 1 is `01` and 0x0bffbc is

@@ -1,13 +1,18 @@
 //! Everything a TLS probe needs before its first byte: the ring crypto provider and the system
-//! trust roots (both loaded once per process), then per probe the module's `ca_file`, client
-//! certificate and version range, assembled into a rustls `ClientConfig`.
+//! trust roots (both loaded once per process), then per module the `ca_file`, client
+//! certificate and version range, assembled into a rustls `ClientConfig` that every probe of the
+//! module reuses ([`ClientCache`]). The files it was built from are checked (modification time,
+//! size, inode) at most once a second; a change rebuilds it. A reload makes new modules, so new
+//! clients.
 //!
 //! Any problem here is the exporter's, never the target's: class `prober_error`, detail the
 //! errno name when the OS refused a file (ENOENT, EACCES), else empty.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustls::client::{
     ClientSessionStore, ResolvesClientCert, Resumption, Tls12ClientSessionValue,
@@ -22,8 +27,9 @@ use rustls::{
     CipherSuite, ClientConfig, NamedGroup, RootCertStore, SignatureScheme, SupportedProtocolVersion,
 };
 
+use super::cert_info::not_after;
 use super::pinned::Pinned;
-use super::verifier::{RecordingVerifier, Trust};
+use super::verifier::{record, Anchors, RecordingVerifier, Trust, WebPkiTrust};
 use crate::config::{ClientCert, TlsConfig, TlsVersion};
 use crate::report::{Detail, Failure, FailureClass, Phase, StepLog};
 
@@ -49,6 +55,8 @@ fn provider() -> &'static Arc<CryptoProvider> {
 /// The system trust roots and a verifier over them, built on first use.
 struct SystemRoots {
     store: Arc<RootCertStore>,
+    /// notAfter of each root certificate, by its subjectPublicKeyInfo (DER).
+    expiries: HashMap<Vec<u8>, i64>,
     /// `None` when the system has no usable root (rustls refuses an empty store).
     verifier: Option<Arc<WebPkiServerVerifier>>,
 }
@@ -59,6 +67,8 @@ fn system_roots() -> &'static SystemRoots {
     static SYSTEM: OnceLock<SystemRoots> = OnceLock::new();
     SYSTEM.get_or_init(|| {
         let loaded = rustls_native_certs::load_native_certs();
+        let mut expiries = HashMap::new();
+        add_expiries(&mut expiries, &loaded.certs);
         let mut store = RootCertStore::empty();
         let (added, ignored) = store.add_parsable_certificates(loaded.certs);
         tracing::info!(
@@ -72,8 +82,24 @@ fn system_roots() -> &'static SystemRoots {
             WebPkiServerVerifier::builder_with_provider(store.clone(), provider().clone())
                 .build()
                 .ok();
-        SystemRoots { store, verifier }
+        SystemRoots {
+            store,
+            expiries,
+            verifier,
+        }
     })
+}
+
+/// Adds the notAfter of each certificate of `certs` under the subjectPublicKeyInfo its WebPKI
+/// trust anchor keeps (the content of the SEQUENCE, as webpki stores it). Certificates that do
+/// not parse are left out.
+fn add_expiries(expiries: &mut HashMap<Vec<u8>, i64>, certs: &[CertificateDer<'_>]) {
+    for der in certs {
+        if let (Ok(anchor), Some(expiry)) = (webpki::anchor_from_trusted_cert(der), not_after(der))
+        {
+            expiries.insert(anchor.subject_public_key_info.as_ref().to_vec(), expiry);
+        }
+    }
 }
 
 /// Loads the system trust roots now rather than on the first probe; returns how many roots
@@ -82,29 +108,135 @@ pub fn preload_system_roots() -> usize {
     system_roots().store.len()
 }
 
-/// One probe's rustls setup, and the handles that report what happened during the handshake.
-pub(crate) struct Setup {
-    /// The client configuration to connect with.
+/// A module's TLS client: the rustls configuration every probe of the module connects with,
+/// and what it was built from.
+pub(crate) struct Client {
+    /// The client configuration (roots, client certificate, verifier, versions).
     pub config: Arc<ClientConfig>,
-    /// Holds the presented chain once the server's Certificate arrived.
-    pub verifier: Arc<RecordingVerifier>,
-    /// Says whether the server asked for a client certificate or sent a session ticket.
-    pub signals: Arc<PeerSignals>,
+    /// notAfter of the client certificate, unix seconds; `None` without one.
+    pub client_cert_expiry: Option<i64>,
+    /// The files read, each with its stamp when it was read (`None`: it could not be examined).
+    files: Vec<(PathBuf, Option<FileStamp>)>,
+    /// When the files are next examined.
+    next_check: Mutex<Instant>,
 }
 
-/// Builds the rustls client configuration for `cfg`; files are read on every call.
+/// What tells a file changed without reading it: modification time, size and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+/// How often at most a module's TLS files are examined for changes.
+const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+impl FileStamp {
+    /// The stamp of `path` (stat(2), following symlinks); `None` when it cannot be examined.
+    async fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = tokio::fs::metadata(path).await.ok()?;
+        Some(FileStamp {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+            inode: meta.ino(),
+        })
+    }
+}
+
+impl Client {
+    /// True when the files it was built from look unchanged: examined at most once a second,
+    /// in between assumed unchanged.
+    async fn is_current(&self) -> bool {
+        {
+            let mut next = self.next_check.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if now < *next {
+                return true;
+            }
+            *next = now + FILE_CHECK_INTERVAL;
+        }
+        for (path, stamp) in &self.files {
+            if FileStamp::of(path).await != *stamp {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The TLS client of one module, built on its first TLS probe and kept for the next ones.
+/// Clones share the client (a module copied for one probe uses its module's client).
+#[derive(Clone, Default)]
+pub struct ClientCache(Arc<Mutex<Option<Arc<Client>>>>);
+
+impl fmt::Debug for ClientCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let built = self.0.lock().map(|c| c.is_some()).unwrap_or(false);
+        f.debug_struct("ClientCache")
+            .field("built", &built)
+            .finish()
+    }
+}
+
+/// A cache is not configuration: two settings that differ only in their caches are equal.
+impl PartialEq for ClientCache {
+    fn eq(&self, _: &ClientCache) -> bool {
+        true
+    }
+}
+
+impl Eq for ClientCache {}
+
+impl ClientCache {
+    /// The module's client for `cfg`: the one built before when its files look unchanged,
+    /// else a new one (which replaces it).
+    ///
+    /// Errors: as [`build`]; the failed client is forgotten, so every probe tries again (and
+    /// fails as `prober_error`) until the files are usable.
+    pub(crate) async fn client(
+        &self,
+        cfg: &TlsConfig,
+        log: &mut StepLog,
+    ) -> Result<Arc<Client>, Failure> {
+        let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(client) = cached {
+            if client.is_current().await {
+                return Ok(client);
+            }
+            log.note("tls: a TLS file changed on disk: building the module's TLS client again");
+        }
+        let built = build(cfg, log).await.map(Arc::new);
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = built.as_ref().ok().cloned();
+        built
+    }
+}
+
+/// Builds the rustls client configuration for `cfg`, reading its files.
 ///
 /// Errors: `prober_error` when a TLS file cannot be read or holds nothing usable, when
 /// cert_file and key_file do not match, or when the version range holds neither TLS 1.2 nor 1.3
 /// (all rustls speaks).
-pub(crate) async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Setup, Failure> {
+async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Client, Failure> {
+    log.note("tls: building the module's TLS client");
+    let client_files = cfg
+        .client_cert
+        .iter()
+        .flat_map(|c| [&c.cert_file, &c.key_file]);
+    let mut files = Vec::new();
+    // Stamped before reading: a change while reading shows at the next check.
+    for path in cfg.ca_file.iter().chain(client_files) {
+        files.push((path.clone(), FileStamp::of(path).await));
+    }
     let versions = versions(cfg, log)?;
     let provider = provider();
     let trust = trust(cfg, log).await?;
-    let signals = Arc::new(PeerSignals {
-        client_key: client_key(cfg, log).await?,
-        ..PeerSignals::default()
-    });
+    let (client_key, client_cert_expiry) = match client_key(cfg, log).await? {
+        Some((key, expiry)) => (Some(key), expiry),
+        None => (None, None),
+    };
+    let signals = Arc::new(PeerSignals { client_key });
     let verifier = Arc::new(RecordingVerifier::new(
         trust,
         provider.signature_verification_algorithms,
@@ -118,14 +250,15 @@ pub(crate) async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Setup, F
             prober_error()
         })?
         .dangerous()
-        .with_custom_certificate_verifier(verifier.clone())
+        .with_custom_certificate_verifier(verifier)
         .with_client_cert_resolver(signals.clone());
     // Every probe starts fresh, as blackbox_exporter's do; the store only watches for tickets.
-    config.resumption = Resumption::store(signals.clone());
-    Ok(Setup {
+    config.resumption = Resumption::store(signals);
+    Ok(Client {
         config: Arc::new(config),
-        verifier,
-        signals,
+        client_cert_expiry,
+        files,
+        next_check: Mutex::new(Instant::now() + FILE_CHECK_INTERVAL),
     })
 }
 
@@ -168,31 +301,51 @@ async fn trust(cfg: &TlsConfig, log: &mut StepLog) -> Result<Trust, Failure> {
     }
     let Some(extra) = extra else {
         return Ok(match &system.verifier {
-            Some(verifier) => Trust::WebPki(verifier.clone(), Pinned::default()),
+            Some(verifier) => Trust::WebPki(WebPkiTrust {
+                verifier: verifier.clone(),
+                pinned: Pinned::default(),
+                anchors: Anchors {
+                    roots: system.store.clone(),
+                    expiries: Arc::new(system.expiries.clone()),
+                },
+            }),
             None => Trust::NoAnchors,
         });
     };
     let mut store = (*system.store).clone();
+    let mut expiries = system.expiries.clone();
+    add_expiries(&mut expiries, &extra);
     let pinned = Pinned::new(extra.clone());
     let (added, _) = store.add_parsable_certificates(extra);
     if added == 0 {
         log.note("tls: ca_file holds no usable CA certificate");
         return Err(prober_error());
     }
-    WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider().clone())
+    let store = Arc::new(store);
+    WebPkiServerVerifier::builder_with_provider(store.clone(), provider().clone())
         .build()
-        .map(|verifier| Trust::WebPki(verifier, pinned))
+        .map(|verifier| {
+            Trust::WebPki(WebPkiTrust {
+                verifier,
+                pinned,
+                anchors: Anchors {
+                    roots: store,
+                    expiries: Arc::new(expiries),
+                },
+            })
+        })
         .map_err(|e| {
             log.note(format!("tls: cannot build a verifier from ca_file: {e}"));
             prober_error()
         })
 }
 
-/// The client certificate and key, when the module presents one.
+/// The client certificate and key, when the module presents one, with the notAfter (unix
+/// seconds) of the certificate, the first of `cert_file`.
 async fn client_key(
     cfg: &TlsConfig,
     log: &mut StepLog,
-) -> Result<Option<Arc<CertifiedKey>>, Failure> {
+) -> Result<Option<(Arc<CertifiedKey>, Option<i64>)>, Failure> {
     let Some(ClientCert {
         cert_file,
         key_file,
@@ -201,6 +354,7 @@ async fn client_key(
         return Ok(None);
     };
     let certs = read_certs(cert_file, "cert_file", log).await?;
+    let expiry = certs.first().and_then(|der| not_after(der));
     let pem = read_file(key_file, "key_file", log).await?;
     let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         log.note(format!("tls: key_file {}: {e}", key_file.display()));
@@ -216,7 +370,7 @@ async fn client_key(
         "tls: client certificate from {}",
         cert_file.display()
     ));
-    Ok(Some(Arc::new(certified)))
+    Ok(Some((Arc::new(certified), expiry)))
 }
 
 /// Every certificate of a PEM file; at least one, else an error.
@@ -259,32 +413,18 @@ fn prober_error() -> Failure {
     Failure::bare(Phase::Tls, FailureClass::ProberError)
 }
 
-/// Watches the server's requests during one handshake: plays the client certificate resolver
-/// (called when a CertificateRequest arrives) and the session store (called for each TLS 1.3
-/// NewSessionTicket). It remembers no session, so probes never resume.
-#[derive(Debug, Default)]
+/// Answers the server's requests of every handshake of a module: plays the client certificate
+/// resolver (called when a CertificateRequest arrives) and the session store (called for each
+/// TLS 1.3 NewSessionTicket). It remembers no session, so probes never resume; what it sees is
+/// noted in the running handshake's record (see [`record`]).
+#[derive(Debug)]
 pub(crate) struct PeerSignals {
     client_key: Option<Arc<CertifiedKey>>,
-    certificate_requested: AtomicBool,
-    ticket_received: AtomicBool,
-}
-
-impl PeerSignals {
-    /// True once the server sent a CertificateRequest (RFC 8446 section 4.3.2).
-    pub(crate) fn certificate_requested(&self) -> bool {
-        self.certificate_requested.load(Ordering::Relaxed)
-    }
-
-    /// True once the server sent a NewSessionTicket (RFC 8446 section 4.6.1): servers send it
-    /// after accepting the client's Finished, so it means the client certificate passed.
-    pub(crate) fn ticket_received(&self) -> bool {
-        self.ticket_received.load(Ordering::Relaxed)
-    }
 }
 
 impl ResolvesClientCert for PeerSignals {
     fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
-        self.certificate_requested.store(true, Ordering::Relaxed);
+        record(|r| r.note_certificate_requested());
         self.client_key.clone()
     }
 
@@ -311,7 +451,7 @@ impl ClientSessionStore for PeerSignals {
     fn remove_tls12_session(&self, _: &ServerName<'static>) {}
 
     fn insert_tls13_ticket(&self, _: ServerName<'static>, _: Tls13ClientSessionValue) {
-        self.ticket_received.store(true, Ordering::Relaxed);
+        record(|r| r.note_ticket_received());
     }
 
     fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {

@@ -1,14 +1,24 @@
 //! A server certificate verifier that writes down the presented chain before deciding, so an
 //! expired or untrusted certificate still yields its facts (`probe_ssl_earliest_cert_expiry` is
-//! emitted also when verification fails).
+//! emitted also when verification fails), and that keeps the expiry of the chains it verified
+//! (`probe_ssl_last_chain_expiry_timestamp_seconds`).
+//!
+//! One verifier serves every handshake of a module (it sits in the module's shared rustls
+//! configuration), so what one handshake reveals goes to that handshake's [`HandshakeRecord`],
+//! reached through a tokio task-local set around the handshake ([`with_record`]): rustls calls
+//! the verifier synchronously while the handshake future is polled, inside that scope.
 
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 
 use super::cert_info::cert_info;
 use super::pinned::Pinned;
@@ -17,9 +27,9 @@ use crate::report::CertInfo;
 /// How the chain is judged.
 #[derive(Debug)]
 pub(crate) enum Trust {
-    /// rustls' WebPKI path building and name check against these roots, except for a leaf
-    /// that is one of the pinned certificates (see [`Pinned`]).
-    WebPki(Arc<WebPkiServerVerifier>, Pinned),
+    /// WebPKI path building and name check against a root store, except for a leaf that is one
+    /// of the pinned certificates (see [`Pinned`]).
+    WebPki(WebPkiTrust),
     /// No trust anchor at all (no system roots, no `ca_file`): every chain is `UnknownIssuer`.
     NoAnchors,
     /// `insecure_skip_verify`: every chain is accepted. Handshake signatures are still checked,
@@ -27,30 +37,202 @@ pub(crate) enum Trust {
     SkipVerify,
 }
 
-/// Wraps the WebPKI verifier of one probe and keeps the chain it was shown.
+/// What [`Trust::WebPki`] judges with.
+#[derive(Debug)]
+pub(crate) struct WebPkiTrust {
+    /// rustls' verifier over `anchors.roots`: its error says why a chain failed.
+    pub verifier: Arc<WebPkiServerVerifier>,
+    /// Leaves trusted as they stand.
+    pub pinned: Pinned,
+    /// The roots, with the notAfter of their certificates.
+    pub anchors: Anchors,
+}
+
+/// Trust anchors and the notAfter of the certificate each came from (a WebPKI trust anchor
+/// keeps only subject, key and name constraints).
+#[derive(Debug, Clone)]
+pub(crate) struct Anchors {
+    /// The root store.
+    pub roots: Arc<RootCertStore>,
+    /// notAfter (unix seconds) of the root certificate, by the subjectPublicKeyInfo its trust
+    /// anchor keeps.
+    pub expiries: Arc<HashMap<Vec<u8>, i64>>,
+}
+
+/// What one handshake revealed to the shared verifier and client certificate resolver.
+#[derive(Debug, Default)]
+pub(crate) struct HandshakeRecord {
+    chain: Mutex<Vec<CertInfo>>,
+    verified_chain_expiry: Mutex<Option<i64>>,
+    certificate_requested: AtomicBool,
+    ticket_received: AtomicBool,
+}
+
+impl HandshakeRecord {
+    /// The chain the server presented (leaf first, certificates that do not parse left out);
+    /// empty when no Certificate message arrived. Leaves the record's copy empty.
+    pub(crate) fn take_chain(&self) -> Vec<CertInfo> {
+        std::mem::take(&mut *self.chain.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// See [`crate::report::TlsFacts::verified_chain_expiry`]; `None` until a chain verified.
+    pub(crate) fn verified_chain_expiry(&self) -> Option<i64> {
+        *self
+            .verified_chain_expiry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True once the server sent a CertificateRequest (RFC 8446 section 4.3.2).
+    pub(crate) fn certificate_requested(&self) -> bool {
+        self.certificate_requested.load(Ordering::Relaxed)
+    }
+
+    /// True once the server sent a NewSessionTicket (RFC 8446 section 4.6.1): servers send it
+    /// after accepting the client's Finished, so it means the client certificate passed.
+    pub(crate) fn ticket_received(&self) -> bool {
+        self.ticket_received.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_certificate_requested(&self) {
+        self.certificate_requested.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_ticket_received(&self) {
+        self.ticket_received.store(true, Ordering::Relaxed);
+    }
+}
+
+tokio::task_local! {
+    static RECORD: Arc<HandshakeRecord>;
+}
+
+/// Runs `handshake` with `record` as the record that the verifier and resolver of any rustls
+/// configuration write to while it is polled.
+pub(crate) async fn with_record<F: Future>(
+    record: Arc<HandshakeRecord>,
+    handshake: F,
+) -> F::Output {
+    RECORD.scope(record, handshake).await
+}
+
+/// Applies `note` to the running handshake's record; outside [`with_record`] (never the case
+/// for a probe) there is nothing to note into.
+pub(crate) fn record(note: impl FnOnce(&HandshakeRecord)) {
+    let _ = RECORD.try_with(|r| note(r));
+}
+
+/// The module's verifier: judges with its [`Trust`] and notes what it saw in the running
+/// handshake's record.
 #[derive(Debug)]
 pub(crate) struct RecordingVerifier {
     trust: Trust,
     algorithms: WebPkiSupportedAlgorithms,
-    chain: Mutex<Vec<CertInfo>>,
 }
 
 impl RecordingVerifier {
     /// A verifier judging with `trust`, checking handshake signatures with `algorithms` (the
     /// crypto provider's `signature_verification_algorithms`).
     pub(crate) fn new(trust: Trust, algorithms: WebPkiSupportedAlgorithms) -> Self {
-        RecordingVerifier {
-            trust,
-            algorithms,
-            chain: Mutex::new(Vec::new()),
+        RecordingVerifier { trust, algorithms }
+    }
+}
+
+/// The certificates the server presented: the leaf, the others, and the notAfter (unix seconds)
+/// of the leaf and then of each of the others (`None` where one does not parse).
+struct Presented<'a, 'c> {
+    end_entity: &'a CertificateDer<'c>,
+    intermediates: &'a [CertificateDer<'c>],
+    expiries: &'a [Option<i64>],
+}
+
+impl WebPkiTrust {
+    /// Judges `chain` for `server_name`; on success also returns the verified chains' expiry.
+    fn verify(
+        &self,
+        algorithms: &WebPkiSupportedAlgorithms,
+        chain: &Presented<'_, '_>,
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<i64>, Error> {
+        if let Some(verdict) = self.pinned.verify(chain.end_entity, server_name, now) {
+            // Go's verified chain for a pinned leaf is the leaf alone.
+            return verdict.map(|_| chain.expiries.first().copied().flatten());
         }
+        if let Some(expiry) = self.verified_chains_expiry(algorithms, chain, server_name, now) {
+            return Ok(Some(expiry));
+        }
+        // No verified path: rustls' verifier names the reason (the same WebPKI checks).
+        self.verifier
+            .verify_server_cert(
+                chain.end_entity,
+                chain.intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )
+            .map(|_| None)
     }
 
-    /// The chain the server presented (leaf first, certificates that do not parse left out);
-    /// empty when no Certificate message arrived. Leaves the verifier's copy empty.
-    pub(crate) fn take_chain(&self) -> Vec<CertInfo> {
-        let mut chain = self.chain.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut *chain)
+    /// Over every path WebPKI can build from the leaf through the presented intermediates to a
+    /// trust anchor, for a leaf valid for `server_name`: the latest of each path's earliest
+    /// notAfter, the anchor's certificate included (blackbox_exporter's `getLastChainExpiry`
+    /// over Go's `VerifiedChains`). `None` when no path verifies or the name does not match;
+    /// the caller then asks rustls for the error.
+    ///
+    /// The same checks as rustls' `WebPkiServerVerifier` (webpki `verify_for_usage` with the
+    /// serverAuth usage, no revocation, and the name), run once: each path found is noted and
+    /// refused to webpki so it goes on to the next.
+    fn verified_chains_expiry(
+        &self,
+        algorithms: &WebPkiSupportedAlgorithms,
+        chain: &Presented<'_, '_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Option<i64> {
+        let cert = webpki::EndEntityCert::try_from(chain.end_entity).ok()?;
+        cert.verify_is_valid_for_subject_name(server_name).ok()?;
+        let leaf_expiry = chain.expiries.first().copied().flatten();
+        let latest: Cell<Option<i64>> = Cell::new(None);
+        let found = Cell::new(false);
+        let note_path = |path: &webpki::VerifiedPath<'_>| {
+            let in_path = path.intermediate_certificates().map(|c| {
+                let der = c.der();
+                chain
+                    .intermediates
+                    .iter()
+                    .position(|i| i.as_ref() == der.as_ref())
+                    .and_then(|i| chain.expiries.get(i + 1).copied().flatten())
+            });
+            let anchor = self
+                .anchors
+                .expiries
+                .get(path.anchor().subject_public_key_info.as_ref())
+                .copied();
+            let earliest = std::iter::once(leaf_expiry)
+                .chain(in_path)
+                .chain(std::iter::once(anchor))
+                .flatten()
+                .min();
+            found.set(true);
+            latest.set(latest.get().max(earliest));
+            // Refused so that webpki tries the remaining paths too.
+            Err(webpki::Error::UnknownIssuer)
+        };
+        let _ = cert.verify_for_usage(
+            algorithms.all,
+            &self.anchors.roots.roots,
+            chain.intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            Some(&note_path),
+        );
+        if !found.get() {
+            return None;
+        }
+        latest.get()
     }
 }
 
@@ -63,26 +245,38 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        let presented: Vec<CertInfo> = std::iter::once(end_entity)
+        let parsed: Vec<Option<CertInfo>> = std::iter::once(end_entity)
             .chain(intermediates)
-            .filter_map(|der| cert_info(der))
+            .map(|der| cert_info(der))
             .collect();
-        *self.chain.lock().unwrap_or_else(|p| p.into_inner()) = presented;
-        match &self.trust {
-            Trust::WebPki(inner, pinned) => pinned
-                .verify(end_entity, server_name, now)
-                .unwrap_or_else(|| {
-                    inner.verify_server_cert(
-                        end_entity,
-                        intermediates,
-                        server_name,
-                        ocsp_response,
-                        now,
-                    )
-                }),
-            Trust::NoAnchors => Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
-            Trust::SkipVerify => Ok(ServerCertVerified::assertion()),
+        let expiries: Vec<Option<i64>> = parsed
+            .iter()
+            .map(|c| c.as_ref().map(|c| c.not_after))
+            .collect();
+        let presented: Vec<CertInfo> = parsed.into_iter().flatten().collect();
+        record(|r| *r.chain.lock().unwrap_or_else(|p| p.into_inner()) = presented);
+        let chain = Presented {
+            end_entity,
+            intermediates,
+            expiries: &expiries,
+        };
+        let verified = match &self.trust {
+            Trust::WebPki(trust) => {
+                trust.verify(&self.algorithms, &chain, server_name, ocsp_response, now)?
+            }
+            Trust::NoAnchors => {
+                return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer))
+            }
+            Trust::SkipVerify => None,
+        };
+        if verified.is_some() {
+            record(|r| {
+                *r.verified_chain_expiry
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = verified
+            });
         }
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
