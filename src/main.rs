@@ -245,7 +245,7 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
     };
     let tls = web.current().tls.is_some();
     for listener in &listeners {
-        tracing::info!(address = %listener.local_addr()?, tls, "listening");
+        tracing::info!(tls, address = %listener.local_addr()?, "listening");
     }
     tracing::info!(
         max_connections = limits.max_connections,
