@@ -7,7 +7,8 @@
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5, per throughput round),
 # BENCH_CONNECTIONS (4, wrk connections), BENCH_STARTUP_RUNS (7),
 # BENCH_SCALE_N (8000), BENCH_OURS_BIN (the binary to measure, default the release build),
-# BENCH_UPDATE_DOC (1; 0 leaves docs/performance.md alone).
+# BENCH_UPDATE_DOC (1; 0 leaves docs/performance.md alone), BENCH_TIMING (1; 0 skips
+# bench/timing.sh, the phase latencies under load, whose own knobs it documents).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,21 +35,8 @@ install_tools() {
 }
 
 build() {
-  local rustls
   step "building the release binary and the bench helpers"
-  # The release build, and from cargo's own report the rustls rlib it linked, which the TLS
-  # peer is compiled against with rustc directly.
-  rustls=$(cargo build --release --bin handshake_exporter --message-format=json-render-diagnostics |
-    python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "rustls":
-        print(next(f for f in m["filenames"] if f.endswith(".rlib")))')
-  mkdir -p target/bench
-  gcc -O2 -Wall -pthread bench/peer.c -o target/bench/peer
-  gcc -O2 -Wall -pthread bench/connect_limit.c -o target/bench/connect_limit
-  rustc --edition 2021 -O bench/tls_peer.rs -o target/bench/tls_peer \
-    -L dependency=target/release/deps --extern rustls="$rustls"
+  bash bench/build.sh
 }
 
 # Writes the TLS peer's self-signed P-256 certificate and the modules both exporters load.
@@ -131,3 +119,9 @@ ip netns exec "$CLI" bash bench/measure.sh
 doc=()
 [ "${BENCH_UPDATE_DOC:-1}" = 1 ] && [ -n "$OURS" ] && doc=(--doc docs/performance.md)
 python3 bench/report.py "$OUT/results.tsv" "$OUT/machine.txt" "${doc[@]}"
+# Phase latencies under load, against a far target behind a 50 ms delay line (its own namespaces).
+if [ "${BENCH_TIMING:-1}" = 1 ]; then
+  teardown
+  step "phase latencies under load (bench/timing.sh)"
+  BENCH_SKIP_BUILD=1 bash bench/timing.sh
+fi

@@ -1,5 +1,6 @@
-//! The one place with `unsafe`: socket options no safe crate exposes. Today that is `TCP_INFO`
-//! (tcp(7)): neither socket2 nor nix reads `struct tcp_info`.
+//! The one place with `unsafe`: system calls no safe crate exposes. Today that is `TCP_INFO`
+//! (tcp(7)), which neither socket2 nor nix reads, and a thread's nice value (setpriority(2)),
+//! which nix does not wrap.
 
 use std::os::fd::AsRawFd;
 
@@ -27,4 +28,20 @@ pub fn tcp_info<F: AsRawFd>(fd: &F) -> std::io::Result<libc::tcp_info> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(info)
+}
+
+/// Sets the calling thread's nice value to `nice` (-20 most favoured .. 19 least).
+///
+/// On Linux the nice value belongs to each thread: setpriority(2) with `PRIO_PROCESS` and a
+/// thread id changes that thread alone (setpriority(2), NOTES). Errors: EACCES or EPERM when
+/// lowering it below the current value without CAP_SYS_NICE or a matching RLIMIT_NICE
+/// (getrlimit(2)).
+pub fn set_thread_nice(nice: i32) -> std::io::Result<()> {
+    let tid = nix::unistd::gettid().as_raw();
+    // SAFETY: plain integer arguments; the call reads and writes no memory of ours.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -30,6 +30,12 @@ const DURATION_BUCKETS: [f64; 13] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
 ];
 
+/// Upper bounds of `handshake_exporter_scheduling_lag_seconds`, seconds: from a wake-up that
+/// costs nothing against a 50 ms round trip to one that swamps any phase.
+const LAG_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
 type Labels = Vec<(&'static str, String)>;
 
 fn duration_histogram() -> Histogram {
@@ -49,6 +55,7 @@ pub struct ExporterMetrics {
     reload_successful: Gauge,
     reload_timestamp: Gauge<f64, AtomicU64>,
     guard: GuardMetrics,
+    scheduling_lag: Histogram,
 }
 
 impl Default for ExporterMetrics {
@@ -68,6 +75,7 @@ impl ExporterMetrics {
             Family::new_with_constructor(duration_histogram);
         let reload_successful = Gauge::default();
         let reload_timestamp = Gauge::<f64, AtomicU64>::default();
+        let scheduling_lag = Histogram::new(LAG_BUCKETS);
         let build_info = Family::<Labels, Gauge>::default();
         build_info
             .get_or_create(&vec![
@@ -107,6 +115,12 @@ impl ExporterMetrics {
             build_info,
         );
         let guard = GuardMetrics::register(&mut registry);
+        registry.register(
+            "handshake_exporter_scheduling_lag_seconds",
+            "Time a task handed to the probe thread waited for its first poll, sampled every 50 ms: \
+             how late a probe sees a ready socket, and so how much a phase latency may be too long",
+            scheduling_lag.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector::new()));
 
         ExporterMetrics {
@@ -117,6 +131,7 @@ impl ExporterMetrics {
             reload_successful,
             reload_timestamp,
             guard,
+            scheduling_lag,
         }
     }
 
@@ -174,6 +189,11 @@ impl ExporterMetrics {
     /// The counters of refused probes, dropped connections and failed authentication.
     pub fn guard(&self) -> &GuardMetrics {
         &self.guard
+    }
+
+    /// The scheduling lag histogram, for the probe runtime's sampler to observe into (seconds).
+    pub fn scheduling_lag(&self) -> Histogram {
+        self.scheduling_lag.clone()
     }
 
     /// Records a successful configuration load at `at`: the gauge goes to 1 and the timestamp

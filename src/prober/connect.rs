@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::os::fd::AsRawFd;
@@ -15,7 +16,7 @@ use super::icmp;
 use crate::report::{Failure, FailureClass, IcmpInfo, Phase, StepLog, TcpInfo};
 
 /// Pause after a wake-up by a non-fatal ICMP error, before looking at the handshake again.
-const SOFT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+const SOFT_ERROR_PAUSE: Duration = Duration::from_millis(5);
 
 /// A failed connect: the failure and the ICMP error behind it, if one arrived.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct Connected {
     pub stream: TcpStream,
     /// TCP_INFO read right after the handshake (None if the kernel refused to tell).
     pub tcp_info: Option<TcpInfo>,
+    /// How long the connect took: see [`handshake_time`].
+    pub took: Duration,
 }
 
 /// Connects to `addr`, from `source` if given, until `deadline`.
@@ -62,7 +65,10 @@ pub async fn connect(
         local_failure(&e)
     })?;
     log.note(format!("connecting to {addr}"));
-    match socket.connect(&SockAddr::from(addr)) {
+    let sent = Instant::now();
+    let called = socket.connect(&SockAddr::from(addr));
+    let syscall = sent.elapsed();
+    match called {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(failed(&socket, ipv6, &e, log)),
@@ -71,6 +77,7 @@ pub async fn connect(
     // (connect(2), EINPROGRESS), and the same descriptor keeps the error queue readable.
     let std: std::net::TcpStream = socket.into();
     let stream = TcpStream::from_std(std).map_err(|e| local_failure(&e))?;
+    let seen;
     loop {
         match tokio::time::timeout_at(deadline, stream.writable()).await {
             Err(_) => {
@@ -84,6 +91,7 @@ pub async fn connect(
             return Err(failed(&stream, ipv6, &e, log));
         }
         if stream.peer_addr().is_ok() {
+            seen = sent.elapsed();
             break;
         }
         // Woken by a queued ICMP error the kernel did not treat as fatal (a soft error, tcp(7)):
@@ -97,11 +105,35 @@ pub async fn connect(
         tokio::time::sleep(SOFT_ERROR_PAUSE).await;
     }
     let tcp_info = crate::sys::tcp_info(&stream).ok().map(|info| TcpInfo {
-        rtt: std::time::Duration::from_micros(u64::from(info.tcpi_rtt)),
+        rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
         syn_retransmits: info.tcpi_total_retrans,
     });
-    log.note(format!("connected to {addr}"));
-    Ok(Connected { stream, tcp_info })
+    let took = handshake_time(seen, syscall, tcp_info.as_ref());
+    log.note(format!(
+        "connected to {addr} in {:.3} ms ({:.3} ms until seen)",
+        took.as_secs_f64() * 1e3,
+        seen.as_secs_f64() * 1e3
+    ));
+    Ok(Connected {
+        stream,
+        tcp_info,
+        took,
+    })
+}
+
+/// The connect phase's duration, as the kernel saw it when it can tell.
+///
+/// `seen` runs from just before connect(2) to the moment this process noticed the handshake
+/// done, so it also holds however long the process took to get round to the socket. When no SYN
+/// was resent, the kernel's first RTT sample (`tcpi_rtt`, tcp(7): from the SYN's transmission to
+/// the SYN-ACK's arrival, microseconds) plus the connect(2) call that sent the SYN is the
+/// handshake itself, free of that wait; `seen` bounds it. After a resent SYN the kernel takes no
+/// sample from the handshake (Karn's algorithm, RFC 6298 section 3), so `seen` is the answer.
+pub fn handshake_time(seen: Duration, syscall: Duration, info: Option<&TcpInfo>) -> Duration {
+    match info {
+        Some(i) if i.syn_retransmits == 0 && !i.rtt.is_zero() => seen.min(syscall + i.rtt),
+        _ => seen,
+    }
 }
 
 /// A non-blocking TCP socket for `addr`'s family, error queue on, bound to `source` if given.
@@ -142,4 +174,45 @@ fn local_failure(err: &io::Error) -> ConnectError {
     let mut failure = classify_connect(err);
     failure.class = FailureClass::ProberError;
     failure.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn info(rtt: Duration, syn_retransmits: u32) -> TcpInfo {
+        TcpInfo {
+            rtt,
+            syn_retransmits,
+        }
+    }
+
+    #[test]
+    fn kernel_rtt_and_the_call_replace_a_late_wake_up() {
+        let took = handshake_time(70 * MS, MS / 10, Some(&info(50 * MS, 0)));
+        assert_eq!(took, 50 * MS + MS / 10);
+    }
+
+    #[test]
+    fn never_longer_than_what_the_process_saw() {
+        assert_eq!(
+            handshake_time(50 * MS, 2 * MS, Some(&info(50 * MS, 0))),
+            50 * MS
+        );
+    }
+
+    #[test]
+    fn a_resent_syn_or_no_sample_keeps_the_observed_time() {
+        assert_eq!(
+            handshake_time(1050 * MS, MS, Some(&info(50 * MS, 1))),
+            1050 * MS
+        );
+        assert_eq!(
+            handshake_time(60 * MS, MS, Some(&info(Duration::ZERO, 0))),
+            60 * MS
+        );
+        assert_eq!(handshake_time(60 * MS, MS, None), 60 * MS);
+    }
 }

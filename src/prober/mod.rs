@@ -8,6 +8,7 @@ pub mod icmp;
 mod orchestrate;
 pub mod query;
 pub mod resolve;
+pub mod runtime;
 pub mod tls;
 pub mod trace;
 

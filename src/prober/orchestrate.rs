@@ -200,7 +200,8 @@ async fn walk(
     let t = Instant::now();
     let addr = SocketAddr::new(ip, req.target.port);
     let connected = connect_traced(req, addr, start, deadline, report, log).await;
-    report.phases.push((Phase::Connect, t.elapsed()));
+    let took = connected.as_ref().map_or_else(|_| t.elapsed(), |c| c.took);
+    report.phases.push((Phase::Connect, took));
     let connected = connected.map_err(|e| {
         report.icmp = e.icmp;
         e.failure

@@ -11,7 +11,7 @@ use super::query::{first, parse_query};
 use super::{reply, text, Reply, State};
 use crate::config::{Config, Module};
 use crate::metrics::{encode_probe, OPENMETRICS_CONTENT_TYPE};
-use crate::prober::{probe, ProbeRequest, Target};
+use crate::prober::{ProbeRequest, Target};
 use crate::report::ProbeReport;
 
 /// The header Prometheus sends with its scrape timeout in seconds.
@@ -127,13 +127,14 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
             "too many probes running: --probe.max-concurrency reached, retry later",
         );
     };
-    let report = probe(ProbeRequest {
-        target: target.clone(),
-        module_name: module_name.to_string(),
-        module: module.clone(),
-        timeout,
-    })
-    .await;
+    let report = state
+        .run_probe(ProbeRequest {
+            target: target.clone(),
+            module_name: module_name.to_string(),
+            module: module.clone(),
+            timeout,
+        })
+        .await;
     drop(slot);
     if let Some(rejection) = &report.rejected {
         state.metrics().guard().rejected(rejection.reason);

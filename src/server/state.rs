@@ -1,6 +1,6 @@
 //! What every request shares: the running configuration (swapped whole on reload), the config
-//! file path, the scrape-timeout offset, the exporter's own metrics and the probe concurrency
-//! limiter.
+//! file path, the scrape-timeout offset, the exporter's own metrics, the probe concurrency
+//! limiter and the thread probes run on.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex, RwLock};
@@ -11,6 +11,9 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use crate::config::Config;
 use crate::history::{History, DEFAULT_LIMIT};
 use crate::metrics::ExporterMetrics;
+use crate::prober::runtime::ProbeRuntime;
+use crate::prober::{probe, ProbeRequest};
+use crate::report::ProbeReport;
 
 /// Shared server state. Build one with [`State::new`] and hand it to [`run`](super::run) in an
 /// `Arc`.
@@ -21,6 +24,8 @@ pub struct State {
     timeout_offset: f64,
     metrics: ExporterMetrics,
     limiter: Arc<Semaphore>,
+    /// The probe thread; `None` when it could not start, and probes run on the caller's runtime.
+    probes: Option<ProbeRuntime>,
     /// Serializes reloads so two at once cannot interleave their metric updates.
     pub(super) reload_lock: Mutex<()>,
     history: History,
@@ -58,6 +63,8 @@ impl State {
     /// builtin modules, nothing to reload); it is read once here to take its checksum. `timeout_offset` is subtracted from the scrape-timeout header, in
     /// seconds (blackbox_exporter's `--timeout-offset`); a negative or non-finite value counts
     /// as 0. At most `max_concurrency` probes run at once; `/probe` answers 503 beyond.
+    ///
+    /// Starts the probe thread from the calling thread (so probes use its network namespace).
     pub fn new(
         config: Config,
         config_file: Option<PathBuf>,
@@ -72,6 +79,12 @@ impl State {
         } else {
             0.0
         };
+        let lag = metrics.scheduling_lag();
+        let probes = ProbeRuntime::start(move |d| lag.observe(d.as_secs_f64()))
+            .map_err(|err| {
+                tracing::warn!(error = %err, "failed to start the probe thread: probes share the server's");
+            })
+            .ok();
         let last_seen = StdMutex::new(config_file.as_deref().map(FileState::of));
         State {
             config: RwLock::new(Arc::new(config)),
@@ -80,6 +93,7 @@ impl State {
             timeout_offset,
             metrics,
             limiter: Arc::new(Semaphore::new(max_concurrency.min(Semaphore::MAX_PERMITS))),
+            probes,
             reload_lock: Mutex::new(()),
             history: History::new(DEFAULT_LIMIT),
             started: Instant::now(),
@@ -167,5 +181,14 @@ impl State {
     /// A probe slot, or `None` when the concurrency limit is reached. The slot frees on drop.
     pub fn try_probe_slot(&self) -> Option<OwnedSemaphorePermit> {
         self.limiter.clone().try_acquire_owned().ok()
+    }
+
+    /// Runs one probe on the probe thread (on the caller's runtime if that thread could not
+    /// start) and returns its report.
+    pub async fn run_probe(&self, req: ProbeRequest) -> ProbeReport {
+        match &self.probes {
+            Some(rt) => rt.probe(req).await,
+            None => probe(req).await,
+        }
     }
 }
