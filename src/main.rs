@@ -1,7 +1,6 @@
 //! The handshake_exporter binary: parses blackbox_exporter-style flags, loads the config, binds
 //! and serves until SIGTERM or SIGINT. Everything else lives in the library.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -74,6 +73,9 @@ struct Flags {
     /// of the runbook links its pages give for alert rules.
     #[arg(long = "web.external-url", value_name = "URL", default_value = "")]
     external_url: String,
+    /// Log line format: `logfmt` (key=value pairs) or `json` (one object per line).
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    log_format: LogFormat,
     /// Level at which each probe's outcome is logged.
     #[arg(long = "log.prober", value_enum, default_value_t = LogLevel::Debug)]
     log_prober: LogLevel,
@@ -84,6 +86,15 @@ struct Flags {
 enum Command {
     /// Probe TARGET... once and print each verdict; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Probe(ProbeArgs),
+}
+
+/// `--log.format` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// `ts=... level=info target=... msg="..." key=value`, as logfmt tools read it.
+    Logfmt,
+    /// One JSON object per line, fields flattened beside `timestamp`, `level` and `message`.
+    Json,
 }
 
 /// `--log.level` values.
@@ -143,6 +154,20 @@ fn load(flags: &Flags) -> Result<Config, String> {
     }
 }
 
+/// Writes log records of `level` and above to stderr, one line each, as `format` says.
+fn init_logging(level: tracing::Level, format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level);
+    match format {
+        LogFormat::Logfmt => builder
+            .event_format(tracing_logfmt::EventsFormatter::default())
+            .fmt_fields(tracing_logfmt::FieldsFormatter::default())
+            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
 /// Parses the command line; a usage error of `probe` exits 3 (Nagios UNKNOWN), others exit as
 /// clap decides (2).
 fn parse_flags() -> Flags {
@@ -168,18 +193,11 @@ fn parse_flags() -> Flags {
 async fn main() -> ExitCode {
     let mut flags = parse_flags();
     if let Some(Command::Probe(args)) = flags.command.take() {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_max_level(tracing::Level::WARN)
-            .init();
+        init_logging(tracing::Level::WARN, LogFormat::Logfmt);
         let code = cli::run(args, &mut std::io::stdout()).await;
         return ExitCode::from(code);
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(flags.log_level.filter())
-        .init();
+    init_logging(flags.log_level.filter(), flags.log_format);
 
     if flags.config_check {
         return match load(&flags).and_then(|_| load_web(&flags)) {

@@ -9,51 +9,11 @@ mod lab;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
+use lab::pages::triage_config;
 use lab::tlsgen::{self, Identity, Leaf, Pki};
 use lab::{Lab, Peer, ROUTER4};
 use rcgen::{date_time_ymd, CertificateParams};
 use serde_json::Value;
-
-/// `tcp4` (2 s), `trace4` (3 s with the path trace), `tls` (trusting the lab CA) and `tls_any`
-/// (no verification, for the self-signed certificate close to its end).
-fn config(ca: &std::path::Path) -> String {
-    format!(
-        r#"
-modules:
-  tcp4:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-  trace4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      path_trace:
-        enabled: true
-        max_hops: 8
-  tls:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {}
-        server_name: ok.lab.test
-  tls_any:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        insecure_skip_verify: true
-"#,
-        ca.display()
-    )
-}
 
 /// What one run printed and returned.
 struct Run {
@@ -133,7 +93,7 @@ fn expiring_identity(days: u64) -> Identity {
 fn cli_verdicts_rows_json_and_exit_codes() {
     let lab = lab_or_skip!();
     let pki = Pki::new();
-    let cfg = lab.file("probe.yml", &config(&pki.write_ca(&lab)));
+    let cfg = lab.file("probe.yml", &triage_config(&pki.write_ca(&lab)));
     let cfg = cfg.to_str().unwrap();
     lab.serve("203.0.113.2:2222", Peer::Silent);
     lab.serve(

@@ -9,6 +9,7 @@ mod lab;
 use std::time::Duration;
 
 use lab::exporter::get;
+use lab::pages::{log_link, row, row_counts};
 use lab::tlsgen::{self, Identity};
 use lab::{Exporter, Lab, Peer};
 use rcgen::{CertificateParams, DnType};
@@ -88,18 +89,6 @@ fn text(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The first `logs?id=N` link of the status page row that holds `needle` (escaped).
-fn log_link(landing: &str, needle: &str) -> String {
-    let rows = landing.split("<tbody>").nth(1).expect("no probe table");
-    let row = rows
-        .split("<tr")
-        .find(|row| row.contains(needle))
-        .unwrap_or_else(|| panic!("no row holds {needle:?}:\n{landing}"));
-    let start = row.find("logs?id=").expect("row without log link");
-    let end = row[start..].find('"').expect("unterminated link") + start;
-    format!("/{}", &row[start..end])
-}
-
 #[test]
 fn hostile_strings_are_escaped_everywhere() {
     let lab = lab_or_skip!();
@@ -136,7 +125,7 @@ fn hostile_strings_are_escaped_everywhere() {
     assert!(landing.contains("&lt;script&gt;&quot;"), "{landing}");
 
     // The certificate subject on the TLS record.
-    let tls = page(&lab, &log_link(&landing, "tls_any"));
+    let tls = page(&lab, &log_link(row(&landing, "tls_any")));
     let subject = tls
         .split(r#"<dd class="subject">"#)
         .nth(1)
@@ -153,7 +142,7 @@ fn hostile_strings_are_escaped_everywhere() {
     );
 
     // The banner in the step log of the expect_mismatch record, and its runbook link.
-    let ssh = page(&lab, &log_link(&landing, ">ssh<"));
+    let ssh = page(&lab, &log_link(row(&landing, ">ssh<")));
     assert!(
         text(&ssh).contains("<script>alert('banner')</script>"),
         "banner not in the step log:\n{ssh}"
@@ -179,16 +168,7 @@ fn failures_survive_a_flood_of_successes() {
         exporter.probe("tcp", "203.0.113.2:2222").assert_success();
     }
     let landing = page(&lab, "/");
-    assert_eq!(
-        landing.matches("<tr class=\"success\"").count(),
-        5,
-        "{landing}"
-    );
-    assert_eq!(
-        landing.matches("<tr class=\"failure\"").count(),
-        1,
-        "{landing}"
-    );
+    assert_eq!(row_counts(&landing), (5, 1), "{landing}");
     let record = page(&lab, "/logs?target=203.0.113.2:1&module=tcp");
     assert!(record.contains(r#"href="runbooks/refused""#), "{record}");
     assert!(record.contains("ECONNREFUSED"), "{record}");
@@ -196,4 +176,33 @@ fn failures_survive_a_flood_of_successes() {
     let (status, gone) = get(&lab, "/logs?id=2", Duration::from_secs(5)).unwrap();
     assert_eq!(status, 404, "{gone}");
     page(&lab, "/logs?id=1");
+}
+
+#[test]
+fn probe_outcomes_are_logged_at_the_prober_level_in_json() {
+    let lab = lab_or_skip!();
+    let exporter = Exporter::start_with_args(
+        &lab,
+        CONFIG,
+        &["--log.format", "json", "--log.prober", "warn"],
+    );
+    exporter
+        .probe("tcp", "203.0.113.2:1")
+        .assert_failure("connect", "refused", "ECONNREFUSED");
+    let log = exporter.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let outcome = lines
+        .iter()
+        .find(|l| l["message"] == "probe failed")
+        .unwrap_or_else(|| panic!("no probe outcome logged:\n{log}"));
+    assert_eq!(outcome["level"], "WARN");
+    assert_eq!(outcome["module"], "tcp");
+    assert_eq!(outcome["host"], "203.0.113.2");
+    assert_eq!(outcome["port"], 1);
+    assert_eq!(outcome["phase"], "connect");
+    assert_eq!(outcome["class"], "refused");
+    assert_eq!(outcome["detail"], "ECONNREFUSED");
 }

@@ -18,7 +18,7 @@ use crate::config::{parse_duration, Config};
 use crate::prober::{probe, ProbeRequest, Target};
 use crate::report::ProbeReport;
 
-pub use verdict::{Outcome, Status};
+pub use verdict::{verdict, Outcome, Status};
 
 /// Timeout when neither `--timeout` nor the module sets one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

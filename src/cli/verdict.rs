@@ -118,6 +118,15 @@ impl Outcome {
     }
 }
 
+/// The verdict sentence of `report` alone (no certificate threshold): `OK: ...` or
+/// `FAILED in PHASE: CLASS (DETAIL). <what the evidence shows>.`, as `probe` prints it.
+pub fn verdict(report: &ProbeReport) -> String {
+    match &report.failure {
+        Some(f) => failed(report, f.phase, f.class, f.detail),
+        None => passed(report, None),
+    }
+}
+
 /// Replaces the runbooks' `HOST` and `PORT` placeholders with the target's.
 fn fill(check: &str, host_port: Option<(&str, &str)>) -> String {
     let Some((host, port)) = host_port else {

@@ -69,6 +69,7 @@ fn render(record: &Record) -> Markup {
                     Some(_) => span.failed { "failed" },
                 }
             }
+            dt { "Verdict" } dd.verdict { (crate::cli::verdict(report)) }
             @if let Some(failure) = &report.failure {
                 dt { "Phase" } dd { (failure.phase.as_str()) }
                 dt { "Class" } dd { (class_cell(failure.class, "")) }
@@ -121,7 +122,10 @@ fn phases(report: &ProbeReport) -> Markup {
 /// Everything else the probe learned: ICMP, TCP_INFO, the path, per-address outcomes, TLS.
 fn evidence(report: &ProbeReport) -> Markup {
     html! {
-        h2 { "Evidence" }
+        @if report.icmp.is_some() || report.tcp_info.is_some()
+            || report.failed_due_to_regex == Some(true) || !report.expect_labels.is_empty() {
+            h2 { "Evidence" }
+        }
         dl.facts.evidence {
             @if let Some(icmp) = &report.icmp {
                 dt { "ICMP" } dd {

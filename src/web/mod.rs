@@ -141,11 +141,11 @@ pre code{background:none;padding:0}\
 .scroll{overflow-x:auto}\
 .failed{color:#a40000;font-weight:600}.ok{color:#116611;font-weight:600}\
 .meaning{display:block;font-size:.85rem;color:#444;font-weight:normal}\
-.note{font-size:.9rem;color:#444}\
+.note{font-size:.9rem;color:#444}.nowrap{white-space:nowrap}\
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.facts dt{font-weight:600}dl.facts dd{margin:0;word-break:break-word}\
 @media (max-width:40rem){\
 table.cards thead{display:none}table.cards tr{display:block;border:1px solid #ddd;margin:.5rem 0;padding:.3rem}\
-table.cards td{display:block;border:none;padding:.1rem .3rem}\
+table.cards td{display:block;border:none;padding:.1rem .3rem}table.cards td:empty{display:none}\
 table.cards td[data-label]::before{content:attr(data-label) \": \";font-weight:600}}";
 
 /// The HTML document around `body`, with `title` as its first heading.
@@ -186,7 +186,8 @@ fn class_cell(class: FailureClass, base: &str) -> Markup {
     html! {
         a.class href=(format!("{base}runbooks/{class}")) { (class.as_str()) }
         @if let Some(meaning) = meaning {
-            span.meaning { (meaning) }
+            // Code spans of the Markdown sentence lose their backquotes.
+            span.meaning { (meaning.replace('`', "")) }
         }
     }
 }

@@ -64,7 +64,7 @@ pub(super) fn landing(state: &State) -> Markup {
                         @for record in &records {
                             @let report = &record.report;
                             tr.(if report.success() { "success" } else { "failure" }) {
-                                td data-label="Time" { (utc(record.time)) }
+                                td.nowrap data-label="Time" { (utc(record.time)) }
                                 td data-label="Module" { (record.module_name) }
                                 td data-label="Target" { (record.target) }
                                 @match &report.failure {
@@ -80,7 +80,7 @@ pub(super) fn landing(state: &State) -> Markup {
                                     }
                                 }
                                 td data-label="Duration" { (seconds(report.duration)) }
-                                td { a href=(format!("logs?id={}", record.id)) { "log #" (record.id) } }
+                                td.nowrap { a href=(format!("logs?id={}", record.id)) { "log #" (record.id) } }
                             }
                         }
                     }

@@ -27,6 +27,7 @@ pub mod check;
 pub mod dns;
 pub mod exporter;
 pub mod netns;
+pub mod pages;
 pub mod servers;
 pub mod tlsgen;
 
