@@ -12,8 +12,8 @@
 //!   byte's preparation to the end (`ref_tls`), then `/probe?module=tls_far` (`tls`: the probe's
 //!   tls phase). Both verify the chain against CA_FILE for the name `localhost`.
 //!
-//! A probe that did not succeed is written as series `failed`. Built by bench/run.sh with rustc
-//! against the rlibs of the release build, as tls_peer.rs.
+//! A probe that did not succeed is written as series `failed`. A cargo example of the crate,
+//! as tls_peer.rs: `cargo build --release --example timing_probe` (bench/build.sh does).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -71,7 +71,7 @@ fn connect_loop(exporter: &str, target: SocketAddr, until: Instant, label: &str,
             sample(&body, want),
             sample(&body, "probe_tcp_rtt_seconds "),
         ) {
-            (Some(ok), Some(c), Some(rtt)) if ok == 1.0 => {
+            (Some(1.0), Some(c), Some(rtt)) => {
                 emit(out, label, "connect", Duration::from_secs_f64(c));
                 emit(out, label, "rtt", Duration::from_secs_f64(rtt));
             }
@@ -110,9 +110,7 @@ fn tls_loop(
         }
         let body = probe(exporter, "tls_far", &target.to_string()).unwrap_or_default();
         match (sample(&body, "probe_success "), sample(&body, want)) {
-            (Some(ok), Some(v)) if ok == 1.0 => {
-                emit(out, label, "tls", Duration::from_secs_f64(v))
-            }
+            (Some(1.0), Some(v)) => emit(out, label, "tls", Duration::from_secs_f64(v)),
             _ => emit(out, label, "failed", Duration::ZERO),
         }
         thread::sleep(PAUSE);

@@ -7,8 +7,8 @@
 //!
 //! rustls (ring), the same library and crypto as the exporter's client side, so the server's
 //! share of each handshake is small and the same for both exporters. No session tickets and no
-//! session cache: every probe is a full handshake. Built by bench/run.sh with rustc directly
-//! against the rlibs of the release build (no crate of its own).
+//! session cache: every probe is a full handshake. A cargo example of the crate:
+//! `cargo build --release --example tls_peer` (bench/run.sh does).
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

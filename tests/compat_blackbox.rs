@@ -14,11 +14,12 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, tls, tls_config, IP4};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lab::exporter::Sample;
-use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
+use lab::metrics::Sample;
+use lab::servers::SMTP_STARTTLS_STEPS;
 use lab::tlsgen::{self, Identity, Leaf, Pki};
 use lab::{Exporter, Lab, Metrics, Peer};
 
@@ -144,66 +145,23 @@ fn assert_serial(lab: &Lab, ours: &Metrics, cert_pem: &str, want: &str) {
     assert_eq!(got.as_deref(), Some(want), "serialnumber:\n{}", ours.body);
 }
 
-/// `openssl req -x509 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost`: a
-/// self-signed `CA:TRUE` certificate as users make them, and its key.
-fn openssl_self_signed(lab: &Lab) -> Identity {
-    let (cert, key) = (
-        lab.dir.join("openssl-cert.pem"),
-        lab.dir.join("openssl-key.pem"),
-    );
-    let out = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-nodes", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost", "-days", "30"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("failed to run openssl req");
-    assert!(out.status.success(), "openssl req failed: {out:?}");
-    tlsgen::identity_from_pem(&read(&cert), &read(&key))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// One `prober: tcp` module, IPv4 first, with `tcp` (YAML lines indented six spaces) added.
-fn module(name: &str, tcp: &str) -> String {
-    format!(
-        "  {name}:\n    prober: tcp\n    timeout: 3s\n    tcp:\n      preferred_ip_protocol: ip4\n{tcp}"
-    )
-}
-
-/// `tls: true` trusting `ca_file`, with `server_name` when given.
-fn tls(ca_file: &Path, server_name: Option<&str>) -> String {
-    let name = server_name.map_or(String::new(), |n| format!("        server_name: {n}\n"));
-    format!(
-        "      tls: true\n      tls_config:\n        ca_file: {}\n{name}",
-        ca_file.display()
-    )
-}
-
 /// Modules in the keys blackbox_exporter 0.23 knows (Debian's), so both load the same file.
 fn config(pinned: &Path, ca: &Path, smtp_pinned: &Path) -> String {
     let banner = "      query_response:\n        - expect: \"^SSH-2.0-\"\n        - send: \"SSH-2.0-compat\\r\"\n";
-    let smtp = format!(
-        "{SMTP_STARTTLS_STEPS}      tls_config:\n        ca_file: {}\n        server_name: ok.lab.test\n",
-        smtp_pinned.display()
-    );
-    [
-        module("tcp_connect", ""),
-        module("ssh_banner", banner),
-        module("tls_pinned", &tls(pinned, None)),
-        module(
-            "tls_pinned_other_name",
-            &tls(pinned, Some("other.lab.test")),
-        ),
-        module("tls_ca", &tls(ca, None)),
-        module("smtp_starttls_pinned", &smtp),
+    let smtp = [
+        SMTP_STARTTLS_STEPS,
+        &tls_config(smtp_pinned, Some("ok.lab.test")),
     ]
-    .iter()
-    .fold("modules:\n".to_string(), |all, m| all + m)
+    .concat();
+    let other_name = tls(pinned, Some("other.lab.test"));
+    lab::modules::config(&[
+        module("tcp_connect", "3s", &[IP4]),
+        module("ssh_banner", "3s", &[IP4, banner]),
+        module("tls_pinned", "3s", &[IP4, &tls(pinned, None)]),
+        module("tls_pinned_other_name", "3s", &[IP4, &other_name]),
+        module("tls_ca", "3s", &[IP4, &tls(ca, None)]),
+        module("smtp_starttls_pinned", "3s", &[IP4, &smtp]),
+    ])
 }
 
 /// The lab, its CA and both exporters; the pinned files hold an openssl certificate (served on
@@ -214,14 +172,15 @@ struct Setup {
     smtp: Identity,
 }
 
-fn setup(lab: &Lab) -> Setup {
+/// `None` when openssl is not installed (outside CI).
+fn setup(lab: &Lab) -> Option<Setup> {
     let pki = Pki::new();
-    let openssl = openssl_self_signed(lab);
+    let openssl = lab::pki::openssl_req_x509(&lab.dir)?;
     let smtp = pki.leaf(Leaf::SelfSignedCa);
-    lab.file("pinned.pem", &openssl.leaf_pem);
-    lab.file("smtp-pinned.pem", &smtp.leaf_pem);
+    lab.file("pinned.pem", &openssl.cert_pem);
+    lab.file("smtp-pinned.pem", &smtp.cert_pem);
     pki.write_ca(lab);
-    Setup { pki, openssl, smtp }
+    Some(Setup { pki, openssl, smtp })
 }
 
 fn pair_config(lab: &Lab) -> String {
@@ -240,7 +199,7 @@ fn tcp_and_query_answers_match_blackbox() {
         return;
     };
     lab.serve("203.0.113.2:2000", Peer::Silent);
-    lab.serve("203.0.113.2:22", Peer::Banner(SSH_BANNER.into()));
+    lab.serve_ssh("203.0.113.2:22");
     lab.serve(
         "203.0.113.2:2525",
         Peer::BannerThenFin("220 mail.lab.test ESMTP\r\n".into()),
@@ -267,7 +226,7 @@ fn tcp_and_query_answers_match_blackbox() {
 #[test]
 fn tls_answers_match_blackbox() {
     let lab = lab_or_skip!();
-    let s = setup(&lab);
+    let Some(s) = setup(&lab) else { return };
     let Some(pair) = Pair::start(&lab, &pair_config(&lab)) else {
         return;
     };
@@ -304,10 +263,13 @@ fn tls_answers_match_blackbox() {
     // CA-signed, serials 1 and 0x0bffbc.
     let m = pair.same("tls_ca", "ok.lab.test:443");
     m.assert_success();
-    assert_serial(&lab, &m, &serial_one.leaf_pem, "01");
+    assert_serial(&lab, &m, &serial_one.cert_pem, "01");
     let m = pair.same("tls_ca", "ok.lab.test:444");
-    assert_serial(&lab, &m, &serial_low.leaf_pem, "0bffbc");
-    assert_eq!(chain_info(&m)["issuer"], "CN=handshake lab CA");
+    assert_serial(&lab, &m, &serial_low.cert_pem, "0bffbc");
+    assert_eq!(
+        chain_info(&m)["issuer"],
+        "CN=handshake lab CA,O=Handshake Test"
+    );
 
     // Rejected: expired, an unpinned CA certificate as leaf, an unpinned self-signed leaf.
     pair.same("tls_ca", "ok.lab.test:445")

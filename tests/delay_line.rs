@@ -7,16 +7,16 @@
 //! connect phase must last 2·D, give or take the line's own few microseconds. Needs root; skips
 //! with a message otherwise, except under CI=true, where it fails.
 
-mod delay;
+mod lab;
 
 use std::net::TcpListener;
 use std::time::Duration;
 
-use delay::line::{open_tun, DelayLine};
-use delay::Netns;
 use handshake_exporter::config::Config;
 use handshake_exporter::prober::{probe, ProbeRequest, Target};
 use handshake_exporter::report::{Phase, ProbeReport};
+use lab::delay::{open_tun, DelayLine};
+use lab::netns::Netns;
 
 /// Probes measured; the median of them is compared, so one late wake-up does not fail the test.
 const PROBES: usize = 7;
@@ -46,9 +46,9 @@ impl Lab {
             (&client, "198.51.100.2/32", "203.0.113.0/24"),
             (&server, "203.0.113.2/32", "198.51.100.0/24"),
         ] {
-            ns.ip(&["addr", "add", addr, "dev", "dl0"]);
-            ns.ip(&["link", "set", "dl0", "up"]);
-            ns.ip(&["route", "add", peer, "dev", "dl0"]);
+            ns.ip(&format!("addr add {addr} dev dl0"));
+            ns.ip("link set dl0 up");
+            ns.ip(&format!("route add {peer} dev dl0"));
         }
         let line = DelayLine::start(tun_c, tun_s, one_way).expect("start the delay line");
         // The kernel completes handshakes into the backlog: nobody needs to accept.
@@ -134,16 +134,21 @@ fn check(one_way: Duration) {
     assert_near("TCP_INFO rtt", rtt, 2 * one_way);
 }
 
+/// Whether the delay line can run here (see [`lab::available`]).
+fn available() -> bool {
+    lab::available(&["ip"], &["/dev/net/tun"])
+}
+
 #[test]
 fn connect_phase_and_tcp_rtt_match_a_40ms_round_trip() {
-    if delay::lab_available("connect_phase_and_tcp_rtt_match_a_40ms_round_trip") {
+    if available() {
         check(Duration::from_millis(20));
     }
 }
 
 #[test]
 fn connect_phase_and_tcp_rtt_match_a_6ms_round_trip() {
-    if delay::lab_available("connect_phase_and_tcp_rtt_match_a_6ms_round_trip") {
+    if available() {
         check(Duration::from_millis(3));
     }
 }

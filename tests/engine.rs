@@ -1,6 +1,8 @@
 //! The probe engine against real peers on loopback (no root needed): the classes a local peer can
 //! produce by itself. Kernel-made faults (DROP, ICMP, routes, DNS) live in the lab tests.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::sync::Arc;
@@ -52,15 +54,16 @@ fn serve_once(serve: impl FnOnce(std::net::TcpStream) + Send + 'static) -> u16 {
     port
 }
 
-/// A port with nothing listening: bind, note the port, close.
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    l.local_addr().expect("local addr").port()
+/// Reads until the client closes its side.
+fn until_closed(mut c: std::net::TcpStream) {
+    let mut buf = [0u8; 256];
+    while matches!(c.read(&mut buf), Ok(n) if n > 0) {}
 }
 
 #[tokio::test]
 async fn closed_port_is_refused_with_errno() {
-    let r = run(closed_port(), module(vec![])).await;
+    let (_reserved, port) = support::closed_port();
+    let r = run(port, module(vec![])).await;
     let f = r.failure.expect("must fail");
     assert_eq!((f.phase, f.class), (Phase::Connect, FailureClass::Refused));
     assert_eq!(f.detail.as_str(), "ECONNREFUSED");
@@ -70,10 +73,7 @@ async fn closed_port_is_refused_with_errno() {
 
 #[tokio::test]
 async fn open_port_succeeds_with_tcp_info() {
-    let port = serve_once(|c| {
-        thread::sleep(Duration::from_millis(200));
-        drop(c);
-    });
+    let port = serve_once(until_closed);
     let r = run(port, module(vec![])).await;
     assert!(r.success(), "{:?}", r.failure);
     let info = r.tcp_info.expect("TCP_INFO after connect");
@@ -108,7 +108,7 @@ async fn lines_without_match_then_fin_is_expect_mismatch() {
     let port = serve_once(|mut c| {
         let _ = c.write_all(b"220 hello\r\n");
         let _ = c.shutdown(Shutdown::Write);
-        thread::sleep(Duration::from_millis(300));
+        until_closed(c);
     });
     let r = run(port, module(vec![step(Some("^SSH-"), "")])).await;
     let f = r.failure.expect("must fail");
@@ -130,14 +130,16 @@ async fn close_without_a_line_is_eof() {
 #[tokio::test]
 async fn reset_in_query_is_reset() {
     let port = serve_once(|c| {
-        // Let the client see the open connection first; an RST racing the handshake's end
-        // is reported by connect(2) itself (phase connect, also class reset).
-        thread::sleep(Duration::from_millis(150));
+        // The RST follows the client's first line, so the client is surely in its query phase
+        // (an RST racing the handshake's end is reported by connect(2) itself).
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(&c), &mut line);
         let s = socket2::Socket::from(c);
         let _ = s.set_linger(Some(Duration::ZERO));
         drop(s);
     });
-    let r = run(port, module(vec![step(Some("^SSH-"), "")])).await;
+    let steps = vec![step(None, "HELLO"), step(Some("^SSH-"), "")];
+    let r = run(port, module(steps)).await;
     let f = r.failure.expect("must fail");
     assert_eq!((f.phase, f.class), (Phase::Query, FailureClass::Reset));
     assert_eq!(f.detail.as_str(), "ECONNRESET");
@@ -145,10 +147,7 @@ async fn reset_in_query_is_reset() {
 
 #[tokio::test]
 async fn silent_peer_times_out_in_query_at_the_deadline() {
-    let port = serve_once(|c| {
-        thread::sleep(Duration::from_secs(5));
-        drop(c);
-    });
+    let port = serve_once(until_closed);
     let mut m = module(vec![step(Some("^SSH-"), "")]);
     m.timeout = Some(Duration::from_secs(1));
     let r = probe(ProbeRequest {
@@ -172,7 +171,8 @@ async fn unbindable_source_address_is_prober_error() {
     // 127.0.0.1 is ours; a documentation address is not: bind(2) fails with EADDRNOTAVAIL
     // before any packet could leave.
     m.tcp.source_ip_address = Some("192.0.2.77".parse().expect("literal"));
-    let r = run(closed_port(), m).await;
+    let (_reserved, port) = support::closed_port();
+    let r = run(port, m).await;
     let f = r.failure.expect("must fail");
     assert_eq!(
         (f.phase, f.class),

@@ -12,8 +12,7 @@ use handshake_exporter::report::{
     CertInfo, Errno, Failure, FailureClass, Phase, ProbeReport, TlsFacts,
 };
 use handshake_exporter::server::{probe_timeout, TimeoutError};
-use support::{Conn, Server};
-use tokio::net::TcpStream;
+use support::Server;
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
@@ -134,15 +133,11 @@ async fn wrong_methods_get_405() {
 #[tokio::test]
 async fn metrics_health_and_keep_alive() {
     let server = Server::builtin().await;
-    let stream = TcpStream::connect(server.addr).await.unwrap();
-    let mut conn = Conn::new(stream);
+    let mut conn = server.connect().await;
     // Three requests on one connection.
-    conn.send("GET", "/metrics", &[]).await;
-    let metrics = conn.read().await;
-    conn.send("GET", "/-/healthy", &[]).await;
-    let healthy = conn.read().await;
-    conn.send("GET", "/-/ready", &[]).await;
-    let ready = conn.read().await;
+    let metrics = conn.get("/metrics").await.unwrap();
+    let healthy = conn.get("/-/healthy").await.unwrap();
+    let ready = conn.get("/-/ready").await.unwrap();
 
     assert_eq!(metrics.status, 200);
     assert_eq!(
@@ -394,10 +389,8 @@ fn encoder_keeps_tls_facts_of_a_failed_verification() {
 #[tokio::test]
 async fn run_returns_after_shutdown_with_an_idle_connection_open() {
     let server = Server::builtin().await;
-    let stream = TcpStream::connect(server.addr).await.unwrap();
-    let mut conn = Conn::new(stream);
-    conn.send("GET", "/-/healthy", &[]).await;
-    assert_eq!(conn.read().await.status, 200);
+    let mut conn = server.connect().await;
+    assert_eq!(conn.get("/-/healthy").await.unwrap().status, 200);
     let stopped = tokio::time::timeout(Duration::from_secs(5), server.stop()).await;
     assert!(
         matches!(stopped, Ok(Ok(()))),

@@ -44,6 +44,14 @@ impl Run {
             .unwrap_or_else(|| panic!("no line starts with {prefix:?}:\n{}", self.stdout))
     }
 
+    /// Asserts a failed probe (exit code 2, the row of `phase` FAILED); returns its verdict
+    /// line, which starts with `verdict`.
+    fn failed(&self, phase: &str, verdict: &str) -> &str {
+        assert_eq!(self.code, 2, "exit code of a failed probe");
+        assert_eq!(self.row(phase).0, "FAILED");
+        self.line(verdict)
+    }
+
     /// The per-phase row of `phase`: (result, evidence).
     fn row(&self, phase: &str) -> (String, String) {
         let line = self.line(&format!("{phase} "));
@@ -104,8 +112,7 @@ fn cli_verdicts_rows_json_and_exit_codes() {
         "203.0.113.2:9443",
         Peer::Tls(tlsgen::server_config(&expiring_identity(5), &[], None)),
     );
-    lab.serve("203.0.113.2:2010", Peer::Silent);
-    lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2010 -j DROP");
+    lab.drop_syns("203.0.113.2:2010");
 
     // Success.
     let ok = probe(
@@ -126,13 +133,11 @@ fn cli_verdicts_rows_json_and_exit_codes() {
 
     // Refused, also through the builtin module.
     let refused = probe(&lab, &["--timeout", "2s", "203.0.113.2:1"]);
-    assert_eq!(refused.code, 2);
-    let verdict = refused.line("FAILED in connect: refused (ECONNREFUSED).");
+    let verdict = refused.failed("connect", "FAILED in connect: refused (ECONNREFUSED).");
     assert!(
         verdict.contains("203.0.113.2 answered the SYN with a reset"),
         "{verdict}"
     );
-    assert_eq!(refused.row("connect").0, "FAILED");
     assert_eq!(
         refused.line("What it means:"),
         "What it means: The SYN reached the host and came back with a reset at once."
@@ -156,8 +161,7 @@ fn cli_verdicts_rows_json_and_exit_codes() {
             "203.0.113.2:2010",
         ],
     );
-    assert_eq!(drop.code, 2);
-    let verdict = drop.line("FAILED in connect: timeout.");
+    let verdict = drop.failed("connect", "FAILED in connect: timeout.");
     assert!(
         verdict.contains("SYNs to 203.0.113.2 went unanswered for 3.0 s")
             && verdict.contains(&format!(
@@ -177,13 +181,11 @@ fn cli_verdicts_rows_json_and_exit_codes() {
         &lab,
         &["--config.file", cfg, "--module", "tls", "203.0.113.2:8443"],
     );
-    assert_eq!(expired.code, 2);
-    let verdict = expired.line("FAILED in tls: tls_cert_expired");
+    let verdict = expired.failed("tls", "FAILED in tls: tls_cert_expired");
     assert!(
         verdict.contains("earliest notAfter 2021-01-01T00:00:00Z"),
         "{verdict}"
     );
-    assert_eq!(expired.row("tls").0, "FAILED");
     expired.line("Check first (docs/runbooks/tls_cert_expired.md):");
 
     // Inside the warning window (5 days left, warn at 14), and outside it (warn at 2).

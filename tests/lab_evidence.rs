@@ -7,45 +7,23 @@
 mod lab;
 
 use lab::chain::{Chain, FAR4, FAR6};
-use lab::{Exporter, Lab, Metrics, Peer, ROUTER4, ROUTER6};
+use lab::modules::{module, IP4, IP6_ONLY, TRACE};
+use lab::{Exporter, Lab, Metrics, ROUTER4, ROUTER6};
 
 /// Modules of this file: 3 s probes with and without the path trace. The trace starts once
 /// connect has been silent for max(3 s / 2, 3 s - 1 s) = 2 s.
-const CONFIG: &str = r#"
-modules:
-  trace4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      path_trace:
-        enabled: true
-        max_hops: 8
-  trace6:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-      path_trace:
-        enabled: true
-        max_hops: 8
-  tcp4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-  tcp6:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-"#;
+fn config() -> String {
+    lab::modules::config(&[
+        module("trace4", "3s", &[IP4, TRACE]),
+        module("trace6", "3s", &[IP6_ONLY, TRACE]),
+        module("tcp4", "3s", &[IP4]),
+        module("tcp6", "3s", &[IP6_ONLY]),
+    ])
+}
 
 /// Starts the exporter for this file's modules.
 fn exporter(lab: &Lab) -> Exporter<'_> {
-    Exporter::start(lab, CONFIG)
+    Exporter::start(lab, &config())
 }
 
 /// Asserts a connect timeout answered on time (3 s deadline, 0.3 s slack), with no ICMP error
@@ -63,8 +41,7 @@ fn assert_timed_out(m: &Metrics) {
 #[test]
 fn path_trace_server_drop_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve("203.0.113.2:2010", Peer::Silent);
-    lab.iptables(&lab.server, "-A INPUT -p tcp --dport 2010 -j DROP");
+    lab.drop_syns("203.0.113.2:2010");
     let m = exporter(&lab).probe("trace4", "203.0.113.2:2010");
     assert_timed_out(&m);
     m.assert_path(1, &[(1, ROUTER4)]);
@@ -73,8 +50,7 @@ fn path_trace_server_drop_ipv4() {
 #[test]
 fn path_trace_server_drop_ipv6() {
     let lab = lab_or_skip!();
-    lab.serve("[2001:db8:2::2]:2010", Peer::Silent);
-    lab.ip6tables(&lab.server, "-A INPUT -p tcp --dport 2010 -j DROP");
+    lab.drop_syns("[2001:db8:2::2]:2010");
     let m = exporter(&lab).probe("trace6", "[2001:db8:2::2]:2010");
     assert_timed_out(&m);
     m.assert_value("probe_ip_protocol", &[], 6.0);
@@ -175,10 +151,7 @@ fn assert_one_syn_lost(m: &Metrics) {
 #[test]
 fn syn_retransmit_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:2011",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:2011");
     drop_first_syn(&lab, false, 2011);
     let m = exporter(&lab).probe("tcp4", "203.0.113.2:2011");
     assert_one_syn_lost(&m);
@@ -187,10 +160,7 @@ fn syn_retransmit_ipv4() {
 #[test]
 fn syn_retransmit_ipv6() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "[2001:db8:2::2]:2011",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("[2001:db8:2::2]:2011");
     drop_first_syn(&lab, true, 2011);
     let m = exporter(&lab).probe("tcp6", "[2001:db8:2::2]:2011");
     assert_one_syn_lost(&m);
@@ -201,10 +171,7 @@ fn syn_retransmit_ipv6() {
 #[test]
 fn no_syn_retransmit_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:2011",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:2011");
     let m = exporter(&lab).probe("tcp4", "203.0.113.2:2011");
     m.assert_success();
     m.assert_value("probe_tcp_syn_retransmits", &[], 0.0);

@@ -6,43 +6,20 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, IP4_ONLY, IP6_ONLY};
 use lab::{Exporter, Lab, Peer, SERVER4, SERVER4_B, SERVER6, SERVER6_B};
 
 /// Modules of this file: each family without fallback, with both rules.
-const CONFIG: &str = r#"
-modules:
-  all4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      ip_protocol_fallback: false
-      probe_all_addresses: true
-  any4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      ip_protocol_fallback: false
-      probe_all_addresses: true
-      probe_all_addresses_rule: any
-  all6:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-      probe_all_addresses: true
-      probe_all_addresses_rule: all
-  any6:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: false
-      probe_all_addresses: true
-      probe_all_addresses_rule: any
-"#;
+fn config() -> String {
+    let all = "      probe_all_addresses: true\n";
+    let any = "      probe_all_addresses_rule: any\n";
+    lab::modules::config(&[
+        module("all4", "3s", &[IP4_ONLY, all]),
+        module("any4", "3s", &[IP4_ONLY, all, any]),
+        module("all6", "3s", &[IP6_ONLY, all]),
+        module("any6", "3s", &[IP6_ONLY, all, any]),
+    ])
+}
 
 /// The port every test of this file probes.
 const PORT: u16 = 2020;
@@ -64,7 +41,7 @@ fn one_refusing(lab: &Lab, ipv6: bool, refusing: &str) {
 /// Probes `target` with `module` and asserts the per-address series: `good` passed, `bad` was
 /// refused; and exactly these two addresses were probed.
 fn probe_pair(lab: &Lab, module: &str, target: &str, good: &str, bad: &str) -> lab::Metrics {
-    let m = Exporter::start(lab, CONFIG).probe(module, target);
+    let m = Exporter::start(lab, &config()).probe(module, target);
     m.assert_address_success(good);
     m.assert_address_failure(bad, "connect", "refused", "ECONNREFUSED");
     assert_eq!(
@@ -119,11 +96,8 @@ fn all_addresses_rule_any_ipv6() {
 #[test]
 fn all_addresses_both_pass_ipv4() {
     let lab = lab_or_skip!();
-    lab.serve(
-        &format!("0.0.0.0:{PORT}"),
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
-    let m = Exporter::start(&lab, CONFIG).probe("all4", &format!("two.lab.test:{PORT}"));
+    lab.serve_ssh(&format!("0.0.0.0:{PORT}"));
+    let m = Exporter::start(&lab, &config()).probe("all4", &format!("two.lab.test:{PORT}"));
     m.assert_success();
     m.assert_address_success(SERVER4);
     m.assert_address_success(SERVER4_B);

@@ -5,18 +5,14 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, IP4};
 use std::net::TcpStream;
 
 use lab::{Exporter, Peer};
 
-const CONFIG: &str = r#"
-modules:
-  tcp4:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-"#;
+fn config() -> String {
+    lab::modules::config(&[module("tcp4", "2s", &[IP4])])
+}
 
 #[test]
 fn out_of_ephemeral_ports_is_prober_error() {
@@ -28,7 +24,7 @@ fn out_of_ephemeral_ports_is_prober_error() {
         &[("net/ipv4/ip_local_port_range", "40000 40001")],
     );
     lab.serve("203.0.113.2:22", Peer::Silent);
-    let exporter = Exporter::start(&lab, CONFIG);
+    let exporter = Exporter::start(&lab, &config());
 
     let held: Vec<TcpStream> = lab.in_client(|| {
         (0..2)

@@ -9,6 +9,7 @@ mod lab;
 use std::time::Duration;
 
 use lab::exporter::get;
+use lab::modules::{module, IP4, TLS_ANY};
 use lab::pages::{log_link, row, row_counts};
 use lab::tlsgen::{self, Identity};
 use lab::{Exporter, Lab, Peer};
@@ -21,29 +22,14 @@ const HOSTILE_BANNER: &str = "</td></tr><script>alert('banner')</script>\"<b>\r\
 /// Target::parse rejects `/` and spaces, so the target carries no end tags; the rest is hostile.
 const HOSTILE_TARGET: &str = r#"<script>"'x:80"#;
 
-const CONFIG: &str = r#"
-modules:
-  tls_any:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        insecure_skip_verify: true
-  ssh:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      query_response:
-        - expect: "^SSH-2.0-"
-  tcp:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-"#;
+fn config() -> String {
+    let ssh = "      query_response:\n        - expect: \"^SSH-2.0-\"\n";
+    lab::modules::config(&[
+        module("tls_any", "2s", &[IP4, TLS_ANY]),
+        module("ssh", "2s", &[IP4, ssh]),
+        module("tcp", "2s", &[IP4]),
+    ])
+}
 
 /// A self-signed certificate whose subject CN is [`HOSTILE_CN`].
 fn hostile_identity() -> Identity {
@@ -100,7 +86,7 @@ fn hostile_strings_are_escaped_everywhere() {
         "203.0.113.2:2222",
         Peer::BannerThenFin(HOSTILE_BANNER.into()),
     );
-    let exporter = Exporter::start(&lab, CONFIG);
+    let exporter = Exporter::start(&lab, &config());
     exporter
         .probe("tls_any", "203.0.113.2:8443")
         .assert_success();
@@ -160,7 +146,7 @@ fn hostile_strings_are_escaped_everywhere() {
 fn failures_survive_a_flood_of_successes() {
     let lab = lab_or_skip!();
     lab.serve("203.0.113.2:2222", Peer::Silent);
-    let exporter = Exporter::start_with_args(&lab, CONFIG, &["--history.limit", "5"]);
+    let exporter = Exporter::start_with_args(&lab, &config(), &["--history.limit", "5"]);
     exporter
         .probe("tcp", "203.0.113.2:1")
         .assert_failure("connect", "refused", "ECONNREFUSED");
@@ -183,7 +169,7 @@ fn probe_outcomes_are_logged_at_the_prober_level_in_json() {
     let lab = lab_or_skip!();
     let exporter = Exporter::start_with_args(
         &lab,
-        CONFIG,
+        &config(),
         &["--log.format", "json", "--log.prober", "warn"],
     );
     exporter

@@ -7,62 +7,40 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, tls_config, IP4};
 use lab::servers::{SMTP_STARTTLS_STEPS, SSH_BANNER};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
-use lab::{Exporter, Lab, Peer};
+use lab::{Exporter, Peer};
 
-/// Modules of this file: an SSH banner check and an SMTP STARTTLS dialogue trusting `ca`.
+/// Modules of this file: an SSH banner check, a binary exchange (`expect_bytes`) and an SMTP
+/// STARTTLS dialogue trusting `ca`.
 fn config(ca: &std::path::Path) -> String {
-    let ca = ca.display();
-    format!(
-        r#"
-modules:
-  ssh_banner:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      query_response:
-        - expect: "^SSH-2.0-([^ -]+)(?: (.*))?$"
+    let banner = "      query_response:
+        - expect: \"^SSH-2.0-([^ -]+)(?: (.*))?$\"
           labels:
             - name: ssh_version
-              value: "${{1}}"
-        - send: "SSH-2.0-handshake_exporter\r"
-  binary_hello:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      query_response:
-        - send: "HELLO"
-        - expect_bytes: "\x00\x01OK\r\n"
-        - send: "BYE"
-  smtp_starttls:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-{SMTP_STARTTLS_STEPS}      tls_config:
-        ca_file: {ca}
-        server_name: ok.lab.test
-"#
-    )
-}
-
-/// A CA, its file, and an exporter for this file's modules.
-fn setup(lab: &Lab) -> (Pki, Exporter<'_>) {
-    let pki = Pki::new();
-    let ca = pki.write_ca(lab);
-    let exporter = Exporter::start(lab, &config(&ca));
-    (pki, exporter)
+              value: \"${1}\"
+        - send: \"SSH-2.0-handshake_exporter\\r\"
+";
+    let smtp = [SMTP_STARTTLS_STEPS, &tls_config(ca, Some("ok.lab.test"))].concat();
+    let binary = "      query_response:
+        - send: \"HELLO\"
+        - expect_bytes: \"\\x00\\x01OK\\r\\n\"
+        - send: \"BYE\"
+";
+    lab::modules::config(&[
+        module("ssh_banner", "2s", &[IP4, banner]),
+        module("binary_hello", "2s", &[IP4, binary]),
+        module("smtp_starttls", "3s", &[IP4, &smtp]),
+    ])
 }
 
 #[test]
 fn banner_success_with_labels() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:22", Peer::Banner(SSH_BANNER.into()));
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
+    let ssh = |_: &Pki| Peer::Banner(SSH_BANNER.into());
+    let Some(m) = lab::probe_peer(config, "ssh_banner", "203.0.113.2:22", ssh) else {
+        return;
+    };
     m.assert_success();
     m.assert_value("probe_expect_info", &[("ssh_version", "OpenSSH_9.6")], 1.0);
     m.assert_value("probe_failed_due_to_regex", &[], 0.0);
@@ -71,11 +49,10 @@ fn banner_success_with_labels() {
 
 #[test]
 fn starttls_success() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    let config = tlsgen::server_config(&pki.leaf(Leaf::Valid), &[], None);
-    lab.serve("203.0.113.2:25", Peer::Smtp(config));
-    let m = exporter.probe("smtp_starttls", "203.0.113.2:25");
+    let smtp = smtp(Leaf::Valid);
+    let Some(m) = lab::probe_peer(config, "smtp_starttls", "203.0.113.2:25", smtp) else {
+        return;
+    };
     m.assert_success();
     m.assert_value("probe_tls_version_info", &[("version", "TLS 1.3")], 1.0);
     m.assert_value(
@@ -92,7 +69,7 @@ fn starttls_success() {
 fn starttls_pinned_self_signed_ca() {
     let lab = lab_or_skip!();
     let id = Pki::new().leaf(Leaf::SelfSignedCa);
-    let pinned = lab.file("pinned.pem", &id.leaf_pem);
+    let pinned = lab.file("pinned.pem", &id.cert_pem);
     let exporter = Exporter::start(&lab, &config(&pinned));
     lab.serve(
         "203.0.113.2:25",
@@ -107,13 +84,17 @@ fn starttls_pinned_self_signed_ca() {
     );
 }
 
+/// Serves SMTP with STARTTLS presenting `leaf`.
+fn smtp(leaf: Leaf) -> impl FnOnce(&Pki) -> Peer {
+    move |pki| Peer::Smtp(tlsgen::server_config(&pki.leaf(leaf), &[], None))
+}
+
 #[test]
 fn starttls_cert_expired_is_tls_phase() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    let config = tlsgen::server_config(&pki.leaf(Leaf::Expired), &[], None);
-    lab.serve("203.0.113.2:25", Peer::Smtp(config));
-    let m = exporter.probe("smtp_starttls", "203.0.113.2:25");
+    let smtp = smtp(Leaf::Expired);
+    let Some(m) = lab::probe_peer(config, "smtp_starttls", "203.0.113.2:25", smtp) else {
+        return;
+    };
     m.assert_failure("tls", "tls_cert_expired", "");
     m.assert_value(
         "probe_ssl_earliest_cert_expiry",
@@ -124,56 +105,45 @@ fn starttls_cert_expired_is_tls_phase() {
     m.assert_phase_between("tls", 0.0, 1.0);
 }
 
+/// Peers that break the dialogue: the class, detail, `probe_failed_due_to_regex` and the
+/// shortest query phase each one gives.
 #[test]
-fn expect_mismatch_banner_then_fin() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::BannerThenFin("220 mail.lab.test ESMTP\r\n".into()),
-    );
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
-    m.assert_failure("query", "expect_mismatch", "");
-    m.assert_value("probe_failed_due_to_regex", &[], 1.0);
-    m.assert_phase_between("query", 0.0, 1.0);
-}
-
-#[test]
-fn eof_in_query() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:22", Peer::Fin);
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
-    m.assert_failure("query", "eof", "");
-    // The expectation was never met, as blackbox_exporter counts it.
-    m.assert_value("probe_failed_due_to_regex", &[], 1.0);
-    m.assert_phase_between("query", 0.0, 1.0);
-}
-
-#[test]
-fn reset_in_query() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:22", Peer::Reset);
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
-    m.assert_failure("query", "reset", "ECONNRESET");
-    m.assert_phase_between("query", 0.2, 1.0);
+fn peers_that_break_the_dialogue() {
+    let cases = [
+        (
+            Peer::BannerThenFin("220 mail.lab.test ESMTP\r\n".into()),
+            "expect_mismatch",
+            "",
+            1.0,
+            0.0,
+        ),
+        // The expectation was never met, as blackbox_exporter counts it.
+        (Peer::Fin, "eof", "", 1.0, 0.0),
+        (Peer::Reset, "reset", "ECONNRESET", 0.0, 0.2),
+    ];
+    for (peer, class, detail, regex_failed, shortest) in cases {
+        let Some(m) = lab::probe_peer(config, "ssh_banner", "203.0.113.2:22", |_| peer) else {
+            return;
+        };
+        m.assert_failure("query", class, detail);
+        m.assert_value("probe_failed_due_to_regex", &[], regex_failed);
+        m.assert_phase_between("query", shortest, 1.0);
+    }
 }
 
 #[test]
 fn timeout_in_query() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:22", Peer::Silent);
-    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
-    m.assert_failure("query", "timeout", "");
-    m.assert_duration_between(1.9, 2.6);
+    let silent = |_: &Pki| Peer::Silent;
+    if let Some(m) = lab::probe_peer(config, "ssh_banner", "203.0.113.2:22", silent) {
+        m.assert_failure("query", "timeout", "");
+        m.assert_duration_between(1.9, 2.6);
+    }
 }
 
 #[test]
 fn expect_bytes_match_differ_and_short() {
     let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
+    let exporter = Exporter::start(&lab, &config(&Pki::new().write_ca(&lab)));
     lab.serve("203.0.113.2:7000", Peer::Banner("\u{0}\u{1}OK\r\n".into()));
     lab.serve("203.0.113.2:7001", Peer::Banner("\u{0}\u{2}OK\r\n".into()));
     lab.serve(

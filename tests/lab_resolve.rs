@@ -7,32 +7,24 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, IP4_ONLY, IP6};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lab::{Exporter, Lab, Metrics, Peer};
+use lab::{Exporter, Lab, Metrics};
 
 /// Modules of this file: strict IPv4, and blackbox_exporter's default (IPv6 preferred with
 /// fallback), both with a 2 s deadline.
-const CONFIG: &str = r#"
-modules:
-  name4:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      ip_protocol_fallback: false
-  name6:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip6
-      ip_protocol_fallback: true
-"#;
+fn config() -> String {
+    lab::modules::config(&[
+        module("name4", "2s", &[IP4_ONLY]),
+        module("name6", "2s", &[IP6]),
+    ])
+}
 
 /// Starts the exporter for this file's modules.
 fn exporter(lab: &Lab) -> Exporter<'_> {
-    Exporter::start(lab, CONFIG)
+    Exporter::start(lab, &config())
 }
 
 /// Asserts a resolve failure that took less than a second and left no address.
@@ -50,41 +42,22 @@ fn assert_resolve_failure(lab: &Lab, target: &str, class: &str, details: &[&str]
     );
 }
 
+/// Each resolver answer gives its class and rcode detail. `v6only.lab.test` has AAAA only and
+/// the module wants IPv4 without fallback: NOERROR with no records (RFC 2308 NODATA), so the
+/// detail is the rcode name or empty.
 #[test]
-fn dns_nxdomain() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(&lab, "nx.lab.test:22", "dns_nxdomain", &["NXDOMAIN"]);
-}
-
-/// `v6only.lab.test` has AAAA only; the module wants IPv4 without fallback. The answer is
-/// NOERROR with no records (RFC 2308 NODATA), so the detail is the rcode name or empty.
-#[test]
-fn dns_no_records() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(
-        &lab,
-        "v6only.lab.test:22",
-        "dns_no_records",
-        &["NOERROR", ""],
-    );
-}
-
-#[test]
-fn dns_servfail() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(&lab, "servfail.lab.test:22", "dns_servfail", &["SERVFAIL"]);
-}
-
-#[test]
-fn dns_refused() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(&lab, "refused.lab.test:22", "dns_refused", &["REFUSED"]);
-}
-
-#[test]
-fn dns_error_formerr() {
-    let lab = lab_or_skip!();
-    assert_resolve_failure(&lab, "formerr.lab.test:22", "dns_error", &["FORMERR"]);
+fn dns_answers_give_their_class() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        ("nx.lab.test:22", "dns_nxdomain", &["NXDOMAIN"]),
+        ("v6only.lab.test:22", "dns_no_records", &["NOERROR", ""]),
+        ("servfail.lab.test:22", "dns_servfail", &["SERVFAIL"]),
+        ("refused.lab.test:22", "dns_refused", &["REFUSED"]),
+        ("formerr.lab.test:22", "dns_error", &["FORMERR"]),
+    ];
+    for (target, class, details) in cases {
+        let lab = lab_or_skip!();
+        assert_resolve_failure(&lab, target, class, details);
+    }
 }
 
 #[test]
@@ -99,14 +72,8 @@ fn timeout_in_resolve() {
 #[test]
 fn resolve_prefers_ipv6() {
     let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
-    lab.serve(
-        "[2001:db8:2::2]:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:22");
+    lab.serve_ssh("[2001:db8:2::2]:22");
     let m = exporter(&lab).probe("name6", "ok.lab.test:22");
     m.assert_success();
     m.assert_value("probe_ip_protocol", &[], 6.0);
@@ -118,28 +85,18 @@ fn resolve_prefers_ipv6() {
     );
 }
 
+/// A name with an A record only falls back to IPv4 from an IPv6-first module; a name from
+/// the hosts file resolves without DNS.
 #[test]
-fn resolve_falls_back_to_ipv4() {
-    let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
-    let m = exporter(&lab).probe("name6", "v4only.lab.test:22");
-    m.assert_success();
-    m.assert_value("probe_ip_protocol", &[], 4.0);
-}
-
-#[test]
-fn resolve_from_hosts_file() {
-    let lab = lab_or_skip!();
-    lab.serve(
-        "203.0.113.2:22",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
-    let m = exporter(&lab).probe("name4", "hosts.lab.test:22");
-    m.assert_success();
-    m.assert_value("probe_ip_protocol", &[], 4.0);
+fn names_resolve_to_ipv4() {
+    for (module, target) in [
+        ("name6", "v4only.lab.test:22"),
+        ("name4", "hosts.lab.test:22"),
+    ] {
+        let lab = lab_or_skip!();
+        lab.serve_ssh("203.0.113.2:22");
+        exporter(&lab).probe(module, target).assert_success_over(4);
+    }
 }
 
 // The host's rules: search list, ndots, trailing dot, class across candidates, reload.
@@ -188,10 +145,7 @@ fn assert_candidates(log: &str, expected: &[&str]) {
 /// Starts a banner peer on 203.0.113.2:8080 and the exporter, after writing `resolv`.
 fn with_resolv_conf<'a>(lab: &'a Lab, resolv: &str) -> Exporter<'a> {
     set_resolv_conf(lab, resolv);
-    lab.serve(
-        "203.0.113.2:8080",
-        Peer::Banner(lab::servers::SSH_BANNER.into()),
-    );
+    lab.serve_ssh("203.0.113.2:8080");
     exporter(lab)
 }
 

@@ -6,8 +6,9 @@
 #[macro_use]
 mod lab;
 
+use lab::modules::{module, tls, IP4};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, FUTURE_NOT_AFTER, VALID_NOT_AFTER};
-use lab::{Exporter, Lab, Peer};
+use lab::{Exporter, Lab, Metrics, Peer};
 use rustls::crypto::ring::cipher_suite;
 use rustls::version::TLS13;
 use sha2::{Digest, Sha256};
@@ -16,48 +17,18 @@ use sha2::{Digest, Sha256};
 /// (also capped at TLS 1.2), `tls_target_name` (server name taken from the target), and
 /// `tls_missing_ca` (a ca_file that does not exist).
 fn config(ca: &std::path::Path) -> String {
-    let ca = ca.display();
-    format!(
-        r#"
-modules:
-  tls:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {ca}
-        server_name: ok.lab.test
-  tls12:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {ca}
-        server_name: ok.lab.test
-        max_version: TLS12
-  tls_target_name:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {ca}
-  tls_missing_ca:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: /nonexistent/handshake-lab/ca.pem
-        server_name: ok.lab.test
-"#
-    )
+    let ok = tls(ca, Some("ok.lab.test"));
+    let missing = std::path::Path::new("/nonexistent/handshake-lab/ca.pem");
+    lab::modules::config(&[
+        module("tls", "2s", &[IP4, &ok]),
+        module("tls12", "2s", &[IP4, &ok, "        max_version: TLS12\n"]),
+        module("tls_target_name", "2s", &[IP4, &tls(ca, None)]),
+        module(
+            "tls_missing_ca",
+            "2s",
+            &[IP4, &tls(missing, Some("ok.lab.test"))],
+        ),
+    ])
 }
 
 /// A lab with a CA, its file, and an exporter trusting it.
@@ -68,10 +39,21 @@ fn setup(lab: &Lab) -> (Pki, Exporter<'_>) {
     (pki, exporter)
 }
 
-/// Serves `leaf` with TLS 1.2 and 1.3 on 203.0.113.2:`port`.
-fn serve_leaf(lab: &Lab, pki: &Pki, port: u16, leaf: Leaf) {
-    let config = tlsgen::server_config(&pki.leaf(leaf), &[], None);
-    lab.serve(&format!("203.0.113.2:{port}"), Peer::Tls(config));
+/// Serves `leaf` (TLS 1.2 and 1.3) on 203.0.113.2:443.
+fn leaf(leaf: Leaf) -> impl FnOnce(&Pki) -> Peer {
+    move |pki| Peer::Tls(tlsgen::server_config(&pki.leaf(leaf), &[], None))
+}
+
+/// Serves the peer `serve` makes on 203.0.113.2:443 in a fresh lab and probes it with
+/// `module`; `None` when the lab cannot run here.
+fn probe_peer(module: &str, serve: impl FnOnce(&Pki) -> Peer) -> Option<Metrics> {
+    lab::probe_peer(config, module, "203.0.113.2:443", serve)
+}
+
+/// Asserts the tls-phase failure `class` (empty detail) and the reported earliest expiry.
+fn assert_rejected(m: &Metrics, class: &str, not_after: i64) {
+    m.assert_failure("tls", class, "");
+    m.assert_value("probe_ssl_earliest_cert_expiry", &[], not_after as f64);
 }
 
 #[test]
@@ -119,16 +101,10 @@ fn tls12_success() {
 
 #[test]
 fn tls_cert_expired() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    serve_leaf(&lab, &pki, 443, Leaf::Expired);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "tls_cert_expired", "");
-    m.assert_value(
-        "probe_ssl_earliest_cert_expiry",
-        &[],
-        EXPIRED_NOT_AFTER as f64,
-    );
+    let Some(m) = probe_peer("tls", leaf(Leaf::Expired)) else {
+        return;
+    };
+    assert_rejected(&m, "tls_cert_expired", EXPIRED_NOT_AFTER);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -136,117 +112,76 @@ fn tls_cert_expired() {
     assert!((EXPIRED_NOT_AFTER as f64) < now);
 }
 
+/// Certificates the client rejects: the class each gives, with the expiry still reported.
 #[test]
-fn tls_cert_not_yet_valid() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    serve_leaf(&lab, &pki, 443, Leaf::NotYetValid);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "tls_cert_not_yet_valid", "");
-    m.assert_value(
-        "probe_ssl_earliest_cert_expiry",
-        &[],
-        FUTURE_NOT_AFTER as f64,
-    );
-}
-
-#[test]
-fn tls_cert_untrusted_self_signed() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    serve_leaf(&lab, &pki, 443, Leaf::SelfSigned);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "tls_cert_untrusted", "");
-    m.assert_value(
-        "probe_ssl_earliest_cert_expiry",
-        &[],
-        VALID_NOT_AFTER as f64,
-    );
-}
-
-#[test]
-fn tls_cert_hostname_mismatch() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    serve_leaf(&lab, &pki, 443, Leaf::WrongName);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "tls_cert_hostname_mismatch", "");
-}
-
-#[test]
-fn tls_cert_invalid_client_auth_only() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    serve_leaf(&lab, &pki, 443, Leaf::ClientAuthOnly);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "tls_cert_invalid", "");
+fn rejected_certificates() {
+    let cases = [
+        (
+            Leaf::NotYetValid,
+            "tls_cert_not_yet_valid",
+            FUTURE_NOT_AFTER,
+        ),
+        (Leaf::SelfSigned, "tls_cert_untrusted", VALID_NOT_AFTER),
+        (
+            Leaf::WrongName,
+            "tls_cert_hostname_mismatch",
+            VALID_NOT_AFTER,
+        ),
+        (Leaf::ClientAuthOnly, "tls_cert_invalid", VALID_NOT_AFTER),
+    ];
+    for (presented, class, not_after) in cases {
+        let Some(m) = probe_peer("tls", leaf(presented)) else {
+            return;
+        };
+        assert_rejected(&m, class, not_after);
+    }
 }
 
 #[test]
 fn tls_alert_protocol_version() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    let config = tlsgen::server_config(&pki.leaf(Leaf::Valid), &[&TLS13], None);
-    lab.serve("203.0.113.2:443", Peer::Tls(config));
-    let m = exporter.probe("tls12", "203.0.113.2:443");
-    m.assert_failure("tls", "tls_alert", "protocol_version");
+    let tls13_only = |pki: &Pki| {
+        Peer::Tls(tlsgen::server_config(
+            &pki.leaf(Leaf::Valid),
+            &[&TLS13],
+            None,
+        ))
+    };
+    if let Some(m) = probe_peer("tls12", tls13_only) {
+        m.assert_failure("tls", "tls_alert", "protocol_version");
+    }
 }
 
+/// Peers that do not finish a TLS handshake: the class and detail each one gives.
 #[test]
-fn tls_incompatible_tls10_server() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:443", Peer::Tls10ServerHello);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "tls_incompatible", "");
-}
-
-#[test]
-fn protocol_mismatch_http_answer() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:443", Peer::Http400);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "protocol_mismatch", "");
-}
-
-#[test]
-fn reset_in_tls() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:443", Peer::Reset);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "reset", "ECONNRESET");
-    m.assert_phase_between("tls", 0.0, 1.0);
-}
-
-#[test]
-fn eof_in_tls() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:443", Peer::Fin);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "eof", "");
-    m.assert_phase_between("tls", 0.0, 1.0);
+fn peers_that_do_not_speak_tls() {
+    let cases = [
+        (Peer::Tls10ServerHello, "tls_incompatible", ""),
+        (Peer::Http400, "protocol_mismatch", ""),
+        (Peer::Reset, "reset", "ECONNRESET"),
+        (Peer::Fin, "eof", ""),
+    ];
+    for (peer, class, detail) in cases {
+        let Some(m) = probe_peer("tls", |_| peer) else {
+            return;
+        };
+        m.assert_failure("tls", class, detail);
+        m.assert_phase_between("tls", 0.0, 1.0);
+    }
 }
 
 #[test]
 fn timeout_in_tls() {
-    let lab = lab_or_skip!();
-    let (_pki, exporter) = setup(&lab);
-    lab.serve("203.0.113.2:443", Peer::Silent);
-    let m = exporter.probe("tls", "203.0.113.2:443");
-    m.assert_failure("tls", "timeout", "");
-    m.assert_duration_between(1.9, 2.6);
+    if let Some(m) = probe_peer("tls", |_| Peer::Silent) {
+        m.assert_failure("tls", "timeout", "");
+        m.assert_duration_between(1.9, 2.6);
+    }
 }
 
 #[test]
 fn prober_error_missing_ca_file() {
-    let lab = lab_or_skip!();
-    let (pki, exporter) = setup(&lab);
-    serve_leaf(&lab, &pki, 443, Leaf::Valid);
-    let m = exporter.probe("tls_missing_ca", "203.0.113.2:443");
-    m.assert_failure("tls", "prober_error", "ENOENT");
+    if let Some(m) = probe_peer("tls_missing_ca", leaf(Leaf::Valid)) {
+        m.assert_failure("tls", "prober_error", "ENOENT");
+    }
 }
 
 /// `hostname=` is the SNI and the verification name when the module sets no `server_name`; a

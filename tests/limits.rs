@@ -2,11 +2,15 @@
 //! fails as `prober_error` with detail `EMFILE`, the server keeps running, and it probes normally
 //! again once descriptors are free. Runs the real binary under a small `ulimit -n`, on loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::time::Duration;
+
+use support::http::Conn;
+use support::metrics::Metrics;
 
 /// Descriptors the exporter may hold: a few above what it needs to start and serve.
 const NOFILE: u32 = 24;
@@ -14,7 +18,7 @@ const NOFILE: u32 = 24;
 /// The exporter under a descriptor limit, killed on drop.
 struct Exporter {
     child: Child,
-    port: u16,
+    addr: SocketAddr,
 }
 
 impl Drop for Exporter {
@@ -24,114 +28,100 @@ impl Drop for Exporter {
     }
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    l.local_addr().expect("local addr").port()
-}
-
+/// Starts the exporter on `127.0.0.1:0` and reads the address it bound from its `listening`
+/// log line; the rest of its log is drained on a thread.
 fn start() -> Exporter {
-    let port = free_port();
     let bin = env!("CARGO_BIN_EXE_handshake_exporter");
-    let child = Command::new("bash")
+    let mut child = Command::new("bash")
         .arg("-c")
         .arg(format!(
             // The connection cap is lifted above the limit so idle connections can use every
             // descriptor up; by default the cap keeps them from it (tests/flood.rs).
-            "ulimit -n {NOFILE} && exec {bin} --web.listen-address 127.0.0.1:{port} \
-             --web.max-connections 1000 --log.level error"
+            "ulimit -n {NOFILE} && exec {bin} --web.listen-address 127.0.0.1:0 \
+             --web.max-connections 1000 --log.level info"
         ))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the exporter");
-    let exporter = Exporter { child, port };
-    let until = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "exporter did not start listening");
-        thread::sleep(Duration::from_millis(20));
-    }
-    exporter
+    let stderr = child.stderr.take().expect("piped stderr");
+    let addr = listening_address(stderr);
+    Exporter { child, addr }
 }
 
-/// Sends one keep-alive GET on `conn` and returns the body, or `None` when nothing answers
-/// within a second (the exporter could not accept the connection).
-fn get(conn: &mut TcpStream, path: &str) -> Option<String> {
-    conn.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    conn.write_all(req.as_bytes()).ok()?;
-    let mut reader = BufReader::new(conn.try_clone().ok()?);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok()?;
-            }
+/// Reads log lines until the one saying where the server listens; panics at EOF.
+fn listening_address(stderr: ChildStderr) -> SocketAddr {
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("exporter log");
+        if let Some(addr) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("address="))
+            .filter(|_| line.contains("listening"))
+        {
+            let addr = addr.parse().expect("a socket address");
+            std::thread::spawn(move || lines.for_each(drop));
+            return addr;
         }
     }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).ok()?;
-    String::from_utf8(body).ok()
+    panic!("the exporter exited before listening");
 }
 
-fn failure_line(body: &str) -> Option<&str> {
-    body.lines().find(|l| l.starts_with("probe_failure_info{"))
+/// Opens a keep-alive connection and probes once on it; `None` when the exporter cannot accept
+/// or answer within a second. Returns the connection (it holds a descriptor of the exporter)
+/// and the `probe_failure_info` class and detail.
+async fn probe(addr: SocketAddr, closed: u16) -> Option<(Conn, String, String)> {
+    let path = format!("/probe?module=tcp_connect&target=127.0.0.1:{closed}");
+    let exchange = async {
+        let mut conn = Conn::open(addr).await.ok()?;
+        let answer = conn.get(&path).await.ok()?;
+        let failure = Metrics::parse(&answer.body).failure()?;
+        Some((conn, failure.class, failure.detail))
+    };
+    tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .ok()
+        .flatten()
 }
 
-#[test]
-fn out_of_descriptors_is_prober_error_and_recovers() {
+#[tokio::test]
+async fn out_of_descriptors_is_prober_error_and_recovers() {
     let exporter = start();
-    let closed = free_port();
-    let probe = format!("/probe?module=tcp_connect&target=127.0.0.1:{closed}");
+    let (_reserved, closed) = support::closed_port();
     // Every idle keep-alive connection holds one of the exporter's descriptors; the probe that
     // cannot open its socket must blame the exporter, not the target.
     let mut held = Vec::new();
     let mut exhausted = None;
     for _ in 0..NOFILE * 2 {
-        let Ok(mut conn) = TcpStream::connect(("127.0.0.1", exporter.port)) else {
+        let Some((conn, class, detail)) = probe(exporter.addr, closed).await else {
             break;
         };
-        let Some(body) = get(&mut conn, &probe) else {
-            break;
-        };
-        let failure = failure_line(&body).unwrap_or_default().to_string();
         held.push(conn);
-        if failure.contains("class=\"prober_error\"") {
-            exhausted = Some(failure);
+        if class == "prober_error" {
+            exhausted = Some(detail);
             break;
         }
-        assert!(
-            failure.contains("class=\"refused\""),
-            "before the limit the closed port is refused: {body}"
+        assert_eq!(
+            class, "refused",
+            "before the limit the closed port is refused"
         );
     }
     let exhausted = exhausted.expect("the descriptor limit was reached without prober_error");
-    assert_eq!(
-        exhausted,
-        "probe_failure_info{phase=\"connect\",class=\"prober_error\",detail=\"EMFILE\"} 1"
-    );
+    assert_eq!(exhausted, "EMFILE");
 
     drop(held);
-    let until = Instant::now() + Duration::from_secs(5);
-    loop {
-        let body = TcpStream::connect(("127.0.0.1", exporter.port))
-            .ok()
-            .and_then(|mut c| get(&mut c, &probe));
-        let failure = body.as_deref().and_then(failure_line).unwrap_or_default();
-        if failure.contains("class=\"refused\"") {
-            break;
+    // The exporter recovers as soon as it sees the descriptors closed; give it 5 s.
+    let recovered = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match probe(exporter.addr, closed).await {
+                Some((_, class, _)) if class == "refused" => return,
+                _ => tokio::task::yield_now().await,
+            }
         }
-        assert!(
-            Instant::now() < until,
-            "exporter did not recover after descriptors were freed: {body:?}"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    })
+    .await;
+    assert!(
+        recovered.is_ok(),
+        "exporter did not recover after descriptors were freed"
+    );
 }

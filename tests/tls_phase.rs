@@ -17,7 +17,7 @@ use rustls::version::{TLS12, TLS13};
 use sha2::{Digest, Sha256};
 use tls_phase_support::{
     assert_success, drain, failure, probe, raw_server, read_record, self_signed, server_config,
-    tls_server, Pki, TempPem,
+    skip_without, tls_server, Pki, TempPem,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
@@ -201,23 +201,33 @@ async fn missing_client_certificate_in_tls13_is_alert_certificate_required() {
     assert!(!out.facts.chain.is_empty());
 }
 
-#[tokio::test]
-async fn accepted_client_certificate_in_tls13_succeeds() {
-    let pki = Pki::new();
+/// A TLS 1.3 server (certificate from `pki`) that asks for a client certificate issued by
+/// `pki`, and a client config trusting `pki` that presents a clientAuth certificate issued by
+/// `client_ca`; the PEM files live as long as the returned pair.
+async fn client_auth_case(pki: &Pki, client_ca: &Pki) -> (SocketAddr, [TempPem; 2], TlsConfig) {
     let id = pki.leaf(&["localhost"], |_| {});
-    let client = pki.leaf(&[], |p| {
+    let client = client_ca.leaf(&[], |p| {
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     });
-    let cert_file = TempPem::new(&client.cert_pem);
-    let key_file = TempPem::new(&client.key_pem);
+    let files = [
+        TempPem::new(&client.cert_pem),
+        TempPem::new(&client.key_pem),
+    ];
     let addr = tls_server(server_config(&id, &[&TLS13], None, Some(&pki.ca_der))).await;
     let cfg = TlsConfig {
         client_cert: Some(ClientCert {
-            cert_file: cert_file.0.clone(),
-            key_file: key_file.0.clone(),
+            cert_file: files[0].0.clone(),
+            key_file: files[1].0.clone(),
         }),
         ..pki.tls_config()
     };
+    (addr, files, cfg)
+}
+
+#[tokio::test]
+async fn accepted_client_certificate_in_tls13_succeeds() {
+    let pki = Pki::new();
+    let (addr, _files, cfg) = client_auth_case(&pki, &pki).await;
 
     let started = Instant::now();
     let out = probe(addr, "localhost", &cfg).await;
@@ -235,20 +245,7 @@ async fn client_certificate_from_unknown_ca_is_alert_unknown_ca() {
     let pki = Pki::new();
     // Another name: a CA with the server's root's name would fail on the signature instead.
     let other = Pki::named("Unknown Root CA");
-    let id = pki.leaf(&["localhost"], |_| {});
-    let client = other.leaf(&[], |p| {
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    });
-    let cert_file = TempPem::new(&client.cert_pem);
-    let key_file = TempPem::new(&client.key_pem);
-    let addr = tls_server(server_config(&id, &[&TLS13], None, Some(&pki.ca_der))).await;
-    let cfg = TlsConfig {
-        client_cert: Some(ClientCert {
-            cert_file: cert_file.0.clone(),
-            key_file: key_file.0.clone(),
-        }),
-        ..pki.tls_config()
-    };
+    let (addr, _files, cfg) = client_auth_case(&pki, &other).await;
 
     let out = probe(addr, "localhost", &cfg).await;
     assert_eq!(
@@ -328,9 +325,12 @@ async fn tls10_only_openssl_server_sends_alert_protocol_version() {
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn();
-    let Ok(mut server) = spawned else {
-        eprintln!("openssl not installed: skipping the real TLS 1.0 server");
-        return;
+    let mut server = match spawned {
+        Ok(server) => server,
+        Err(e) => {
+            skip_without::<()>("openssl", &e);
+            return;
+        }
     };
     let stdout = server.stdout.take().expect("stdout");
     let mut lines = tokio::io::BufReader::new(stdout).lines();

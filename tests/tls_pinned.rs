@@ -14,8 +14,8 @@ use rcgen::{
 };
 use rustls::version::TLS13;
 use tls_phase_support::{
-    assert_success, failure, probe, self_signed_with, server_config, tls_server, Identity, Pki,
-    TempPem,
+    assert_success, failure, openssl_req_x509, probe, self_signed_with, server_config, tls_server,
+    Identity, Pki, TempPem,
 };
 
 /// A self-signed `CA:TRUE` certificate for `localhost`, as `openssl req -x509` makes them.
@@ -36,32 +36,6 @@ async fn probe_with(id: &Identity, host: &str, cfg: &TlsConfig) -> tls_phase_sup
 fn is_ca(der: &[u8]) -> bool {
     let (_, cert) = x509_parser::parse_x509_certificate(der).expect("certificate");
     matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca)
-}
-
-/// `openssl req -x509 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost`, or
-/// `None` when openssl is not installed (a failure under `CI=true`).
-fn openssl_req_x509() -> Option<Identity> {
-    let key = TempPem::new("");
-    let cert = TempPem::new("");
-    let run = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-nodes", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost", "-days", "30"])
-        .arg("-keyout")
-        .arg(&key.0)
-        .arg("-out")
-        .arg(&cert.0)
-        .output();
-    let out = match run {
-        Ok(out) => out,
-        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("skipping: cannot run openssl: {e}");
-            return None;
-        }
-        Err(e) => panic!("cannot run openssl, and CI=true forbids skipping: {e}"),
-    };
-    assert!(out.status.success(), "openssl req failed: {out:?}");
-    let read = |p: &TempPem| std::fs::read_to_string(&p.0).expect("openssl output");
-    Some(Identity::from_pem(&read(&cert), &read(&key)))
 }
 
 #[tokio::test]

@@ -2,12 +2,14 @@
 //! HTTPS with client certificates (RequireAndVerifyClientCert), basic auth, TLS 1.2 and 1.3,
 //! plain HTTP to the TLS port, and certificate rotation without a restart.
 
-mod lab;
+#[path = "support/pki.rs"]
+mod pki;
 mod web;
 
 use std::time::Duration;
 
-use lab::tlsgen::Pki;
+use pki::{Identity, Pki};
+use rcgen::ExtendedKeyUsagePurpose;
 use web::{curl, run, Exporter, Scratch};
 
 /// The files of one HTTPS setup: server and client identities from one CA, a client from
@@ -19,19 +21,29 @@ struct Setup {
 
 const PASSWORD: &str = "s3cret";
 
+/// A leaf of `pki` for `names`, for TLS clients when `client`, else for servers.
+fn leaf(pki: &Pki, names: &[&str], client: bool) -> Identity {
+    let usage = if client {
+        ExtendedKeyUsagePurpose::ClientAuth
+    } else {
+        ExtendedKeyUsagePurpose::ServerAuth
+    };
+    pki.issue(names, |p| p.extended_key_usages = vec![usage])
+}
+
 fn setup(tag: &str, client_auth: &str) -> Setup {
     let scratch = Scratch::new(tag);
-    let pki = Pki::new();
-    let server = pki.issue(&["localhost", "127.0.0.1"], false);
-    scratch.file("server.crt", &server.chain_pem());
-    scratch.file("server.key", &server.key_pem());
+    let pki = Pki::named("web test CA");
+    let server = leaf(&pki, &["localhost", "127.0.0.1"], false);
+    scratch.file("server.crt", &server.cert_pem);
+    scratch.file("server.key", &server.key_pem);
     scratch.file("ca.crt", &pki.ca_pem);
-    let client = pki.issue(&["prometheus.lab.test"], true);
-    scratch.file("client.crt", &client.chain_pem());
-    scratch.file("client.key", &client.key_pem());
-    let stranger = Pki::new().issue(&["prometheus.lab.test"], true);
-    scratch.file("stranger.crt", &stranger.chain_pem());
-    scratch.file("stranger.key", &stranger.key_pem());
+    let client = leaf(&pki, &["prometheus.lab.test"], true);
+    scratch.file("client.crt", &client.cert_pem);
+    scratch.file("client.key", &client.key_pem);
+    let stranger = leaf(&Pki::named("stranger CA"), &["prometheus.lab.test"], true);
+    scratch.file("stranger.crt", &stranger.cert_pem);
+    scratch.file("stranger.key", &stranger.key_pem);
     let hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt");
     // The layout of exporter-toolkit's documented example, relative paths included.
     scratch.file(
@@ -236,9 +248,9 @@ fn rotated_certificate_is_served_and_a_broken_file_keeps_the_last_good_one() {
     let first = served_serial(&s, &exporter);
     assert!(first.starts_with("serial="), "{first}");
 
-    let next = s.pki.issue(&["localhost", "127.0.0.1"], false);
-    s.scratch.file("server.crt", &next.chain_pem());
-    s.scratch.file("server.key", &next.key_pem());
+    let next = leaf(&s.pki, &["localhost", "127.0.0.1"], false);
+    s.scratch.file("server.crt", &next.cert_pem);
+    s.scratch.file("server.key", &next.key_pem);
     std::thread::sleep(Duration::from_millis(1100));
     let _ = served_serial(&s, &exporter); // the first connection after a change triggers the load
     let second = served_serial(&s, &exporter);

@@ -1,15 +1,13 @@
 //! The exporter under test, run inside the lab's client namespace (`ip netns exec`, so it sees
-//! the lab's resolv.conf and hosts), and a client that scrapes `/probe` from inside that
-//! namespace. Also a small parser for the text exposition format with assertion helpers that
-//! print the whole answer when they fail.
+//! the lab's resolv.conf and hosts), scraped from inside that namespace with the tests' HTTP
+//! client; answers are parsed with the tests' metrics parser.
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::http::blocking_get;
+use super::metrics::Metrics;
 use super::Lab;
 
 /// Where the exporter listens inside the client namespace; each lab has its own loopback, so a
@@ -155,8 +153,7 @@ impl Drop for Exporter<'_> {
     }
 }
 
-/// An HTTP/1.0 GET to the exporter from inside the client namespace; returns status and body.
-/// HTTP/1.0 keeps the body unchunked and the connection closing after it.
+/// A GET to the exporter from inside the client namespace; returns status and body.
 pub fn get(lab: &Lab, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
     get_from(lab, LISTEN, path, timeout)
 }
@@ -168,29 +165,13 @@ pub fn get_from(
     path: &str,
     timeout: Duration,
 ) -> std::io::Result<(u16, String)> {
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {listen}\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n"
-    );
-    let raw = lab.in_client(move || -> std::io::Result<Vec<u8>> {
-        let addr = listen.parse().expect("a socket address");
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.write_all(request.as_bytes())?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        Ok(raw)
-    })?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_string()))
+    let path = path.to_string();
+    let addr = listen.parse().expect("a socket address");
+    let scrape_timeout = [("x-prometheus-scrape-timeout-seconds", "10")];
+    let answer = lab.in_client(move || blocking_get(addr, &path, &scrape_timeout, timeout))?;
+    Ok((answer.status, answer.body))
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
 /// Percent-encodes `s` for a query string (every byte outside RFC 3986's unreserved set).
 pub fn encode(s: &str) -> String {
     s.bytes()
@@ -201,137 +182,4 @@ pub fn encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// One sample of the text exposition format.
-#[derive(Debug, Clone)]
-pub struct Sample {
-    /// Metric name.
-    pub name: String,
-    /// Labels by name.
-    pub labels: BTreeMap<String, String>,
-    /// Value.
-    pub value: f64,
-}
-
-/// A parsed `/probe` answer.
-#[derive(Debug, Clone)]
-pub struct Metrics {
-    /// The raw text, for failure messages.
-    pub body: String,
-    /// Every sample, in order.
-    pub samples: Vec<Sample>,
-}
-
-/// The labels of `probe_failure_info`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// `phase` label.
-    pub phase: String,
-    /// `class` label.
-    pub class: String,
-    /// `detail` label.
-    pub detail: String,
-}
-
-/// Parses `name{a="b",c="d"} value [timestamp]` lines, skipping comments; malformed lines are
-/// skipped too (the assertions then fail naming the whole body).
-fn parse_line(line: &str) -> Option<Sample> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    let (name, labels, rest) = match line.find('{') {
-        Some(open) => {
-            let (labels, rest) = parse_labels(&line[open + 1..])?;
-            (&line[..open], labels, rest)
-        }
-        None => {
-            let (name, rest) = line.split_once(' ')?;
-            (name, BTreeMap::new(), rest)
-        }
-    };
-    let value = rest.split_whitespace().next()?.parse().ok()?;
-    Some(Sample {
-        name: name.to_string(),
-        labels,
-        value,
-    })
-}
-
-/// Parses `a="b",c="d"}` (after the opening brace); returns the labels and what follows `}`.
-fn parse_labels(mut s: &str) -> Option<(BTreeMap<String, String>, &str)> {
-    let mut labels = BTreeMap::new();
-    loop {
-        s = s.trim_start_matches([',', ' ']);
-        if let Some(rest) = s.strip_prefix('}') {
-            return Some((labels, rest));
-        }
-        let (key, rest) = s.split_once("=\"")?;
-        let mut value = String::new();
-        let mut chars = rest.char_indices();
-        let end = loop {
-            match chars.next()? {
-                (i, '"') => break i,
-                (_, '\\') => match chars.next()?.1 {
-                    'n' => value.push('\n'),
-                    c => value.push(c),
-                },
-                (_, c) => value.push(c),
-            }
-        };
-        labels.insert(key.trim().to_string(), value);
-        s = &rest[end + 1..];
-    }
-}
-
-impl Metrics {
-    /// Parses a text-format answer.
-    pub fn parse(body: &str) -> Metrics {
-        Metrics {
-            body: body.to_string(),
-            samples: body.lines().filter_map(parse_line).collect(),
-        }
-    }
-
-    /// Samples named `name` whose labels include every `(key, value)` of `labels`.
-    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
-        self.samples
-            .iter()
-            .filter(|s| s.name == name)
-            .filter(|s| {
-                labels
-                    .iter()
-                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-            })
-            .collect()
-    }
-
-    /// The value of the first sample named `name` with these labels.
-    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.find(name, labels).first().map(|s| s.value)
-    }
-
-    /// The value of the first sample named `name`.
-    pub fn value(&self, name: &str) -> Option<f64> {
-        self.get(name, &[])
-    }
-
-    /// The labels of the `probe_failure_info` series, if exactly one exists; panics when there
-    /// are several (the contract allows one).
-    pub fn failure(&self) -> Option<Failure> {
-        let found = self.find("probe_failure_info", &[]);
-        assert!(
-            found.len() <= 1,
-            "several probe_failure_info series:\n{}",
-            self.body
-        );
-        let labels = &found.first()?.labels;
-        let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
-        Some(Failure {
-            phase: get("phase"),
-            class: get("class"),
-            detail: get("detail"),
-        })
-    }
 }

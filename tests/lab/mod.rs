@@ -23,20 +23,29 @@
 #![allow(dead_code)]
 
 pub mod chain;
-pub mod check;
+pub mod delay;
 pub mod dns;
 pub mod exporter;
+#[path = "../support/http.rs"]
+pub mod http;
+#[path = "../support/metrics.rs"]
+pub mod metrics;
+pub mod modules;
 pub mod netns;
 pub mod pages;
+#[path = "../support/pki.rs"]
+pub mod pki;
 pub mod servers;
 pub mod tlsgen;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[allow(unused_imports)]
-pub use exporter::{Exporter, Metrics};
+pub use exporter::Exporter;
+#[allow(unused_imports)]
+pub use metrics::Metrics;
 #[allow(unused_imports)]
 pub use servers::Peer;
 
@@ -66,8 +75,6 @@ pub const BLACKHOLE4: &str = "203.0.113.6";
 pub const NOROUTE4: &str = "192.0.2.1";
 /// IPv6 counterpart of [`NOROUTE4`].
 pub const NOROUTE6: &str = "2001:db8:3::1";
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Skips the calling test (returns from it) when the lab cannot run here; see [`Lab::new`].
 /// Test files declare `#[macro_use] mod lab;` to use it.
@@ -102,23 +109,10 @@ impl Lab {
     /// not running as root. With `CI=true` in the environment it panics instead of skipping, so
     /// a CI job can never pass without running the lab.
     pub fn new() -> Option<Lab> {
-        // SAFETY: geteuid(2) cannot fail and touches no memory.
-        let euid = unsafe { libc::geteuid() };
-        if euid != 0 {
-            return skip("lab tests need root");
+        if !available(&["ip", "iptables", "ip6tables"], &[]) {
+            return None;
         }
-        for tool in ["ip", "iptables", "ip6tables"] {
-            if which(tool).is_none() {
-                return skip(&format!("lab tests need {tool} (iproute2, iptables)"));
-            }
-        }
-        netns::remove_stale();
-        let id = format!(
-            "{}{}-{}-",
-            netns::PREFIX,
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        let id = netns::unique_prefix();
         let dir = std::env::temp_dir().join(id.trim_end_matches('-'));
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("failed to create {}: {e}", dir.display()));
@@ -278,6 +272,24 @@ impl Lab {
         servers::serve_in(self, &self.client, addr, peer);
     }
 
+    /// Listens on `addr` in the server namespace and drops every TCP segment to its port there
+    /// (iptables or ip6tables `DROP`), so a connect stays silent.
+    pub fn drop_syns(&self, addr: &str) {
+        self.serve(addr, Peer::Silent);
+        let port = addr.rsplit(':').next().unwrap_or_default();
+        let rule = format!("-A INPUT -p tcp --dport {port} -j DROP");
+        if addr.starts_with('[') {
+            self.ip6tables(&self.server, &rule);
+        } else {
+            self.iptables(&self.server, &rule);
+        }
+    }
+
+    /// Starts an SSH banner peer ([`servers::SSH_BANNER`]) on `addr` in the server namespace.
+    pub fn serve_ssh(&self, addr: &str) {
+        self.serve(addr, Peer::Banner(servers::SSH_BANNER.into()));
+    }
+
     /// Writes `contents` to `name` in the lab's scratch directory and returns the path.
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.dir.join(name);
@@ -304,16 +316,60 @@ impl Drop for Lab {
     }
 }
 
-/// Prints "skipping: `why`" and returns `None`, or panics when `CI=true`.
-fn skip(why: &str) -> Option<Lab> {
+/// One scenario in a fresh lab: a CA written to the lab's `ca.pem`, an exporter loading
+/// `config(ca.pem)`, the peer `serve` makes (from the CA) on `addr`, and one probe of `module`
+/// against `addr`. `None` when the lab cannot run here.
+pub fn probe_peer(
+    config: impl FnOnce(&Path) -> String,
+    module: &str,
+    addr: &str,
+    serve: impl FnOnce(&tlsgen::Pki) -> Peer,
+) -> Option<Metrics> {
+    let lab = Lab::new()?;
+    let pki = tlsgen::Pki::new();
+    let exporter = Exporter::start(&lab, &config(&pki.write_ca(&lab)));
+    lab.serve(addr, serve(&pki));
+    Some(exporter.probe(module, addr))
+}
+
+/// Whether a namespace test can run here: root, the `tools` on the PATH and the `files`
+/// (e.g. `/dev/net/tun`). Removes what killed test runs left behind. When it cannot run,
+/// prints "skipping: why" and returns false, or panics under `CI=true`, so a CI job can never
+/// pass without running it.
+pub fn available(tools: &[&str], files: &[&str]) -> bool {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    let euid = unsafe { libc::geteuid() };
+    let missing = if euid != 0 {
+        Some("lab tests need root".to_string())
+    } else if let Some(tool) = tools.iter().find(|t| which(t).is_none()) {
+        Some(format!("lab tests need {tool} (iproute2, iptables)"))
+    } else {
+        files
+            .iter()
+            .find(|f| !Path::new(f).exists())
+            .map(|f| format!("lab tests need {f}"))
+    };
+    match missing {
+        None => {
+            netns::remove_stale();
+            true
+        }
+        Some(why) => {
+            skip(&why);
+            false
+        }
+    }
+}
+
+/// Prints "skipping: `why`", or panics when `CI=true`.
+pub fn skip(why: &str) {
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}, and CI=true forbids skipping them");
+        panic!("{why}, and CI=true forbids skipping it");
     }
     // Straight to the process's stderr: the test harness captures only the print macros, and
     // a skip must be visible in a normal run.
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "skipping: {why}");
-    None
 }
 
 /// The path of `tool` in `PATH` (plus the sbin directories), if any.

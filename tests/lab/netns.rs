@@ -1,10 +1,11 @@
-//! Low-level namespace plumbing for the lab: running commands inside a network namespace,
-//! running a closure on a thread that entered one, and removing namespaces left behind by a
-//! test process that was killed before its `Drop` ran.
+//! Low-level namespace plumbing for the lab: a namespace that removes itself ([`Netns`]),
+//! running commands inside a network namespace, running a closure on a thread that entered one,
+//! and removing namespaces left behind by a test process that was killed before its `Drop` ran.
 
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::sched::{setns, CloneFlags};
 
@@ -16,6 +17,50 @@ pub const NETNS_ETC_DIR: &str = "/etc/netns";
 
 /// Every namespace the lab creates starts with this, followed by `<pid>-<counter>-`.
 pub const PREFIX: &str = "hxlab-";
+
+/// A fresh name prefix `hxlab-<pid>-<n>-`, unique in this process; [`remove_stale`] knows it.
+pub fn unique_prefix() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{PREFIX}{}-{}-",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// One network namespace with its loopback up, deleted (with whatever runs in it) on drop.
+pub struct Netns {
+    /// The name under /var/run/netns.
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `hxlab-<pid>-<n>-<tag>`. Panics when ip(8) fails.
+    pub fn new(tag: &str) -> Netns {
+        let ns = Netns {
+            name: format!("{}{tag}", unique_prefix()),
+        };
+        run("ip", &["netns", "add", &ns.name]);
+        ns.ip("link set lo up");
+        ns
+    }
+
+    /// Runs one `ip` command (without the leading `ip`) inside, e.g. `"route add ..."`.
+    pub fn ip(&self, command: &str) {
+        ip_batch(&self.name, &format!("{command}\n"));
+    }
+
+    /// Runs `f` on a thread inside this namespace; see [`in_ns`].
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        in_ns(&self.name, f)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        delete(&self.name);
+    }
+}
 
 /// Runs `program args...` and returns its output; panics with the command line and stderr when
 /// the program cannot start or exits non-zero.

@@ -6,42 +6,13 @@ use std::path::Path;
 /// Modules trusting the lab CA at `ca`: `tcp4` (2 s), `trace4` (3 s with the path trace), `tls`
 /// (server name ok.lab.test) and `tls_any` (no verification).
 pub fn triage_config(ca: &Path) -> String {
-    format!(
-        r#"
-modules:
-  tcp4:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-  trace4:
-    prober: tcp
-    timeout: 3s
-    tcp:
-      preferred_ip_protocol: ip4
-      path_trace:
-        enabled: true
-        max_hops: 8
-  tls:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        ca_file: {}
-        server_name: ok.lab.test
-  tls_any:
-    prober: tcp
-    timeout: 2s
-    tcp:
-      preferred_ip_protocol: ip4
-      tls: true
-      tls_config:
-        insecure_skip_verify: true
-"#,
-        ca.display()
-    )
+    use super::modules::{config, module, tls, IP4, TLS_ANY, TRACE};
+    config(&[
+        module("tcp4", "2s", &[IP4]),
+        module("trace4", "3s", &[IP4, TRACE]),
+        module("tls", "2s", &[IP4, &tls(ca, Some("ok.lab.test"))]),
+        module("tls_any", "2s", &[IP4, TLS_ANY]),
+    ])
 }
 
 /// The first row of the probe table of `landing` that holds `needle` (as HTML text).

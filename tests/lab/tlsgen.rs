@@ -1,19 +1,17 @@
-//! Certificates generated inside the test with rcgen: a test CA (written to a file for
-//! `tls_config.ca_file`) and leaves that are valid, expired, not yet valid, self-signed, issued
-//! for another name, or restricted to clientAuth; plus rustls server configs serving them.
+//! The lab's certificates, presets over the tests' PKI builder (`tests/support/pki.rs`): a
+//! test CA (written to a file for `tls_config.ca_file`) and leaves that are valid, expired, not
+//! yet valid, self-signed, issued for another name, or restricted to clientAuth; plus rustls
+//! server configs serving them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{date_time_ymd, BasicConstraints, ExtendedKeyUsagePurpose, IsCa, SerialNumber};
 use rustls::crypto::{ring, CryptoProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
-use super::Lab;
+pub use super::pki::{Identity, Pki};
+use super::{pki, Lab};
 
 /// notAfter of a valid leaf, 2036-01-01T00:00:00Z, in unix seconds.
 pub const VALID_NOT_AFTER: i64 = 2_082_758_400;
@@ -42,51 +40,15 @@ pub enum Leaf {
     ClientAuthOnly,
 }
 
-/// A certificate chain and its private key, as a TLS server presents them.
-pub struct Identity {
-    /// Leaf first.
-    pub chain: Vec<CertificateDer<'static>>,
-    /// PKCS#8 key of the leaf.
-    pub key: PrivatePkcs8KeyDer<'static>,
-    /// The leaf alone, PEM (a `ca_file` that pins it).
-    pub leaf_pem: String,
-}
-
-/// A test CA.
-pub struct Pki {
-    issuer: Issuer<'static, KeyPair>,
-    /// The CA certificate, PEM.
-    pub ca_pem: String,
-    /// The CA certificate, DER.
-    pub ca_der: CertificateDer<'static>,
-}
-
 impl Pki {
-    /// Generates a fresh CA (ECDSA P-256, valid 1975..4096).
+    /// A fresh lab CA, `CN=handshake lab CA,O=Handshake Test`.
     pub fn new() -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "handshake lab CA");
-        let key = KeyPair::generate().expect("CA key");
-        let cert = params.self_signed(&key).expect("CA certificate");
-        Pki {
-            ca_pem: cert.pem(),
-            ca_der: cert.der().clone(),
-            issuer: Issuer::new(params, key),
-        }
+        Pki::named("handshake lab CA")
     }
 
     /// Writes the CA certificate as `ca.pem` in the lab's scratch directory; returns the path.
     pub fn write_ca(&self, lab: &Lab) -> PathBuf {
-        lab.file("ca.pem", &self.ca_pem)
+        self.write_ca_to(lab.dir.join("ca.pem"))
     }
 
     /// Issues `leaf`.
@@ -97,42 +59,37 @@ impl Pki {
     /// Issues `leaf` with this serial number (DER INTEGER content bytes); rcgen picks a random
     /// one when `None`.
     pub fn leaf_with_serial(&self, leaf: Leaf, serial: Option<&[u8]>) -> Identity {
-        let names: Vec<String> = match leaf {
-            Leaf::WrongName => vec!["other.lab.test".into()],
-            _ => vec![
-                "ok.lab.test".into(),
-                super::SERVER4.into(),
-                super::SERVER6.into(),
-            ],
+        let names: &[&str] = match leaf {
+            Leaf::WrongName => &["other.lab.test"],
+            _ => &["ok.lab.test", super::SERVER4, super::SERVER6],
         };
-        let mut params = leaf_params(&names, ExtendedKeyUsagePurpose::ServerAuth);
-        params.serial_number = serial.map(rcgen::SerialNumber::from_slice);
+        let edit = |params: &mut rcgen::CertificateParams| {
+            params.not_before = date_time_ymd(2020, 1, 1);
+            params.not_after = date_time_ymd(2036, 1, 1);
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            params.use_authority_key_identifier_extension = true;
+            params.serial_number = serial.map(SerialNumber::from_slice);
+            match leaf {
+                Leaf::Expired => params.not_after = date_time_ymd(2021, 1, 1),
+                Leaf::NotYetValid => {
+                    params.not_before = date_time_ymd(2099, 1, 1);
+                    params.not_after = date_time_ymd(2100, 1, 1);
+                }
+                Leaf::ClientAuthOnly => {
+                    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth]
+                }
+                Leaf::SelfSigned | Leaf::SelfSignedCa => {
+                    params.use_authority_key_identifier_extension = false;
+                    if leaf == Leaf::SelfSignedCa {
+                        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+                    }
+                }
+                _ => {}
+            }
+        };
         match leaf {
-            Leaf::Expired => params.not_after = date_time_ymd(2021, 1, 1),
-            Leaf::NotYetValid => {
-                params.not_before = date_time_ymd(2099, 1, 1);
-                params.not_after = date_time_ymd(2100, 1, 1);
-            }
-            Leaf::ClientAuthOnly => {
-                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth]
-            }
-            _ => {}
-        }
-        let key = KeyPair::generate().expect("leaf key");
-        if leaf == Leaf::SelfSignedCa {
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        }
-        let cert = if matches!(leaf, Leaf::SelfSigned | Leaf::SelfSignedCa) {
-            params.use_authority_key_identifier_extension = false;
-            params.self_signed(&key)
-        } else {
-            params.signed_by(&key, &self.issuer)
-        }
-        .expect("leaf certificate");
-        Identity {
-            chain: vec![cert.der().clone()],
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-            leaf_pem: cert.pem(),
+            Leaf::SelfSigned | Leaf::SelfSignedCa => pki::self_signed(names, edit),
+            _ => self.issue(names, edit),
         }
     }
 }
@@ -144,25 +101,8 @@ impl Default for Pki {
 }
 
 /// A self-signed identity from `params`, for a test that sets the subject or the dates itself.
-pub fn self_signed(params: CertificateParams) -> Identity {
-    let key = KeyPair::generate().expect("leaf key");
-    let cert = params.self_signed(&key).expect("self-signed certificate");
-    Identity {
-        chain: vec![cert.der().clone()],
-        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-        leaf_pem: cert.pem(),
-    }
-}
-
-/// An identity from PEM text made elsewhere (e.g. by `openssl req`): the leaf of `cert_pem`
-/// and the PKCS#8 key of `key_pem`.
-pub fn identity_from_pem(cert_pem: &str, key_pem: &str) -> Identity {
-    use rustls::pki_types::pem::PemObject;
-    Identity {
-        chain: vec![CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("a PEM certificate")],
-        key: PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes()).expect("a PKCS#8 PEM key"),
-        leaf_pem: cert_pem.to_string(),
-    }
+pub fn self_signed(params: rcgen::CertificateParams) -> Identity {
+    pki::self_signed_from(params)
 }
 
 /// A rustls server config presenting `id`, speaking `versions` (both TLS 1.2 and 1.3 when
@@ -172,22 +112,7 @@ pub fn server_config(
     versions: &[&'static SupportedProtocolVersion],
     suites: Option<Vec<SupportedCipherSuite>>,
 ) -> Arc<ServerConfig> {
-    let mut provider = ring::default_provider();
-    if let Some(suites) = suites {
-        provider.cipher_suites = suites;
-    }
-    let versions = if versions.is_empty() {
-        rustls::ALL_VERSIONS
-    } else {
-        versions
-    };
-    let config = ServerConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(versions)
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(id.chain.clone(), PrivateKeyDer::Pkcs8(id.key.clone_key()))
-        .expect("server certificate");
-    Arc::new(config)
+    Arc::new(pki::server_config(id, versions, suites, None))
 }
 
 /// A rustls server config choosing its certificate by the client's SNI: `by_name` maps a server
@@ -199,7 +124,7 @@ pub fn sni_server_config(by_name: &[(&str, &Identity)]) -> Arc<ServerConfig> {
     for (name, id) in by_name {
         let key = provider
             .key_provider
-            .load_private_key(PrivateKeyDer::Pkcs8(id.key.clone_key()))
+            .load_private_key(id.key.clone_key())
             .expect("server key");
         let certified = rustls::sign::CertifiedKey::new(id.chain.clone(), key);
         certs.push((name.to_string(), Arc::new(certified)));
@@ -232,70 +157,4 @@ impl rustls::server::ResolvesServerCert for BySni {
 /// The default crypto provider, for test-side rustls clients.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
-}
-
-impl Pki {
-    /// Issues a leaf for `names` (DNS names or IP addresses) with one extended key usage:
-    /// `client` picks clientAuth, else serverAuth.
-    pub fn issue(&self, names: &[&str], client: bool) -> Identity {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let usage = if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        };
-        let params = leaf_params(&names, usage);
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params
-            .signed_by(&key, &self.issuer)
-            .expect("leaf certificate");
-        Identity {
-            leaf_pem: cert.pem(),
-            chain: vec![cert.der().clone()],
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-        }
-    }
-}
-
-impl Identity {
-    /// The chain as PEM, leaf first.
-    pub fn chain_pem(&self) -> String {
-        self.chain
-            .iter()
-            .map(|der| pem("CERTIFICATE", der))
-            .collect()
-    }
-
-    /// The PKCS#8 key as PEM.
-    pub fn key_pem(&self) -> String {
-        pem("PRIVATE KEY", self.key.secret_pkcs8_der())
-    }
-}
-
-/// One PEM block (RFC 7468) of `der` labelled `label`.
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// A leaf's parameters: `names` as SANs, the first as CN, valid 2020..2036, one extended key
-/// usage, an authority key identifier.
-fn leaf_params(names: &[String], usage: ExtendedKeyUsagePurpose) -> CertificateParams {
-    let mut params = CertificateParams::new(names.to_vec()).expect("leaf params");
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, names[0].as_str());
-    params.not_before = date_time_ymd(2020, 1, 1);
-    params.not_after = date_time_ymd(2036, 1, 1);
-    params.extended_key_usages = vec![usage];
-    params.use_authority_key_identifier_extension = true;
-    params
 }

@@ -1,7 +1,11 @@
-//! Test helpers: the real server started in-process on `127.0.0.1:0`, and a tiny HTTP/1.1
-//! client over a tokio `TcpStream` that reads `Content-Length` framed answers.
+//! The tests' toolkit for in-process servers: the real server started on `127.0.0.1:0`, the
+//! one HTTP client (`http`) and the one metrics parser (`metrics`). Lab tests reach the same
+//! files through `tests/lab`.
 
 #![allow(dead_code)]
+
+pub mod http;
+pub mod metrics;
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,8 +14,8 @@ use std::sync::Arc;
 
 use handshake_exporter::config::Config;
 use handshake_exporter::server::{self, State};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+pub use http::{Conn, Response};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -59,10 +63,14 @@ impl Server {
 
     /// One request with `method` and extra `headers` on a fresh connection.
     pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
-        let mut conn = Conn::new(stream);
-        conn.send(method, path, headers).await;
-        conn.read().await
+        http::request(self.addr, method, path, headers)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A keep-alive connection to the server.
+    pub async fn connect(&self) -> Conn {
+        Conn::open(self.addr).await.expect("connect")
     }
 
     /// Asks the server to stop and waits for `run()` to return.
@@ -74,86 +82,18 @@ impl Server {
     }
 }
 
-/// One parsed answer.
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Response {
-    /// The first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A client connection that may carry several requests (keep-alive).
-pub struct Conn {
-    stream: BufReader<TcpStream>,
-}
-
-impl Conn {
-    pub fn new(stream: TcpStream) -> Conn {
-        Conn {
-            stream: BufReader::new(stream),
-        }
-    }
-
-    pub async fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
-        for (name, value) in headers {
-            req.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if method == "POST" || method == "PUT" {
-            req.push_str("Content-Length: 0\r\n");
-        }
-        req.push_str("\r\n");
-        self.stream
-            .get_mut()
-            .write_all(req.as_bytes())
-            .await
-            .expect("write request");
-    }
-
-    pub async fn read(&mut self) -> Response {
-        let mut status_line = String::new();
-        self.stream
-            .read_line(&mut status_line)
-            .await
-            .expect("status line");
-        let status = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            self.stream.read_line(&mut line).await.expect("header line");
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.trim().to_string(), value.trim().to_string()));
-            }
-        }
-        let length: usize = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse().ok())
-            .expect("content-length");
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).await.expect("body");
-        Response {
-            status,
-            headers,
-            body: String::from_utf8(body).expect("utf-8 body"),
-        }
-    }
+/// A loopback port nobody listens on, reserved as long as the returned socket lives: the
+/// socket is bound but never listens, so a connect there is answered with RST (ECONNREFUSED).
+pub fn closed_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal");
+    socket.bind(&any.into()).expect("bind loopback");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("local addr")
+        .port();
+    (socket, port)
 }

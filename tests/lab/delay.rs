@@ -26,7 +26,7 @@ const TICK: Duration = Duration::from_millis(20);
 ///
 /// The device is made by the TUNSETIFF ioctl on /dev/net/tun, as linux
 /// Documentation/networking/tuntap.rst describes; it lives as long as the file is open. The
-/// namespace is the opener's: call this from `Netns::run`. Errors: open(2) or ioctl(2) errno.
+/// namespace is the opener's: call this from [`super::netns::Netns::run`]. Errors: open(2) or ioctl(2) errno.
 pub fn open_tun(name: &str) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
