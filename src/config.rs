@@ -47,7 +47,11 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigWarning {
     /// A module of another prober, kept out of `/probe`.
-    #[error("skipping module {name}: prober {prober} is not supported, only tcp")]
+    #[error(
+        "skipping module {}: prober {} is not supported, only tcp",
+        error::one_line(.name),
+        error::one_line(.prober)
+    )]
     SkippedModule {
         /// The module name.
         name: String,
@@ -55,7 +59,11 @@ pub enum ConfigWarning {
         prober: String,
     },
     /// A tcp module carries a block of another prober (`http:`, `icmp:`...), which is ignored.
-    #[error("ignoring the `{block}` block of tcp module {module}")]
+    #[error(
+        "ignoring the `{}` block of tcp module {}",
+        error::one_line(.block),
+        error::one_line(.module)
+    )]
     IgnoredBlock {
         /// The module name.
         module: String,
@@ -63,7 +71,7 @@ pub enum ConfigWarning {
         block: String,
     },
     /// The file defines no runnable module.
-    #[error("{origin} defines no tcp module")]
+    #[error("{} defines no tcp module", error::one_line(.origin))]
     NoTcpModule {
         /// The file name.
         origin: String,

@@ -1,6 +1,7 @@
 //! The error a configuration load returns, and the translation of `serde_yaml` errors into one
 //! line that names the file, line, column and key path.
 
+use std::borrow::Cow;
 use std::io;
 
 /// Why a configuration could not be loaded.
@@ -52,8 +53,24 @@ pub(crate) fn invalid(origin: &str, text: &str, err: &serde_yaml::Error) -> Conf
         origin: origin.to_string(),
         line,
         column,
-        message,
+        message: one_line(&message).into_owned(),
     }
+}
+
+/// `text` with line breaks and other control characters escaped (`\n`, `\u{1b}`), so a message
+/// that quotes a user's key or value stays one line in a log or a 400 body.
+pub(crate) fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.contains(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                c if c.is_control() => c.escape_debug().to_string(),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
 }
 
 /// Position of a second `---` document marker, the usual reason an error has no location.
@@ -69,4 +86,26 @@ fn second_document(text: &str) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_escapes_control_characters_only() {
+        assert_eq!(one_line("plain `key`, é"), "plain `key`, é");
+        assert_eq!(one_line("a\nb\r\tc\u{1b}[31m"), "a\\nb\\r\\tc\\u{1b}[31m");
+    }
+
+    #[test]
+    fn a_key_with_a_line_break_gives_a_one_line_error() {
+        let text = "modules:\n  m:\n    prober: tcp\n    tcp:\n      \"a\\nb\": 1\n";
+        let err = crate::config::Config::from_yaml_str(text, "x.yml").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("x.yml:5:7: modules.m.tcp: unknown field `a\\nb`"),
+            "{err}"
+        );
+    }
 }

@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 pub use guard::ConnLimits;
 pub use listen::serve;
 pub use probe::{module_yaml, probe_timeout, TimeoutError, SCRAPE_TIMEOUT_HEADER};
-pub use query::{parse_query, QueryError};
+pub use query::{encode_component, parse_query, QueryError};
 pub use reload::{auto_reload, load_config, reload_on_sighup, ReloadError};
 pub use setup::{bind, raise_nofile_limit, systemd_listeners};
 pub use state::State;

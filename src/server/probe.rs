@@ -59,12 +59,11 @@ pub fn probe_timeout(
     }
     let max = scrape - offset_seconds;
     let module = module_timeout.map_or(0.0, |d| d.as_secs_f64());
-    let seconds = if (module > 0.0 && module < max) || max < 0.0 {
-        module
-    } else {
-        max
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| TimeoutError::OutOfRange(seconds))
+    if (module > 0.0 && module < max) || max < 0.0 {
+        // The module's own value, not its round trip through f64 seconds.
+        return Ok(module_timeout.unwrap_or(Duration::ZERO));
+    }
+    Duration::try_from_secs_f64(max).map_err(|_| TimeoutError::OutOfRange(max))
 }
 
 /// The module's configuration as shown by `debug=true`.

@@ -30,6 +30,20 @@ pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, QueryError> {
         .collect()
 }
 
+/// Percent-encodes `text` for a query string: every byte but the RFC 3986 unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`, so [`parse_query`] decodes it back unchanged. For
+/// clients and tests that build `/probe` URLs.
+pub fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The first value of `name` in decoded `pairs` (as Go's `url.Values.Get`).
 pub(super) fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Percent-encodes `s` for a query string (every byte outside RFC 3986's unreserved set).
+pub use handshake_exporter::server::encode_component as encode;
+
 use super::http::blocking_get;
 use super::metrics::Metrics;
 use super::Lab;
@@ -170,16 +173,4 @@ pub fn get_from(
     let scrape_timeout = [("x-prometheus-scrape-timeout-seconds", "10")];
     let answer = lab.in_client(move || blocking_get(addr, &path, &scrape_timeout, timeout))?;
     Ok((answer.status, answer.body))
-}
-
-/// Percent-encodes `s` for a query string (every byte outside RFC 3986's unreserved set).
-pub fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
