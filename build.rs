@@ -1,6 +1,8 @@
 //! Records the git revision the binary is built from as `HANDSHAKE_EXPORTER_REVISION`, the
-//! `revision` label of `handshake_exporter_build_info`; `unknown` when git or the repository
-//! is not available (a crate tarball, no git installed). Also lists `docs/runbooks/*.md` in
+//! `revision` label of `handshake_exporter_build_info`: the variable of that name in the build's
+//! environment when set and not empty (a container build, whose context holds no `.git`; see the
+//! Dockerfile's `REVISION` argument), else `git rev-parse --short HEAD`, else `unknown` (a crate
+//! tarball, no git installed). Also lists `docs/runbooks/*.md` in
 //! `$OUT_DIR/runbooks.rs` as `include_str!` entries, so the binary serves the runbooks and a new
 //! page needs no code change.
 
@@ -55,7 +57,12 @@ fn embed_runbooks() {
 
 fn main() {
     embed_runbooks();
-    let revision = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rerun-if-env-changed=HANDSHAKE_EXPORTER_REVISION");
+    let revision = std::env::var("HANDSHAKE_EXPORTER_REVISION")
+        .ok()
+        .filter(|r| !r.trim().is_empty() && r != "unknown")
+        .or_else(|| git(&["rev-parse", "--short", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=HANDSHAKE_EXPORTER_REVISION={revision}");
     println!("cargo:rerun-if-changed=build.rs");
     // Rerun when HEAD moves: a commit or checkout rewrites these files. Only name files that

@@ -17,10 +17,13 @@
 #
 # Asserts: each failure's alert reaches the webhook receiver of the responder the shipped routes
 # name (service-owners, network, pki) with the right class; the expiry warning of the expiring
-# certificate reaches pki; the expiry alert fires for the expired certificate too and Alertmanager
-# holds it back behind the "has expired" alert (shipped inhibition); nothing else is delivered;
-# every dashboard expression (scripts/dashboard-queries.py) evaluates with status success and a
-# non-empty result against the same Prometheus.
+# certificate reaches pki-warnings (warnings apart from pages); the expiry alert fires for the
+# expired certificate too and Alertmanager holds it back behind the "has expired" alert (shipped
+# inhibition); nothing else is delivered, the shipped example targets included; an exporter-down
+# alert for the region holds back the region's probe alerts but not alerts of other systems
+# beside it, with or without a region label; every dashboard expression
+# (scripts/dashboard-queries.py) evaluates with status success and a non-empty result against the
+# same Prometheus.
 #
 # Needs root (ip netns, iptables), prometheus, Alertmanager (prometheus-alertmanager or
 # alertmanager), promtool, openssl, python3 and a built exporter (target/debug, or the path in
@@ -219,7 +222,7 @@ spawn alertmanager "$am_bin" --config.file "$tmp/alertmanager.yml" --storage.pat
 # ---- Prometheus: the shipped configuration and rules, shortened, with the lab targets
 EXPORTER=$EXPORTER PROMETHEUS=$PROMETHEUS ALERTMANAGER=$ALERTMANAGER \
     bash deploy/tests/shorten-intervals.sh "$tmp/prom" >/dev/null
-rm -f "$tmp"/prom/targets/*.yml
+# The shipped targets stay: a fresh copy must start quiet, which "no other alert delivered" checks.
 cat >"$tmp/prom/targets/e2e.yml" <<EOF
 - targets: ["$REFUSED", "$DROPPED", "$EXPORTER"]
   labels: {module: tcp_connect}
@@ -259,7 +262,7 @@ delivered "timeout: ProbeNetworkPathFailing class=timeout phase=connect" network
     alertname=ProbeNetworkPathFailing instance="$DROPPED" class=timeout phase=connect
 delivered "expired certificate: ProbeCertificateRejected class=tls_cert_expired" pki \
     alertname=ProbeCertificateRejected instance="$EXPIRED" class=tls_cert_expired phase=tls
-delivered "certificate expiring in 10 days: ProbeCertificateExpiringSoon warning" pki \
+delivered "certificate expiring in 10 days: ProbeCertificateExpiringSoon warning" pki-warnings \
     alertname=ProbeCertificateExpiringSoon instance="$EXPIRING" class=tls_cert_expiring \
     severity=warning
 
@@ -282,6 +285,32 @@ check "no other alert delivered (successful targets, exporter alerts)" \
     --expect "alertname=ProbeNetworkPathFailing,instance=$DROPPED" \
     --expect "alertname=ProbeCertificateRejected,instance=$EXPIRED" \
     --expect "alertname=ProbeCertificateExpiringSoon,instance=$EXPIRING"
+
+# ---- inhibitions reach this exporter's alerts only. An exporter-down alert for the whole region
+# (as Prometheus would send it), and alerts of other systems beside it, with and without the
+# region label: the region's real probe alert is held back, the others are not.
+am_post() { nsx python3 "$helper" post "http://$ALERTMANAGER" "$@"; }
+am_post_all() {
+    am_post --label alertname=HandshakeExporterDown --label job=handshake_exporter \
+        --label instance=127.0.0.1:29115 --label region=local --label severity=critical \
+        --label class=exporter_down --label phase=exporter &&
+        am_post --label alertname=HandshakeExporterDown --label job=handshake_exporter \
+            --label instance=10.9.9.9:19115 --label severity=critical \
+            --label class=exporter_down --label phase=exporter &&
+        am_post --label alertname=NodeFilesystemAlmostFull --label job=node \
+            --label instance=db1:9100 --label region=local --label severity=critical &&
+        am_post --label alertname=KubePodCrashLooping --label job=kube-state-metrics \
+            --label namespace=shop --label pod=cart-7d9f --label severity=warning
+}
+check "post HandshakeExporterDown for region local, and alerts of other systems" am_post_all
+check "exporter down: the region's ProbeServiceDown is inhibited by HandshakeExporterDown" \
+    nsx python3 "$helper" am-inhibited "http://$ALERTMANAGER" --timeout 20 \
+    --label alertname=ProbeServiceDown --label instance="$REFUSED" \
+    --by alertname=HandshakeExporterDown --by region=local
+check "exporter down: another system's alert of the same region stays active" \
+    nsx python3 "$helper" am-active "http://$ALERTMANAGER" --label alertname=NodeFilesystemAlmostFull
+check "exporter down without a region: an alert without a region stays active" \
+    nsx python3 "$helper" am-active "http://$ALERTMANAGER" --label alertname=KubePodCrashLooping
 
 # ---- dashboard: every expression evaluates and has data
 # Expressions that cannot have data in this setup, with the reason. Keep it short.

@@ -124,7 +124,33 @@ want = open("deploy/handshake_exporter/config.yml").read()
 sys.exit(0 if cm["data"]["config.yml"] == want else "configmap.yaml differs from config.yml")'
 
     run_counted "classes" python3 deploy/tests/class_coverage.py
+    run "PrometheusRule in sync with deploy/prometheus/rules (deploy/tests/prometheusrule.py)" \
+        python3 deploy/tests/prometheusrule.py --check
+    run_counted "kubernetes" python3 deploy/tests/kubernetes_check.py
+
+    run "docker-compose.yml: its top-level name: comes with the Compose v2 note" python3 -c '
+import sys, yaml
+text = open("deploy/docker-compose.yml").read()
+if "name" in yaml.safe_load(text) and "Compose v2" not in text:
+    sys.exit("top-level name: breaks Compose v1; say v2 is required or drop it")'
 fi
+
+# ---- container image: the revision comes in as a build argument (the context has no .git) and
+# is passed to the build and to the OCI label
+run "Dockerfile passes REVISION to the build and the OCI revision label" python3 -c '
+import re, sys
+d = open("Dockerfile").read()
+missing = [what for what, pattern in [
+    ("ARG REVISION", r"^ARG REVISION"),
+    ("HANDSHAKE_EXPORTER_REVISION from it in the build", r"HANDSHAKE_EXPORTER_REVISION=\"?\$\{?REVISION"),
+    ("org.opencontainers.image.revision label", r"org\.opencontainers\.image\.revision=\"?\$\{?REVISION"),
+] if not re.search(pattern, d, re.M)]
+sys.exit("missing: %s" % missing if missing else 0)'
+run "build.rs takes the revision from HANDSHAKE_EXPORTER_REVISION" \
+    grep -q 'env::var("HANDSHAKE_EXPORTER_REVISION")' build.rs
+# The image has no shell: the runbooks show how to get one next to the exporter.
+run "runbooks: diagnostics from a shell-less exporter pod through kubectl debug" \
+    grep -q 'kubectl -n monitoring debug' docs/runbooks/README.md
 
 # ---- the dashboard's queries are valid PromQL (each becomes a recording rule for promtool)
 if [ "$have_py" = 1 ] && [ "$have_promtool" = 1 ]; then

@@ -166,3 +166,41 @@ fn expect_bytes_match_differ_and_short() {
     m.assert_failure("query", "eof", "");
     m.assert_value("probe_failed_due_to_bytes", &[], 0.0);
 }
+
+/// The `smtp_starttls` modules shipped in config.example.yml and deploy/handshake_exporter/
+/// config.yml, as they are (with the lab's CA and name added), pass against an SMTP server that
+/// lists STARTTLS last in its EHLO answer (`250 STARTTLS`, RFC 5321 §4.2.1: the last line of a
+/// multi-line reply has a space after the code, the others a hyphen).
+#[test]
+fn shipped_smtp_modules_accept_starttls_on_the_last_ehlo_line() {
+    let lab = lab_or_skip!();
+    let pki = Pki::new();
+    let ca = pki.write_ca(&lab);
+    lab.serve(
+        "203.0.113.2:25",
+        Peer::Smtp(tlsgen::server_config(&pki.leaf(Leaf::Valid), &[], None)),
+    );
+    for file in ["config.example.yml", "deploy/handshake_exporter/config.yml"] {
+        let text = std::fs::read_to_string(file).expect("shipped configuration");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+        let mut module = doc["modules"]["smtp_starttls"].clone();
+        let tcp = module["tcp"].as_mapping_mut().expect("tcp map");
+        tcp.insert("preferred_ip_protocol".into(), "ip4".into());
+        let mut tls = serde_yaml::Mapping::new();
+        tls.insert("ca_file".into(), ca.display().to_string().into());
+        tls.insert("server_name".into(), "ok.lab.test".into());
+        tcp.insert("tls_config".into(), tls.into());
+        let mut modules = serde_yaml::Mapping::new();
+        modules.insert("smtp_starttls".into(), module);
+        let mut config = serde_yaml::Mapping::new();
+        config.insert("modules".into(), modules.into());
+        let exporter = Exporter::start(&lab, &serde_yaml::to_string(&config).unwrap());
+        let m = exporter.probe("smtp_starttls", "203.0.113.2:25");
+        assert_eq!(
+            m.value("probe_success"),
+            Some(1.0),
+            "{file}: smtp_starttls must pass against `250 STARTTLS`:\n{}",
+            m.body
+        );
+    }
+}

@@ -7,7 +7,8 @@ Checked:
     and every row names a known class and phase;
   - every class, and every class that a rule sets itself, has a runbook docs/runbooks/<class>.md;
   - every (class, phase) row has a case in deploy/alertmanager/tests/routes.txt on its family's
-    alert with its family's receiver, and each family alert selects that family;
+    alert and severity with its family's receiver, and each family alert selects that family;
+  - every route case names a severity, and goes to a "-warnings" receiver exactly for warnings;
   - every alert carries severity, class and phase (static, or from the class table), the
     annotations summary, description and runbook_url, and links to an existing runbook;
   - every alert has a promtool unit test where it fires and one where it stays quiet, and a
@@ -105,13 +106,25 @@ def main():
         check("class table row %s/%s is a known class and phase" % (r["class"], r["phase"]),
               r["class"] in classes and r["phase"] in PHASES and r["family"] in FAMILIES)
     cases = route_cases()
+    rules = alerts()
+    severity = {a["alert"]: a["labels"]["severity"] for a in rules if "severity" in a.get("labels", {})}
     for r in rows:
         alert, receiver = FAMILIES[r["family"]]
-        want = (receiver, {"alertname": alert, "class": r["class"], "phase": r["phase"]})
+        sev = severity.get(alert, "")
+        if sev == "warning":
+            receiver += "-warnings"
+        want = (receiver, {"alertname": alert, "class": r["class"], "phase": r["phase"], "severity": sev})
         check("route case for %s/%s" % (r["class"], r["phase"]), want in cases,
-              "routes.txt lacks: %s alertname=%s class=%s phase=%s" % (receiver, alert, r["class"], r["phase"]))
+              "routes.txt lacks: %s alertname=%s class=%s phase=%s severity=%s"
+              % (receiver, alert, r["class"], r["phase"], sev))
+    # warnings file a ticket, criticals page: every case names its severity and goes to the
+    # responder's "-warnings" receiver exactly when it is a warning
+    for receiver, labels in cases:
+        check("route case %s -> %s: severity %s" % (" ".join("%s=%s" % kv for kv in labels.items()),
+                                                     receiver, labels.get("severity")),
+              labels.get("severity") in ("warning", "critical")
+              and receiver.endswith("-warnings") == (labels.get("severity") == "warning"))
 
-    rules = alerts()
     by_name = {}
     for a in rules:
         by_name.setdefault(a["alert"], []).append(a)

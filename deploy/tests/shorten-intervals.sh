@@ -5,7 +5,8 @@
 #   windows [5m] -> [20s], offset 5m -> offset 20s, [15m] -> [60s], [30m] -> [120s], [1h] -> [240s],
 #   for: 2m -> 8s, 5m -> 20s, 10m -> 40s.
 # Thresholds (counts, shares, days) stay as they are. Optional environment variables move the
-# addresses a test runs its own programs on, in the configuration and in the example targets:
+# addresses a test runs its own programs on, in the configuration and in the targets (shipped and
+# examples):
 # EXPORTER (default 127.0.0.1:19115), PROMETHEUS (127.0.0.1:9090) and ALERTMANAGER
 # (127.0.0.1:9093), each HOST:PORT.
 #
@@ -25,7 +26,7 @@ sed -i -E \
     -e "s/127\.0\.0\.1:19115/${EXPORTER:-127.0.0.1:19115}/g" \
     -e "s/127\.0\.0\.1:9090/${PROMETHEUS:-127.0.0.1:9090}/g" \
     -e "s/127\.0\.0\.1:9093/${ALERTMANAGER:-127.0.0.1:9093}/g" \
-    "$dest/prometheus.yml" "$dest"/targets/*.yml
+    "$dest/prometheus.yml" "$dest"/targets/*.yml "$dest"/examples/*.yml
 sed -i -E \
     -e 's/\[5m\]/[20s]/g' -e 's/offset 5m/offset 20s/g' \
     -e 's/\[15m\]/[60s]/g' -e 's/\[30m\]/[120s]/g' -e 's/\[1h\]/[240s]/g' \

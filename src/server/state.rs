@@ -188,7 +188,9 @@ impl State {
     pub async fn run_probe(&self, req: ProbeRequest) -> ProbeReport {
         match &self.probes {
             Some(rt) => rt.probe(req).await,
-            None => probe(req).await,
+            // Boxed: inline, the whole probe future would sit in every request's future, beside
+            // the task that runs it on the probe thread.
+            None => Box::pin(probe(req)).await,
         }
     }
 }

@@ -19,6 +19,12 @@ line (inside the test's network namespace). Subcommands:
   am-inhibited URL --label K=V... --by K=V... [--timeout S]
                               wait until Alertmanager (/api/v2/alerts) holds such an alert as
                               suppressed, inhibited by an alert with the --by labels
+  post URL --label K=V... [--minutes M]
+                              post one alert with these labels to Alertmanager (/api/v2/alerts),
+                              starting now and ending in M minutes (default 10)
+  am-active URL --label K=V... [--timeout S]
+                              Alertmanager holds such an alert, and it is active (not inhibited,
+                              not silenced) now and still after S seconds (default 3)
   query URL EXPR              evaluate EXPR with /api/v1/query: exit 0 when the status is
                               success and the result is not empty, 2 when it is empty, 1 else
 
@@ -210,6 +216,46 @@ def cmd_am_inhibited(a):
     return 1
 
 
+def cmd_post(a):
+    now = time.time()
+    stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+    body = json.dumps([{"labels": labels_arg(a.label), "startsAt": stamp(now),
+                        "endsAt": stamp(now + 60 * a.minutes)}]).encode()
+    req = urllib.request.Request(a.url.rstrip("/") + "/api/v2/alerts", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()
+    except OSError as e:
+        print(f"failed to post the alert: {e}")
+        return 1
+    return 0
+
+
+def cmd_am_active(a):
+    want = labels_arg(a.label)
+    deadline = time.monotonic() + a.timeout
+    while True:
+        try:
+            alerts = get_json(a.url.rstrip("/") + "/api/v2/alerts")
+        except (OSError, ValueError) as e:
+            print(f"failed to read the alerts: {e}")
+            return 1
+        found = [x for x in alerts if matches(x.get("labels", {}), want)]
+        if not found:
+            print(f"Alertmanager has no alert {want}")
+            return 1
+        for x in found:
+            st = x.get("status", {})
+            if st.get("state") != "active":
+                print(f"alert {x.get('labels')} is {st.get('state')}, inhibited by "
+                      f"{st.get('inhibitedBy')}, silenced by {st.get('silencedBy')}")
+                return 1
+        if time.monotonic() >= deadline:
+            return 0
+        time.sleep(0.5)
+
+
 def cmd_query(a):
     url = a.url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": a.expr})
     try:
@@ -260,6 +306,14 @@ def main():
     s.add_argument("--label", action="append", default=[])
     s.add_argument("--by", action="append", default=[])
     s.add_argument("--timeout", type=float, default=0)
+    s = sub.add_parser("post")
+    s.add_argument("url")
+    s.add_argument("--label", action="append", default=[])
+    s.add_argument("--minutes", type=float, default=10)
+    s = sub.add_parser("am-active")
+    s.add_argument("url")
+    s.add_argument("--label", action="append", default=[])
+    s.add_argument("--timeout", type=float, default=3)
     s = sub.add_parser("query")
     s.add_argument("url")
     s.add_argument("expr")
@@ -267,7 +321,8 @@ def main():
     return {
         "webhook": cmd_webhook, "ready": cmd_ready, "delivered": cmd_delivered, "only": cmd_only,
         "not-delivered": cmd_not_delivered, "prom-alert": cmd_prom_alert,
-        "am-inhibited": cmd_am_inhibited, "query": cmd_query,
+        "am-inhibited": cmd_am_inhibited, "post": cmd_post, "am-active": cmd_am_active,
+        "query": cmd_query,
     }[a.cmd](a)
 
 
