@@ -97,6 +97,7 @@ loopback_rows() {
     say "idle RSS $who: $v MB"
     wrk_run "$CONNS" 1 "$(probe_url "$who" tcp_connect "$TCP_PEER")" >/dev/null
     wrk_run "$CONNS" 1 "$(probe_url "$who" tls_connect "$TLS_PEER")" >/dev/null
+    wrk_run "$CONNS" 1 "$(probe_url "$who" tls_verify "$TLS_PEER")" >/dev/null
   done
   for r in $(seq "$ROUNDS"); do
     v=$(raw_limit)
@@ -108,11 +109,14 @@ loopback_rows() {
       say "round $r tcp_connect $who: $v probes/s"
     done
   done
-  for r in $(seq "$ROUNDS"); do
-    for who in $(order "$r"); do
-      v=$(throughput_round "$who" tls_connect "$TLS_PEER" 19004)
-      record tls_rps "$who" "$v"
-      say "round $r tls_connect $who: $v probes/s"
+  # module:metric, the insecure_skip_verify row first, then the one verifying through ca_file
+  for row in tls_connect:tls_rps tls_verify:tls_verify_rps; do
+    for r in $(seq "$ROUNDS"); do
+      for who in $(order "$r"); do
+        v=$(throughput_round "$who" "${row%%:*}" "$TLS_PEER" 19004)
+        record "${row#*:}" "$who" "$v"
+        say "round $r ${row%%:*} $who: $v probes/s"
+      done
     done
   done
   for r in $(seq "$ROUNDS"); do

@@ -83,7 +83,10 @@ def rows(d):
     out.append((f"tcp_connect share of raw connect limit ({fmt(raw)} connects/s)",
                 fmt(share[0], "%"), fmt(share[1], "%"), fmt(ratio(share[0], share[1]), "x"),
                 "≥ 40%", verdict(None if share[0] is None else share[0] >= 40)))
-    ratio_row("tls_connect probes/s", "tls_rps", "≥ 2x blackbox", lambda r: r >= 2)
+    ratio_row("tls_connect probes/s, insecure_skip_verify", "tls_rps", "≥ 2x blackbox",
+              lambda r: r >= 2)
+    ratio_row("tls_connect probes/s, verified through ca_file", "tls_verify_rps",
+              "≥ 3x blackbox", lambda r: r >= 3)
     ratio_row("median /probe latency, 1 connection", "lat_ms", "≤ 0.5x blackbox",
               lambda r: r <= 0.5, " ms")
 

@@ -39,12 +39,18 @@ build() {
   bash bench/build.sh
 }
 
-# Writes the TLS peer's self-signed P-256 certificate and the modules both exporters load.
+# Writes a private CA, the TLS peer's certificate signed by it (P-256, for localhost and
+# 127.0.0.1), and the modules both exporters load.
 write_inputs() {
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
-  cat >"$OUT/modules.yml" <<'EOF'
+    -subj "/CN=handshake bench CA" -keyout "$OUT/ca-key.pem" -out "$OUT/ca.pem" 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj /CN=localhost -keyout "$OUT/key.pem" -out "$OUT/leaf.csr" 2>/dev/null
+  printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature' \
+    'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:localhost,IP:127.0.0.1' >"$OUT/leaf.ext"
+  openssl x509 -req -in "$OUT/leaf.csr" -CA "$OUT/ca.pem" -CAkey "$OUT/ca-key.pem" \
+    -CAcreateserial -days 2 -extfile "$OUT/leaf.ext" -out "$OUT/cert.pem" 2>/dev/null
+  cat >"$OUT/modules.yml" <<EOF
 modules:
   tcp_connect:
     prober: tcp
@@ -59,6 +65,14 @@ modules:
       tls: true
       tls_config:
         insecure_skip_verify: true
+  tls_verify:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config:
+        ca_file: $OUT/ca.pem
 EOF
 }
 

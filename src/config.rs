@@ -211,8 +211,10 @@ impl IpProtocol {
 /// (as blackbox_exporter reads them at probe time), and again when they change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
-    /// Extra trusted roots, PEM.
+    /// Extra trusted roots, PEM file.
     pub ca_file: Option<PathBuf>,
+    /// Extra trusted roots, PEM text written in the config (`ca`); never set with `ca_file`.
+    pub ca: Option<String>,
     /// The client certificate and its key, when the module presents one.
     pub client_cert: Option<ClientCert>,
     /// SNI and the name the certificate must match; default the target host.
@@ -226,13 +228,33 @@ pub struct TlsConfig {
     pub client_cache: crate::prober::tls::ClientCache,
 }
 
-/// `cert_file` and `key_file` of a `tls_config`: set together or not at all.
+/// The client certificate of a `tls_config` and its key (`cert_file` or `cert`, with `key_file`
+/// or `key`): set together or not at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCert {
     /// Client certificate chain, PEM, leaf first.
-    pub cert_file: PathBuf,
+    pub cert: Pem,
     /// The leaf's private key, PEM (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
+    pub key: Pem,
+}
+
+/// Where PEM data comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Pem {
+    /// A file, read on the module's first TLS probe and again when it changes.
+    File(PathBuf),
+    /// Text written in the configuration itself.
+    Inline(String),
+}
+
+/// Inline PEM may hold a private key: it is never printed.
+impl std::fmt::Debug for Pem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pem::File(path) => f.debug_tuple("File").field(path).finish(),
+            Pem::Inline(_) => f.write_str("Inline(<secret>)"),
+        }
+    }
 }
 
 /// `min_version`..=`max_version` of a `tls_config`, each bound optional; never empty (a minimum

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use handshake_exporter::config::{
     format_duration, parse_duration, translate_go_regex, AddressRule, Config, ConfigWarning,
-    IpProtocol, PathTrace, TlsVersion, VersionRange,
+    IpProtocol, PathTrace, Pem, TlsVersion, VersionRange,
 };
 
 fn load(file: &str) -> Config {
@@ -181,8 +181,8 @@ modules:
         Some(Path::new("/nonexistent/ca.pem"))
     );
     assert_eq!(
-        tls.client_cert.as_ref().map(|c| c.key_file.as_path()),
-        Some(Path::new("/nonexistent/k.pem"))
+        tls.client_cert.as_ref().map(|c| &c.key),
+        Some(&Pem::File("/nonexistent/k.pem".into()))
     );
     assert_eq!(tls.server_name.as_deref(), Some("db.example.com"));
     assert!(tls.insecure_skip_verify);
@@ -419,4 +419,34 @@ fn debian_packaged_blackbox_examples_load() {
         );
         eprintln!("skipping: prometheus-blackbox-exporter is not installed");
     }
+}
+
+/// A blackbox_exporter 0.28 file with every key of a tcp module loads: `expect_bytes`, inline
+/// PEM (`ca`, `cert`, `key`) besides the file keys, and the debug view hides an inline key.
+#[test]
+fn blackbox_028_keys_load() {
+    let config = load("testdata/blackbox-0.28.yml");
+    let steps = &config.modules["binary_hello"].tcp.query_response;
+    assert_eq!(steps[1].expect_bytes.as_bytes(), b"\x00\x01OK");
+    assert!(steps[1].expect.is_none());
+    let inline_ca = &config.modules["tls_inline_ca"].tcp.tls_config;
+    assert!(inline_ca
+        .ca
+        .as_deref()
+        .is_some_and(|pem| pem.starts_with("-----BEGIN CERTIFICATE-----")));
+    assert_eq!(inline_ca.ca_file, None);
+    let mtls = &config.modules["mtls_inline"].tcp.tls_config;
+    let client = mtls.client_cert.as_ref().expect("client certificate");
+    assert!(matches!(&client.cert, Pem::Inline(pem) if pem.contains("BEGIN CERTIFICATE")));
+    assert!(matches!(&client.key, Pem::Inline(pem) if pem.contains("PRIVATE KEY")));
+    let shown = config.modules["mtls_inline"].to_yaml();
+    assert!(shown.contains("key: <secret>"), "{shown}");
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+    let files = &config.modules["mtls_files"].tcp.tls_config;
+    let client = files.client_cert.as_ref().expect("client certificate");
+    assert_eq!(client.cert, Pem::File("/etc/ssl/client.pem".into()));
+    assert_eq!(
+        config.skipped.get("http_2xx").map(String::as_str),
+        Some("http")
+    );
 }

@@ -8,7 +8,7 @@ mod tls_phase_support;
 
 use std::time::{Duration, Instant};
 
-use handshake_exporter::config::{ClientCert, TlsConfig};
+use handshake_exporter::config::{ClientCert, Pem, TlsConfig};
 use handshake_exporter::report::FailureClass;
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair,
@@ -148,8 +148,8 @@ async fn client_certificate_expiry_is_reported() {
     let key_file = TempPem::new(&client.key_pem);
     let cfg = TlsConfig {
         client_cert: Some(ClientCert {
-            cert_file: cert_file.0.clone(),
-            key_file: key_file.0.clone(),
+            cert: Pem::File(cert_file.0.clone()),
+            key: Pem::File(key_file.0.clone()),
         }),
         ..pki.tls_config()
     };
@@ -275,4 +275,28 @@ async fn probes_of_one_module_share_the_client_at_once() {
         assert_eq!(out.facts.chain.len(), 1);
         assert!(out.facts.verified_chain_expiry.is_some());
     }
+}
+
+/// blackbox_exporter 0.28's inline PEM: `ca` trusted like `ca_file`, `cert` and `key` presented
+/// like `cert_file` and `key_file`.
+#[tokio::test]
+async fn inline_ca_and_client_certificate() {
+    let pki = Pki::new();
+    let server = pki.leaf(&["localhost"], |_| {});
+    let (client_ca, client_ca_der, _) = root("Client CA", 2045);
+    let client = leaf(&client_ca, 2050, Vec::new());
+    let ca_pem = std::fs::read_to_string(&pki.ca_file.0).expect("CA PEM");
+    let cfg = TlsConfig {
+        ca: Some(ca_pem),
+        client_cert: Some(ClientCert {
+            cert: Pem::Inline(client.cert_pem.clone()),
+            key: Pem::Inline(client.key_pem.clone()),
+        }),
+        ..TlsConfig::default()
+    };
+    let config = server_config(&server, &[&TLS13], None, Some(&client_ca_der));
+    let out = probe(tls_server(config).await, "localhost", &cfg).await;
+    assert!(out.result.is_ok(), "{:#?}", out.log);
+    assert!(out.facts.verified_chain_expiry.is_some());
+    assert_eq!(out.facts.client_cert_expiry, Some(Y2050));
 }

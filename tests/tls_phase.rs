@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use handshake_exporter::config::{ClientCert, TlsConfig, TlsVersion, VersionRange};
+use handshake_exporter::config::{ClientCert, Pem, TlsConfig, TlsVersion, VersionRange};
 use handshake_exporter::report::FailureClass;
 use rcgen::{date_time_ymd, DnType, DnValue, ExtendedKeyUsagePurpose, SerialNumber};
 use rustls::crypto::ring::cipher_suite;
@@ -216,8 +216,8 @@ async fn client_auth_case(pki: &Pki, client_ca: &Pki) -> (SocketAddr, [TempPem; 
     let addr = tls_server(server_config(&id, &[&TLS13], None, Some(&pki.ca_der))).await;
     let cfg = TlsConfig {
         client_cert: Some(ClientCert {
-            cert_file: files[0].0.clone(),
-            key_file: files[1].0.clone(),
+            cert: Pem::File(files[0].0.clone()),
+            key: Pem::File(files[1].0.clone()),
         }),
         ..pki.tls_config()
     };

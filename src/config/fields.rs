@@ -14,8 +14,8 @@ use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, Vis
 use serde::Deserialize;
 
 use super::{
-    re2, AddressRule, ClientCert, ExpectLabel, IpProtocol, PathTrace, QueryResponse, TlsConfig,
-    TlsVersion, VersionRange,
+    re2, AddressRule, ClientCert, ExpectLabel, IpProtocol, PathTrace, Pem, QueryResponse,
+    TlsConfig, TlsVersion, VersionRange,
 };
 
 /// Highest `path_trace.max_hops`: 64 covers the longest Internet paths seen in practice
@@ -259,17 +259,29 @@ impl<'de> Visitor<'de> for StepVisitor {
 
 // ---- TlsConfig
 
-/// A `tls_config` block as written (the file-based keys of the Prometheus common library's
-/// `TLSConfig`).
+/// A `tls_config` block as written: the keys of the Prometheus common library's `TLSConfig`
+/// (v0.67, the one blackbox_exporter 0.28 uses).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
+    #[serde(default, deserialize_with = "opt_string")]
+    ca: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    cert: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    key: Option<String>,
     #[serde(default, deserialize_with = "opt_path")]
     ca_file: Option<PathBuf>,
     #[serde(default, deserialize_with = "opt_path")]
     cert_file: Option<PathBuf>,
     #[serde(default, deserialize_with = "opt_path")]
     key_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_string")]
+    ca_ref: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    cert_ref: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    key_ref: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     server_name: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -281,14 +293,35 @@ struct RawTls {
 }
 
 impl<'de> Deserialize<'de> for TlsConfig {
-    /// Reads `tls_config`; a client certificate needs its key and the reverse (as the
-    /// Prometheus common library checks), and `min_version` may not exceed `max_version`.
+    /// Reads `tls_config`. As the Prometheus common library checks: at most one of `ca` and
+    /// `ca_file` (likewise `cert`/`cert_file`, `key`/`key_file`), a client certificate needs its
+    /// key and the reverse; and `min_version` may not exceed `max_version`. The secret manager
+    /// references (`ca_ref`, `cert_ref`, `key_ref`) are rejected: there is no secret manager
+    /// here to resolve them.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(TlsVisitor)
     }
 }
 
 struct TlsVisitor;
+
+/// The one PEM source given of the inline key `inline` and the file key `file`, with the name
+/// of the key it came from.
+fn one_of<E: de::Error>(
+    inline: &'static str,
+    text: Option<String>,
+    file: &'static str,
+    path: Option<PathBuf>,
+) -> Result<Option<(&'static str, Pem)>, E> {
+    match (text, path) {
+        (Some(_), Some(_)) => Err(E::custom(format!(
+            "at most one of `{inline}` and `{file}` may be set"
+        ))),
+        (Some(text), None) => Ok(Some((inline, Pem::Inline(text)))),
+        (None, Some(path)) => Ok(Some((file, Pem::File(path)))),
+        (None, None) => Ok(None),
+    }
+}
 
 impl<'de> Visitor<'de> for TlsVisitor {
     type Value = TlsConfig;
@@ -299,24 +332,42 @@ impl<'de> Visitor<'de> for TlsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TlsConfig, A::Error> {
         let raw = RawTls::deserialize(MapAccessDeserializer::new(map))?;
-        let client_cert =
-            match (raw.cert_file, raw.key_file) {
-                (Some(_), None) => return Err(de::Error::custom(
-                    "`cert_file` is set but `key_file` is not: a client certificate needs its key",
-                )),
-                (None, Some(_)) => return Err(de::Error::custom(
-                    "`key_file` is set but `cert_file` is not: a client key needs its certificate",
-                )),
-                (Some(cert_file), Some(key_file)) => Some(ClientCert {
-                    cert_file,
-                    key_file,
-                }),
-                (None, None) => None,
-            };
+        for (key, set, instead) in [
+            ("ca_ref", &raw.ca_ref, "`ca_file` or `ca`"),
+            ("cert_ref", &raw.cert_ref, "`cert_file` or `cert`"),
+            ("key_ref", &raw.key_ref, "`key_file` or `key`"),
+        ] {
+            if set.is_some() {
+                return Err(de::Error::custom(format!(
+                    "`{key}` is not supported: it names a secret manager entry and this exporter has no secret manager; use {instead}"
+                )));
+            }
+        }
+        let ca = one_of("ca", raw.ca, "ca_file", raw.ca_file.clone())?;
+        let cert = one_of("cert", raw.cert, "cert_file", raw.cert_file)?;
+        let key = one_of("key", raw.key, "key_file", raw.key_file)?;
+        let client_cert = match (cert, key) {
+            (Some((name, _)), None) => {
+                return Err(de::Error::custom(format!(
+                    "`{name}` is set but `key_file` is not: a client certificate needs its key"
+                )))
+            }
+            (None, Some((name, _))) => {
+                return Err(de::Error::custom(format!(
+                    "`{name}` is set but `cert_file` is not: a client key needs its certificate"
+                )))
+            }
+            (Some((_, cert)), Some((_, key))) => Some(ClientCert { cert, key }),
+            (None, None) => None,
+        };
         let versions =
             VersionRange::new(raw.min_version, raw.max_version).map_err(de::Error::custom)?;
         Ok(TlsConfig {
             ca_file: raw.ca_file,
+            ca: ca.and_then(|(_, pem)| match pem {
+                Pem::Inline(text) => Some(text),
+                Pem::File(_) => None,
+            }),
             client_cert,
             server_name: raw.server_name,
             insecure_skip_verify: raw.insecure_skip_verify,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::{duration, AddressRule, IpProtocol, TlsConfig, TlsVersion};
+use super::{duration, AddressRule, IpProtocol, Pem, TlsConfig, TlsVersion};
 
 /// A timeout as a Prometheus duration string (`5s`, `1m30s`).
 pub(super) fn timeout<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -47,6 +47,12 @@ impl Serialize for TlsVersion {
 #[derive(Serialize)]
 struct TlsKeys<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
+    ca: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ca_file: Option<&'a Path>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cert_file: Option<&'a Path>,
@@ -62,19 +68,37 @@ struct TlsKeys<'a> {
 }
 
 impl Serialize for TlsConfig {
-    /// The keys of blackbox_exporter's `tls_config`, as they were read.
+    /// The keys of blackbox_exporter's `tls_config`, as they were read; an inline `key` shows
+    /// as `<secret>`, as the Prometheus common library prints a secret.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let cert = self.client_cert.as_ref();
         TlsKeys {
+            ca: self.ca.as_deref(),
+            cert: cert.and_then(|c| match &c.cert {
+                Pem::Inline(text) => Some(text.as_str()),
+                Pem::File(_) => None,
+            }),
+            key: cert.and_then(|c| match c.key {
+                Pem::Inline(_) => Some("<secret>"),
+                Pem::File(_) => None,
+            }),
             ca_file: self.ca_file.as_deref(),
-            cert_file: cert.map(|c| c.cert_file.as_path()),
-            key_file: cert.map(|c| c.key_file.as_path()),
+            cert_file: cert.and_then(|c| pem_file(&c.cert)),
+            key_file: cert.and_then(|c| pem_file(&c.key)),
             server_name: self.server_name.as_deref(),
             insecure_skip_verify: self.insecure_skip_verify,
             min_version: self.versions.min(),
             max_version: self.versions.max(),
         }
         .serialize(s)
+    }
+}
+
+/// The path of a PEM file, `None` for inline PEM.
+fn pem_file(pem: &Pem) -> Option<&Path> {
+    match pem {
+        Pem::File(path) => Some(path),
+        Pem::Inline(_) => None,
     }
 }
 

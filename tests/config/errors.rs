@@ -36,10 +36,15 @@ invalid! {
     unknown_step_key: "invalid-step-key.yml" =>
         "8:11: modules.imap_starttls.tcp.query_response[2]: unknown field `start_tls`, expected \
          one of `expect`, `expect_bytes`, `send`, `starttls`, `labels`";
+    secret_manager_reference: "invalid-tls-secret-ref.yml" =>
+        "7:9: modules.mtls.tcp.tls_config: `cert_ref` is not supported: it names a secret \
+         manager entry and this exporter has no secret manager; use `cert_file` or `cert`";
+    inline_and_file_ca: "invalid-tls-ca-twice.yml" =>
+        "7:9: modules.tls.tcp.tls_config: at most one of `ca` and `ca_file` may be set";
     unknown_tls_config_key: "invalid-tls-config-key.yml" =>
         "7:9: modules.tls_connect.tcp.tls_config: unknown field `insecure_skip_verfy`, expected \
-         one of `ca_file`, `cert_file`, `key_file`, `server_name`, `insecure_skip_verify`, \
-         `min_version`, `max_version`";
+         one of `ca`, `cert`, `key`, `ca_file`, `cert_file`, `key_file`, `ca_ref`, `cert_ref`, \
+         `key_ref`, `server_name`, `insecure_skip_verify`, `min_version`, `max_version`";
     missing_prober: "invalid-missing-prober.yml" =>
         "5:5: modules.ssh_banner: missing field `prober`";
     module_not_a_map: "invalid-module-not-map.yml" =>

@@ -30,7 +30,7 @@ use rustls::{
 use super::cert_info::not_after;
 use super::pinned::Pinned;
 use super::verifier::{record, Anchors, RecordingVerifier, Trust, WebPkiTrust};
-use crate::config::{ClientCert, TlsConfig, TlsVersion};
+use crate::config::{ClientCert, Pem, TlsConfig, TlsVersion};
 use crate::report::{Detail, Failure, FailureClass, Phase, StepLog};
 
 /// The process-wide ring provider, offering the AES-128-GCM suites first (as Go's crypto/tls
@@ -220,10 +220,11 @@ impl ClientCache {
 /// (all rustls speaks).
 async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Client, Failure> {
     log.note("tls: building the module's TLS client");
-    let client_files = cfg
-        .client_cert
-        .iter()
-        .flat_map(|c| [&c.cert_file, &c.key_file]);
+    let client_files = cfg.client_cert.iter().flat_map(|c| [&c.cert, &c.key]);
+    let client_files = client_files.filter_map(|pem| match pem {
+        Pem::File(path) => Some(path),
+        Pem::Inline(_) => None,
+    });
     let mut files = Vec::new();
     // Stamped before reading: a change while reading shows at the next check.
     for path in cfg.ca_file.iter().chain(client_files) {
@@ -291,8 +292,17 @@ fn versions(
 async fn trust(cfg: &TlsConfig, log: &mut StepLog) -> Result<Trust, Failure> {
     let system = system_roots();
     // ca_file is read even when verification is skipped, so a broken file always shows.
-    let extra = match &cfg.ca_file {
-        Some(path) => Some(read_certs(path, "ca_file", log).await?),
+    let ca = match (&cfg.ca_file, &cfg.ca) {
+        (Some(path), _) => Some(Pem::File(path.clone())),
+        (None, Some(text)) => Some(Pem::Inline(text.clone())),
+        (None, None) => None,
+    };
+    let extra = match &ca {
+        Some(pem) => Some(pem_certs(
+            &read_pem(pem, "ca_file", "ca", log).await?,
+            "CA certificates",
+            log,
+        )?),
         None => None,
     };
     if cfg.insecure_skip_verify {
@@ -346,51 +356,63 @@ async fn client_key(
     cfg: &TlsConfig,
     log: &mut StepLog,
 ) -> Result<Option<(Arc<CertifiedKey>, Option<i64>)>, Failure> {
-    let Some(ClientCert {
-        cert_file,
-        key_file,
-    }) = &cfg.client_cert
-    else {
+    let Some(ClientCert { cert, key }) = &cfg.client_cert else {
         return Ok(None);
     };
-    let certs = read_certs(cert_file, "cert_file", log).await?;
+    let certs = pem_certs(
+        &read_pem(cert, "cert_file", "cert", log).await?,
+        "client certificate",
+        log,
+    )?;
     let expiry = certs.first().and_then(|der| not_after(der));
-    let pem = read_file(key_file, "key_file", log).await?;
+    let pem = read_pem(key, "key_file", "key", log).await?;
     let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
-        log.note(format!("tls: key_file {}: {e}", key_file.display()));
+        log.note(format!("tls: client key: {e}"));
         prober_error()
     })?;
     let certified = CertifiedKey::from_der(certs, key, provider()).map_err(|e| {
         log.note(format!(
-            "tls: cert_file and key_file do not make a usable identity: {e}"
+            "tls: the client certificate and key do not make a usable identity: {e}"
         ));
         prober_error()
     })?;
-    log.note(format!(
-        "tls: client certificate from {}",
-        cert_file.display()
-    ));
+    log.note(match cert {
+        Pem::File(path) => format!("tls: client certificate from {}", path.display()),
+        Pem::Inline(_) => "tls: client certificate from the config (`cert`)".to_string(),
+    });
     Ok(Some((Arc::new(certified), expiry)))
 }
 
-/// Every certificate of a PEM file; at least one, else an error.
-async fn read_certs(
-    path: &Path,
+/// The bytes of `pem`: the file read (`file_key` names it in the log), or the config's text.
+async fn read_pem(
+    pem: &Pem,
+    file_key: &str,
+    inline_key: &str,
+    log: &mut StepLog,
+) -> Result<Vec<u8>, Failure> {
+    match pem {
+        Pem::File(path) => read_file(path, file_key, log).await,
+        Pem::Inline(text) => {
+            log.note(format!("tls: {inline_key} from the config"));
+            Ok(text.as_bytes().to_vec())
+        }
+    }
+}
+
+/// Every certificate of PEM text; at least one, else an error (`what` names it in the log).
+fn pem_certs(
+    pem: &[u8],
     what: &str,
     log: &mut StepLog,
 ) -> Result<Vec<CertificateDer<'static>>, Failure> {
-    let pem = read_file(path, what, log).await?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
-            log.note(format!("tls: {what} {}: {e}", path.display()));
+            log.note(format!("tls: {what}: {e}"));
             prober_error()
         })?;
     if certs.is_empty() {
-        log.note(format!(
-            "tls: {what} {} holds no PEM certificate",
-            path.display()
-        ));
+        log.note(format!("tls: {what} holds no PEM certificate"));
         return Err(prober_error());
     }
     Ok(certs)
