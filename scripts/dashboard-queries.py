@@ -6,6 +6,7 @@ Usage: scripts/dashboard-queries.py [DASHBOARD.json]   (default: grafana/handsha
 Walks all panels (rows included) and prints each target's `expr`, then the series selector of
 each `label_values(SELECTOR, label)` variable query. Dashboard variables are replaced so the text
 is plain PromQL: $target, $module and $region (any spelling: $x, ${x}, ${x:regex}) become `.*`,
+$job and $exporter_job their defaults `handshake` and `handshake_exporter`,
 $__rate_interval and $__interval become 1m, $__range becomes 1h. Line breaks inside an
 expression become spaces. Exits 1 when the file holds no expression.
 """
@@ -18,6 +19,8 @@ SUBSTITUTIONS = {
     "target": ".*",
     "module": ".*",
     "region": ".*",
+    "job": "handshake",
+    "exporter_job": "handshake_exporter",
     "__rate_interval": "1m",
     "__interval": "1m",
     "__range": "1h",

@@ -315,7 +315,7 @@ check "exporter down without a region: an alert without a region stays active" \
 # ---- dashboard: every expression evaluates and has data
 # Expressions that cannot have data in this setup, with the reason. Keep it short.
 declare -A no_data_allowed=(
-    ['(min by (module, region) (probe_ssl_client_cert_expiry{job="handshake", instance=~".*", module=~".*", region=~".*"}) - time()) / 86400']="no module presents a client certificate here"
+    ['(min by (module, region) (probe_ssl_client_cert_expiry{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) - time()) / 86400']="no module presents a client certificate here"
 )
 queries=$(python3 scripts/dashboard-queries.py)
 if [ -z "$queries" ]; then

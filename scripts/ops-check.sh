@@ -163,6 +163,11 @@ print(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
 PY
         run "dashboard: $(wc -l <"$tmp/queries") queries are valid PromQL" \
             promtool check rules --lint=none "$tmp/queries.yml"
+        run_counted "dashboard" python3 deploy/tests/dashboard_counts.py
+        run "dashboard: probe and exporter jobs are variables, not fixed names" python3 -c '
+import re, sys
+t = open("grafana/handshake_exporter.json").read()
+sys.exit("fixed job names: %s" % sorted(set(re.findall(r"job=\\\"handshake\w*", t))) if re.search(r"job=\\\"handshake", t) else 0)' 
     else
         bad "scripts/dashboard-queries.py" "$(cat "$tmp/queries")"
     fi
