@@ -11,6 +11,7 @@ mod duration;
 mod error;
 mod fields;
 mod re2;
+mod restrict;
 mod ser;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,9 +23,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use duration::{format_duration, parse_duration, DurationError};
+pub(crate) use error::invalid as yaml_error;
 pub use error::ConfigError;
 pub use fields::MAX_HOPS_LIMIT;
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
+pub use restrict::{parse_network, Rejection, Restrictions};
 
 /// `min_version`/`max_version` values; the type is shared with the facts a handshake reports.
 pub use crate::report::TlsVersion;
@@ -88,6 +91,9 @@ pub struct Module {
     pub timeout: Option<Duration>,
     /// The tcp prober's settings.
     pub tcp: TcpProbe,
+    /// Which targets it may probe (global and module `restrictions`); `None`: any.
+    #[serde(skip)]
+    pub restrictions: Option<Restrictions>,
 }
 
 /// Which IP protocol a name resolves to first.
@@ -349,6 +355,7 @@ impl Config {
             prober: "tcp".into(),
             timeout: Some(Duration::from_secs(5)),
             tcp: TcpProbe::default(),
+            restrictions: None,
         };
         let mut tls = plain.clone();
         tls.tcp.tls = true;
@@ -393,7 +400,12 @@ impl Config {
                 prober: prober.clone(),
             })
             .collect();
-        let modules = de::tcp_modules(text, &tcp_names, &mut warnings).map_err(invalid)?;
+        let mut modules = de::tcp_modules(text, &tcp_names, &mut warnings).map_err(invalid)?;
+        for (name, restrictions) in restrict::read(text).map_err(invalid)? {
+            if let Some(module) = modules.get_mut(&name) {
+                module.restrictions = Some(restrictions);
+            }
+        }
         if modules.is_empty() {
             warnings.push(ConfigWarning::NoTcpModule {
                 origin: origin.to_string(),

@@ -11,3 +11,4 @@ pub mod runbooks;
 pub mod server;
 pub mod sys;
 pub mod web;
+pub mod webconfig;

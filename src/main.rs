@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use handshake_exporter::cli::{self, ProbeArgs};
 use handshake_exporter::config::Config;
-use handshake_exporter::server::{self, State};
+use handshake_exporter::server::{self, ConnLimits, State};
+use handshake_exporter::webconfig::Web;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// Prometheus exporter whose TCP/TLS probes name the phase and class of every failure.
@@ -28,9 +29,24 @@ struct Flags {
     /// tls_connect modules are served.
     #[arg(long = "config.file", value_name = "PATH")]
     config_file: Option<PathBuf>,
-    /// Address to listen on: `:PORT` (all interfaces), `HOST:PORT` or `[IPv6]:PORT`.
+    /// Address to listen on: `:PORT` (all interfaces), `HOST:PORT` or `[IPv6]:PORT`; repeat
+    /// the flag to listen on several.
     #[arg(long = "web.listen-address", default_value = ":19115")]
-    listen_address: String,
+    listen_address: Vec<String>,
+    /// Take the listening sockets from systemd socket activation (LISTEN_FDS) instead of
+    /// --web.listen-address.
+    #[arg(long = "web.systemd-socket")]
+    systemd_socket: bool,
+    /// exporter-toolkit web config: TLS, client certificates, basic auth, headers.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
+    /// HTTP connections open at once; beyond it the oldest idle one is closed. Default: half
+    /// of the open-file limit left after a reserve of 64.
+    #[arg(long = "web.max-connections")]
+    max_connections: Option<usize>,
+    /// Time a client has to send a request head or finish the TLS handshake.
+    #[arg(long = "web.header-read-timeout", default_value = "5s", value_parser = parse_interval)]
+    header_read_timeout: Duration,
     /// Seconds subtracted from Prometheus' scrape timeout to get a probe's deadline.
     #[arg(long = "timeout-offset", default_value_t = 0.5, value_parser = parse_offset, allow_negative_numbers = true)]
     timeout_offset: f64,
@@ -108,6 +124,16 @@ fn parse_offset(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Loads `--web.config.file` when given.
+fn load_web(flags: &Flags) -> Result<Web, String> {
+    match &flags.web_config_file {
+        Some(path) => {
+            Web::from_file(path).map_err(|err| format!("failed to load the web config: {err}"))
+        }
+        None => Ok(Web::disabled()),
+    }
+}
+
 /// A positive interval: whole seconds as blackbox_exporter takes them, or a duration (`1m30s`).
 fn parse_interval(s: &str) -> Result<Duration, String> {
     let parsed = match s.parse::<u64>() {
@@ -174,7 +200,7 @@ async fn main() -> ExitCode {
     init_logging(flags.log_level.filter(), flags.log_format);
 
     if flags.config_check {
-        return match load(&flags) {
+        return match load(&flags).and_then(|_| load_web(&flags)) {
             Ok(_) => {
                 println!("OK");
                 ExitCode::SUCCESS
@@ -216,10 +242,34 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
         .with_external_url(&flags.external_url)
         .with_prober_log_level(flags.log_prober.filter()),
     );
-    let listener = server::bind(&flags.listen_address)
-        .await
-        .map_err(|err| format!("failed to listen on {}: {err}", flags.listen_address))?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
+    let web = Arc::new(load_web(&flags)?);
+    let mut limits = ConnLimits::from_rlimit();
+    if let Some(max) = flags.max_connections {
+        limits.max_connections = max;
+    }
+    limits.header_read_timeout = flags.header_read_timeout;
+    let listeners = if flags.systemd_socket {
+        server::systemd_listeners()
+            .map_err(|err| format!("failed to use systemd sockets: {err}"))?
+    } else {
+        let mut listeners = Vec::new();
+        for address in &flags.listen_address {
+            let listener = server::bind(address)
+                .await
+                .map_err(|err| format!("failed to listen on {address}: {err}"))?;
+            listeners.push(listener);
+        }
+        listeners
+    };
+    let tls = web.current().tls.is_some();
+    for listener in &listeners {
+        tracing::info!(tls, address = %listener.local_addr()?, "listening");
+    }
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_read_timeout = ?limits.header_read_timeout,
+        "connection limits"
+    );
     // Read the system trust roots off the serving path, so the first TLS probe does not wait.
     tokio::task::spawn_blocking(|| {
         let roots = handshake_exporter::prober::tls::preload_system_roots();
@@ -250,6 +300,6 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
             flags.auto_reload_interval,
         ));
     }
-    server::run(listener, state, shutdown).await?;
+    server::serve(listeners, state, web, limits, shutdown).await?;
     Ok(())
 }

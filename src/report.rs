@@ -408,6 +408,8 @@ pub struct ProbeReport {
     pub expect_labels: Vec<Vec<(String, String)>>,
     /// The step log for `debug=true`.
     pub log: Vec<LogLine>,
+    /// Set when the module's `restrictions` refused the target: no connection was made.
+    pub rejected: Option<crate::config::Rejection>,
 }
 
 impl ProbeReport {

@@ -159,7 +159,7 @@ async fn metrics_health_and_keep_alive() {
         "process_start_time_seconds ",
         "handshake_exporter_config_last_reload_successful 1\n",
         "handshake_exporter_config_last_reload_success_timestamp_seconds ",
-        "handshake_exporter_probes_rejected_total 0\n",
+        "handshake_exporter_probes_rejected_total{reason=\"concurrency_limit\"} 0\n",
         "# TYPE handshake_exporter_probe_duration_seconds histogram",
         "handshake_exporter_probes_total{module=\"tls_connect\",result=\"success\"} 0\n",
         "handshake_exporter_probe_duration_seconds_bucket{le=\"0.005\",module=\"tcp_connect\"} 0\n",
@@ -201,7 +201,8 @@ async fn concurrency_limit_answers_503_and_counts() {
     assert_eq!(resp.body.lines().count(), 1);
     let metrics = server.get("/metrics").await.body;
     assert!(
-        metrics.contains("handshake_exporter_probes_rejected_total 1\n"),
+        metrics
+            .contains("handshake_exporter_probes_rejected_total{reason=\"concurrency_limit\"} 1\n"),
         "{metrics}"
     );
     server.stop().await.unwrap();

@@ -35,7 +35,10 @@ fn start() -> Exporter {
     let mut child = Command::new("bash")
         .arg("-c")
         .arg(format!(
-            "ulimit -n {NOFILE} && exec {bin} --web.listen-address 127.0.0.1:0 --log.level info"
+            // The connection cap is lifted above the limit so idle connections can use every
+            // descriptor up; by default the cap keeps them from it (tests/flood.rs).
+            "ulimit -n {NOFILE} && exec {bin} --web.listen-address 127.0.0.1:0 \
+             --web.max-connections 1000 --log.level info"
         ))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -18,12 +18,20 @@ use super::fields::StrVisitor;
 use super::{duration, ConfigWarning, Module, TcpProbe};
 
 /// Keys of the top level (blackbox_exporter's `Config`).
-const TOP_FIELDS: &[&str] = &["modules"];
+const TOP_FIELDS: &[&str] = &["modules", "restrictions"];
 
 /// Keys of a tcp module; the blocks of other probers are accepted and ignored, as
 /// blackbox_exporter parses every block whatever the prober.
 const MODULE_FIELDS: &[&str] = &[
-    "prober", "timeout", "tcp", "http", "icmp", "dns", "grpc", "unix",
+    "prober",
+    "timeout",
+    "tcp",
+    "restrictions",
+    "http",
+    "icmp",
+    "dns",
+    "grpc",
+    "unix",
 ];
 
 /// Pass one: each module's prober, by module name.
@@ -88,11 +96,13 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
         let mut top = Top::default();
-        let mut seen = [false; 1];
-        while map
-            .next_key_seed(FieldSeed::new(TOP_FIELDS, &mut seen))?
-            .is_some()
-        {
+        let mut seen = [false; TOP_FIELDS.len()];
+        while let Some(index) = map.next_key_seed(FieldSeed::new(TOP_FIELDS, &mut seen))? {
+            if TOP_FIELDS[index] == "restrictions" {
+                // Read by `restrict::read`.
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             match self.tcp {
                 None => top.probers = map.next_value_seed(OutlineModules)?,
                 Some(tcp) => {
@@ -307,12 +317,17 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
             prober: String::new(),
             timeout: None,
             tcp: TcpProbe::default(),
+            restrictions: None,
         };
         while let Some(index) = map.next_key_seed(FieldSeed::new(MODULE_FIELDS, &mut seen))? {
             match MODULE_FIELDS[index] {
                 "prober" => module.prober = map.next_value()?,
                 "timeout" => module.timeout = map.next_value::<Option<Timeout>>()?.map(|t| t.0),
                 "tcp" => module.tcp = map.next_value::<Option<TcpProbe>>()?.unwrap_or_default(),
+                // Read by `restrict::read`.
+                "restrictions" => {
+                    map.next_value::<IgnoredAny>()?;
+                }
                 other => {
                     map.next_value::<IgnoredAny>()?;
                     self.warnings.push(ConfigWarning::IgnoredBlock {

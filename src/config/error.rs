@@ -33,7 +33,7 @@ pub enum ConfigError {
 
 /// Builds [`ConfigError::Invalid`] from a `serde_yaml` error on `text`, moving the position that
 /// `serde_yaml` appends (`... at line L column C`) to the front.
-pub(super) fn invalid(origin: &str, text: &str, err: &serde_yaml::Error) -> ConfigError {
+pub(crate) fn invalid(origin: &str, text: &str, err: &serde_yaml::Error) -> ConfigError {
     let shown = err.to_string();
     let (line, column, message) = match err.location() {
         Some(loc) => {

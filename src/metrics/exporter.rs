@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::ProcessCollector;
+use super::{GuardMetrics, ProcessCollector, RejectReason};
 use crate::report::ProbeReport;
 
 /// The crate version (`CARGO_PKG_VERSION`), the `version` label of `build_info`.
@@ -54,7 +54,7 @@ pub struct ExporterMetrics {
     durations: Family<Labels, Histogram, fn() -> Histogram>,
     reload_successful: Gauge,
     reload_timestamp: Gauge<f64, AtomicU64>,
-    rejected: Counter,
+    guard: GuardMetrics,
     scheduling_lag: Histogram,
 }
 
@@ -75,7 +75,6 @@ impl ExporterMetrics {
             Family::new_with_constructor(duration_histogram);
         let reload_successful = Gauge::default();
         let reload_timestamp = Gauge::<f64, AtomicU64>::default();
-        let rejected = Counter::default();
         let scheduling_lag = Histogram::new(LAG_BUCKETS);
         let build_info = Family::<Labels, Gauge>::default();
         build_info
@@ -115,11 +114,7 @@ impl ExporterMetrics {
             "Version and git revision the exporter was built from, value 1",
             build_info,
         );
-        registry.register(
-            "handshake_exporter_probes_rejected",
-            "Probe requests refused because --probe.max-concurrency probes were running",
-            rejected.clone(),
-        );
+        let guard = GuardMetrics::register(&mut registry);
         registry.register(
             "handshake_exporter_scheduling_lag_seconds",
             "Time a task handed to the probe thread waited for its first poll, sampled every 50 ms: \
@@ -135,7 +130,7 @@ impl ExporterMetrics {
             durations,
             reload_successful,
             reload_timestamp,
-            rejected,
+            guard,
             scheduling_lag,
         }
     }
@@ -188,7 +183,12 @@ impl ExporterMetrics {
 
     /// Counts one request refused by the concurrency limit.
     pub fn observe_rejected(&self) {
-        self.rejected.inc();
+        self.guard.rejected(RejectReason::ConcurrencyLimit);
+    }
+
+    /// The counters of refused probes, dropped connections and failed authentication.
+    pub fn guard(&self) -> &GuardMetrics {
+        &self.guard
     }
 
     /// The scheduling lag histogram, for the probe runtime's sampler to observe into (seconds).

@@ -5,10 +5,12 @@
 //! Names and labels follow the metric contract (`docs/metrics.md`).
 
 mod exporter;
+mod guard;
 mod probe;
 mod process;
 
 pub use exporter::{ExporterMetrics, BUILD_REVISION, BUILD_VERSION};
+pub use guard::{AuthFailure, DropReason, GuardMetrics, RejectReason};
 pub use probe::{encode_probe, ip_addr_hash, probe_registry};
 pub use process::ProcessCollector;
 

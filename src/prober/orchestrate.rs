@@ -32,6 +32,10 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         req.timeout.as_secs_f64()
     ));
     let tcp = &req.module.tcp;
+    let restrictions = req.module.restrictions.as_ref();
+    if let Some(Err(rejection)) = restrictions.map(|r| r.check_host(&req.target.host)) {
+        return rejected(rejection, start);
+    }
     let t = Instant::now();
     let resolving = resolve::resolve(
         &req.target.host,
@@ -41,6 +45,11 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     );
     let resolved = within(deadline, Phase::Resolve, resolving).await;
     let resolve_time = t.elapsed();
+    if let (Ok(ips), Some(restrictions)) = (&resolved, restrictions) {
+        if let Err(rejection) = restrictions.check_addresses(&req.target.host, ips) {
+            return rejected(rejection, start);
+        }
+    }
 
     let mut report = match resolved {
         Err(failure) => ProbeReport {
@@ -64,6 +73,15 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     lines.sort_by_key(|l| l.offset);
     report.log = lines;
     report
+}
+
+/// The report of a target the module's restrictions refused: nothing was connected to.
+fn rejected(rejection: crate::config::Rejection, start: Instant) -> ProbeReport {
+    ProbeReport {
+        rejected: Some(rejection),
+        duration: start.elapsed(),
+        ..Default::default()
+    }
 }
 
 /// Probes every address at once; the report of the first failing address (or the first

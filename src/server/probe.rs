@@ -135,6 +135,11 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
         })
         .await;
     drop(slot);
+    if let Some(rejection) = &report.rejected {
+        state.metrics().guard().rejected(rejection.reason);
+        tracing::warn!(module = module_name, "{rejection}");
+        return text(StatusCode::FORBIDDEN, &rejection.message);
+    }
     state.metrics().observe_probe(module_name, &report);
     log_probe(state.prober_log_level(), module_name, &target, &report);
     let raw_target = first(&pairs, "target").unwrap_or_default();

@@ -66,3 +66,26 @@ pub fn raise_nofile_limit() -> Result<(u64, u64), nix::Error> {
     let (after, _) = getrlimit(Resource::RLIMIT_NOFILE)?;
     Ok((soft, after))
 }
+
+/// The listening sockets systemd passed by socket activation (`LISTEN_FDS`/`LISTEN_PID`,
+/// sd_listen_fds(3)), read with the `listenfd` crate; only TCP sockets are taken.
+///
+/// Errors: `NotFound` when systemd passed none (the unit lacks a matching `.socket`), or the
+/// error of turning a descriptor into a listener.
+pub fn systemd_listeners() -> io::Result<Vec<TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut out = Vec::new();
+    for index in 0..fds.len() {
+        if let Some(listener) = fds.take_tcp_listener(index)? {
+            listener.set_nonblocking(true)?;
+            out.push(TcpListener::from_std(listener)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no TCP socket passed by systemd (LISTEN_FDS)",
+        ));
+    }
+    Ok(out)
+}

@@ -30,9 +30,9 @@ invalid! {
          `tls`, `tls_config`, `path_trace`, `probe_all_addresses`, `probe_all_addresses_rule`";
     unknown_module_key: "invalid-unknown-module-key.yml" =>
         "4:5: modules.tcp_connect: unknown field `timout`, expected one of `prober`, `timeout`, \
-         `tcp`, `http`, `icmp`, `dns`, `grpc`, `unix`";
+         `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`";
     unknown_top_level_key: "invalid-unknown-top-level-key.yml" =>
-        "4:1: unknown field `modules_extra`, expected `modules`";
+        "4:1: unknown field `modules_extra`, expected `modules` or `restrictions`";
     unknown_step_key: "invalid-step-key.yml" =>
         "8:11: modules.imap_starttls.tcp.query_response[2]: unknown field `start_tls`, expected \
          one of `expect`, `expect_bytes`, `send`, `starttls`, `labels`";

@@ -1,0 +1,285 @@
+//! The connection cap that keeps a flood of idle connections from blinding the exporter.
+//!
+//! Every accepted connection takes a [`Slot`]. At the cap, a new connection evicts a connection
+//! that is not serving a request (idle keep-alive, TLS handshake or request head still
+//! arriving): the oldest such connection of the client address holding the most connections.
+//! A hostile client holding thousands of half-sent requests so loses its own connections to
+//! its newcomers, while Prometheus, from another address with a few connections, keeps its
+//! own; a connection whose request is being answered is never touched. When every connection
+//! is busy the newcomer is closed at once. With the cap below the open-file limit, accept(2)
+//! never fails with EMFILE on the HTTP side.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+/// Descriptors kept out of the HTTP connections' share: listeners, log, config and
+/// certificate reads, DNS sockets.
+const RESERVED_FDS: u64 = 64;
+
+/// The connection-handling limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// HTTP connections open at once.
+    pub max_connections: usize,
+    /// Time a client has to send a whole request head (HTTP/1.1) or finish the TLS handshake.
+    pub header_read_timeout: Duration,
+}
+
+impl ConnLimits {
+    /// Defaults for an open-file limit of `nofile`: half of what is left after a reserve goes
+    /// to HTTP connections, the other half to probe sockets (each request runs at most one
+    /// probe at a time), at least 8; requests heads within 5 seconds.
+    pub fn for_nofile(nofile: u64) -> ConnLimits {
+        let share = nofile.saturating_sub(RESERVED_FDS) / 2;
+        ConnLimits {
+            max_connections: usize::try_from(share.max(8)).unwrap_or(usize::MAX),
+            header_read_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// [`ConnLimits::for_nofile`] with the process' current soft `RLIMIT_NOFILE`
+    /// (getrlimit(2)); 1024 when it cannot be read.
+    pub fn from_rlimit() -> ConnLimits {
+        let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(soft, _)| soft)
+            .unwrap_or(1024);
+        ConnLimits::for_nofile(soft)
+    }
+}
+
+/// One tracked connection as the tracker sees it.
+#[derive(Debug)]
+struct Entry {
+    /// The client address.
+    peer: IpAddr,
+    /// Requests being answered on it now (HTTP/2 may have several).
+    busy: Arc<AtomicUsize>,
+    /// Woken to make the connection close.
+    evict: Arc<Notify>,
+}
+
+/// The open connections, oldest first, and each client address's connections.
+#[derive(Debug)]
+pub struct Tracker {
+    cap: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// The last id given out.
+    last: u64,
+    /// Every open connection by id (ids grow, so oldest first).
+    entries: BTreeMap<u64, Entry>,
+    /// The ids of each client address's connections.
+    peers: HashMap<IpAddr, BTreeSet<u64>>,
+}
+
+impl Inner {
+    fn remove(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.entries.remove(&id)?;
+        if let Some(ids) = self.peers.get_mut(&entry.peer) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.peers.remove(&entry.peer);
+            }
+        }
+        Some(entry)
+    }
+
+    /// The oldest idle connection of the address with the most connections, else the oldest
+    /// idle connection of any address.
+    fn victim(&self) -> Option<u64> {
+        let idle = |id: &u64| {
+            self.entries
+                .get(id)
+                .is_some_and(|e| e.busy.load(Ordering::Acquire) == 0)
+        };
+        let largest = self.peers.values().max_by_key(|ids| ids.len())?;
+        largest
+            .iter()
+            .copied()
+            .find(idle)
+            .or_else(|| self.entries.keys().copied().find(idle))
+    }
+}
+
+/// What [`Tracker::admit`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// Serve the connection; `evicted` says whether an idle one was closed to make room.
+    Admitted {
+        /// The connection's place in the tracker.
+        slot: Slot,
+        /// Whether an idle connection was evicted for it.
+        evicted: bool,
+    },
+    /// Every connection is answering a request: close this one.
+    Full,
+}
+
+impl Tracker {
+    /// A tracker admitting `cap` connections (at least 1).
+    pub fn new(cap: usize) -> Arc<Tracker> {
+        Arc::new(Tracker {
+            cap: cap.max(1),
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+
+    /// Admits a new connection from `peer`, evicting an idle one at the cap (see the module
+    /// documentation for which).
+    pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Admission {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut evicted = false;
+        if inner.entries.len() >= self.cap {
+            match inner.victim().and_then(|id| inner.remove(id)) {
+                Some(entry) => {
+                    entry.evict.notify_one();
+                    evicted = true;
+                }
+                None => return Admission::Full,
+            }
+        }
+        inner.last += 1;
+        let id = inner.last;
+        let busy = Arc::new(AtomicUsize::new(0));
+        let evict = Arc::new(Notify::new());
+        inner.entries.insert(
+            id,
+            Entry {
+                peer,
+                busy: busy.clone(),
+                evict: evict.clone(),
+            },
+        );
+        inner.peers.entry(peer).or_default().insert(id);
+        Admission::Admitted {
+            slot: Slot {
+                id,
+                tracker: self.clone(),
+                busy,
+                evict,
+            },
+            evicted,
+        }
+    }
+
+    /// Connections open now.
+    #[cfg(test)]
+    pub fn open(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .len()
+    }
+}
+
+/// A connection's place in the [`Tracker`]; released on drop.
+#[derive(Debug)]
+pub struct Slot {
+    id: u64,
+    tracker: Arc<Tracker>,
+    busy: Arc<AtomicUsize>,
+    evict: Arc<Notify>,
+}
+
+impl Slot {
+    /// Completes when the tracker evicts this connection.
+    pub async fn evicted(&self) {
+        self.evict.notified().await
+    }
+
+    /// Marks a request as being answered until the returned guard drops.
+    pub fn busy(&self) -> BusyGuard {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        BusyGuard(self.busy.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut inner = self.tracker.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.remove(self.id);
+    }
+}
+
+/// A request in progress on a connection; see [`Slot::busy`].
+#[derive(Debug)]
+pub struct BusyGuard(Arc<AtomicUsize>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(admission: Admission) -> (Slot, bool) {
+        match admission {
+            Admission::Admitted { slot, evicted } => (slot, evicted),
+            Admission::Full => panic!("expected admission"),
+        }
+    }
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
+
+    #[tokio::test]
+    async fn evicts_the_oldest_idle_and_spares_busy_ones() {
+        let tracker = Tracker::new(2);
+        let (first, _) = slot(tracker.admit(A));
+        let (second, _) = slot(tracker.admit(A));
+        let _working = first.busy();
+        let (_third, evicted) = slot(tracker.admit(A));
+        assert!(evicted);
+        // The second (idle) one was told to go; the busy first one stays.
+        tokio::time::timeout(Duration::from_secs(1), second.evicted())
+            .await
+            .expect("idle connection not evicted");
+        assert_eq!(tracker.open(), 2);
+        drop(second);
+        assert_eq!(tracker.open(), 2);
+    }
+
+    #[test]
+    fn full_of_busy_connections_refuses() {
+        let tracker = Tracker::new(1);
+        let (only, _) = slot(tracker.admit(A));
+        let _working = only.busy();
+        assert!(matches!(tracker.admit(B), Admission::Full));
+    }
+
+    #[tokio::test]
+    async fn the_address_holding_most_connections_loses_one() {
+        let tracker = Tracker::new(3);
+        let (quiet, _) = slot(tracker.admit(B));
+        let (_flood1, _) = slot(tracker.admit(A));
+        let (flood2, _) = slot(tracker.admit(A));
+        // B's connection is the oldest idle one, but A holds more: A's oldest goes.
+        let (_more, evicted) = slot(tracker.admit(A));
+        assert!(evicted);
+        let (_again, _) = slot(tracker.admit(A));
+        tokio::time::timeout(Duration::from_secs(1), flood2.evicted())
+            .await
+            .expect("the flooding address did not lose a connection");
+        let quiet_gone = tokio::time::timeout(Duration::from_millis(50), quiet.evicted()).await;
+        assert!(quiet_gone.is_err(), "the quiet address lost its connection");
+    }
+
+    #[test]
+    fn defaults_follow_the_descriptor_limit() {
+        assert_eq!(ConnLimits::for_nofile(1024).max_connections, 480);
+        assert_eq!(ConnLimits::for_nofile(100).max_connections, 18);
+        assert_eq!(ConnLimits::for_nofile(10).max_connections, 8);
+    }
+}

@@ -1,0 +1,252 @@
+//! Accepting and serving connections: one accept loop per listener, the connection cap
+//! ([`super::guard`]), TLS with the web config's settings, HTTP/1.1 (and HTTP/2 when TLS
+//! negotiates it by ALPN), and the per-request gate of the web config: rate limit, basic
+//! authentication and security headers.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
+use hyper::service::service_fn;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use super::guard::{Admission, ConnLimits, Slot, Tracker};
+use super::{route, text, Reply, State};
+use crate::metrics::{AuthFailure, DropReason};
+use crate::webconfig::{basic_credentials, AuthOutcome, Web};
+
+/// How long to wait before accepting again after `accept(2)` failed (EMFILE, ENFILE, ENOBUFS):
+/// retrying at once would spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What every connection task shares.
+struct Shared {
+    state: Arc<State>,
+    web: Arc<Web>,
+    limits: ConnLimits,
+    tracker: Arc<Tracker>,
+}
+
+/// Serves every listener in `listeners` with the web settings of `web` and the connection
+/// limits `limits` until `shutdown` completes, then stops gracefully: listeners close, idle
+/// connections close at once, requests in flight finish.
+///
+/// Errors: none today (accept errors are logged and retried); the `io::Result` is kept for
+/// callers' `?`.
+pub async fn serve(
+    listeners: Vec<TcpListener>,
+    state: Arc<State>,
+    web: Arc<Web>,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        state,
+        web,
+        limits,
+        tracker: Tracker::new(limits.max_connections),
+    });
+    for listener in listeners {
+        tokio::spawn(accept_loop(listener, shared.clone(), stop_rx.clone()));
+    }
+    shutdown.await;
+    drop(stop_rx);
+    let _ = stop_tx.send(true);
+    stop_tx.closed().await;
+    tracing::info!("HTTP server stopped");
+    Ok(())
+}
+
+/// Accepts on `listener` until the server stops.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => match shared.tracker.admit(peer.ip().to_canonical()) {
+                Admission::Admitted { slot, evicted } => {
+                    if evicted {
+                        shared.state.metrics().guard().dropped(DropReason::Evicted);
+                    }
+                    tracing::trace!(%peer, "accepted connection");
+                    let task = connection(stream, peer, slot, shared.clone(), stop.clone());
+                    tokio::spawn(task);
+                }
+                Admission::Full => {
+                    shared.state.metrics().guard().dropped(DropReason::Full);
+                    tracing::debug!(%peer, "connection closed: every connection is busy");
+                }
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "failed to accept a connection");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Runs one connection: the TLS handshake when the web config asks for it, then HTTP, until
+/// the client leaves, the server stops or the tracker evicts it.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: Slot,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Small answers on a request/response protocol: do not let Nagle delay them.
+    let _ = stream.set_nodelay(true);
+    let settings = shared.web.current();
+    let Some(tls) = settings.tls.clone() else {
+        return http(TokioIo::new(stream), false, peer, slot, shared, stop).await;
+    };
+    let handshake = tokio::time::timeout(
+        shared.limits.header_read_timeout,
+        TlsAcceptor::from(tls).accept(stream),
+    );
+    let guard = shared.state.metrics().guard();
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(err)) => {
+                guard.dropped(DropReason::TlsHandshake);
+                tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                guard.dropped(DropReason::HeaderTimeout);
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = slot.evicted() => return,
+        _ = stop.changed() => return,
+    };
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    http(TokioIo::new(stream), h2, peer, slot, shared, stop).await
+}
+
+/// Serves HTTP on an established (plain or TLS) stream: HTTP/2 when `h2`, else HTTP/1.1.
+async fn http<I>(
+    io: I,
+    h2: bool,
+    peer: SocketAddr,
+    slot: Slot,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let slot = Arc::new(slot);
+    let requests = slot.clone();
+    let service_shared = shared.clone();
+    let service = service_fn(move |req| {
+        let shared = service_shared.clone();
+        let busy = requests.busy();
+        async move {
+            let reply = answer(req, peer, &shared).await;
+            drop(busy);
+            Ok::<_, Infallible>(reply)
+        }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(shared.limits.header_read_timeout)
+        // Do not poll the socket while a probe runs: that read would hold a third 8 KiB buffer
+        // per waiting request, the largest share of memory with thousands of probes in flight.
+        .half_close(true);
+    builder.http2().timer(TokioTimer::new());
+    let builder = if h2 {
+        builder.http2_only()
+    } else {
+        builder.http1_only()
+    };
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = slot.evicted() => {
+            tracing::debug!(%peer, "idle connection evicted at the connection cap");
+            return;
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
+        if is_header_timeout(err.as_ref()) {
+            shared
+                .state
+                .metrics()
+                .guard()
+                .dropped(DropReason::HeaderTimeout);
+        }
+        tracing::debug!(%peer, error = %err, "connection ended with an error");
+    }
+}
+
+/// Whether hyper gave up waiting for a request head.
+fn is_header_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    err.downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_timeout)
+}
+
+/// One request through the web config's gate (rate limit, basic authentication), then the
+/// routes; the configured security headers go on every answer.
+async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Shared) -> Reply {
+    let settings = shared.web.current();
+    let mut reply = if !shared.web.take_token(&settings) {
+        text(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests: rate_limit reached",
+        )
+    } else {
+        let header = req.headers().get(AUTHORIZATION);
+        match shared.web.auth.check(&settings.users, header).await {
+            AuthOutcome::Allowed => route(req, &shared.state).await,
+            outcome => unauthorized(outcome, header, peer, shared),
+        }
+    };
+    for (name, value) in &settings.headers {
+        reply.headers_mut().insert(name.clone(), value.clone());
+    }
+    reply
+}
+
+/// The 401 answer, counted and logged with the user name (never the password).
+fn unauthorized(
+    outcome: AuthOutcome,
+    header: Option<&HeaderValue>,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Reply {
+    let reason = match outcome {
+        AuthOutcome::NoCredentials => AuthFailure::NoCredentials,
+        _ => AuthFailure::BadCredentials,
+    };
+    shared.state.metrics().guard().auth_failed(reason);
+    let user = header.and_then(basic_credentials).map(|(user, _)| user);
+    tracing::warn!(%peer, user = user.as_deref().unwrap_or(""), reason = reason.as_str(), "unauthorized request");
+    let mut reply = text(StatusCode::UNAUTHORIZED, "Unauthorized");
+    reply
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+    reply
+}
