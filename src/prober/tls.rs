@@ -11,6 +11,7 @@ mod classify;
 mod dn;
 mod pinned;
 mod settings;
+mod verdicts;
 mod verifier;
 
 use std::io;

@@ -8,11 +8,11 @@ use x509_parser::extensions::GeneralName;
 use super::dn::go_name_string;
 use crate::report::CertInfo;
 
-/// Parses one DER certificate (RFC 5280) into a [`CertInfo`].
+/// Parses one DER certificate (RFC 5280) into a [`CertInfo`] and its notBefore (unix seconds).
 ///
 /// Returns `None` when the DER does not parse as a certificate; such a certificate cannot be
 /// described, and rustls will reject it on its own (`BadEncoding`).
-pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
+pub(crate) fn cert_facts(der: &[u8]) -> Option<(CertInfo, i64)> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let subject_alternative = match cert.subject_alternative_name() {
         Ok(Some(ext)) => ext
@@ -27,14 +27,15 @@ pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
             .join(","),
         _ => String::new(),
     };
-    Some(CertInfo {
+    let info = CertInfo {
         fingerprint_sha256: hex::encode(Sha256::digest(der)),
         subject: go_name_string(cert.subject()),
         issuer: go_name_string(cert.issuer()),
         subject_alternative,
         serial_number: serial_hex(cert.raw_serial()),
         not_after: cert.validity().not_after.timestamp(),
-    })
+    };
+    Some((info, cert.validity().not_before.timestamp()))
 }
 
 /// The notAfter of one DER certificate (RFC 5280 section 4.1.2.5), unix seconds; `None` when

@@ -20,8 +20,8 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSuppo
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 
-use super::cert_info::cert_info;
 use super::pinned::Pinned;
+use super::verdicts::Verdicts;
 use crate::report::CertInfo;
 
 /// How the chain is judged.
@@ -128,13 +128,19 @@ pub(crate) fn record(note: impl FnOnce(&HandshakeRecord)) {
 pub(crate) struct RecordingVerifier {
     trust: Trust,
     algorithms: WebPkiSupportedAlgorithms,
+    /// Chains seen before: described once, verdicts reused while they hold.
+    verdicts: Verdicts,
 }
 
 impl RecordingVerifier {
     /// A verifier judging with `trust`, checking handshake signatures with `algorithms` (the
     /// crypto provider's `signature_verification_algorithms`).
     pub(crate) fn new(trust: Trust, algorithms: WebPkiSupportedAlgorithms) -> Self {
-        RecordingVerifier { trust, algorithms }
+        RecordingVerifier {
+            trust,
+            algorithms,
+            verdicts: Verdicts::default(),
+        }
     }
 }
 
@@ -245,25 +251,31 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        let parsed: Vec<Option<CertInfo>> = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|der| cert_info(der))
-            .collect();
-        let expiries: Vec<Option<i64>> = parsed
-            .iter()
-            .map(|c| c.as_ref().map(|c| c.not_after))
-            .collect();
-        let presented: Vec<CertInfo> = parsed.into_iter().flatten().collect();
+        let (key, seen) = self
+            .verdicts
+            .look_up(end_entity, intermediates, server_name);
+        let presented: Vec<CertInfo> = seen.certs.iter().filter_map(|c| c.info.clone()).collect();
         record(|r| *r.chain.lock().unwrap_or_else(|p| p.into_inner()) = presented);
-        let chain = Presented {
-            end_entity,
-            intermediates,
-            expiries: &expiries,
-        };
         let verified = match &self.trust {
-            Trust::WebPki(trust) => {
-                trust.verify(&self.algorithms, &chain, server_name, ocsp_response, now)?
-            }
+            Trust::WebPki(trust) => match seen.verdict_at(now) {
+                Some(verdict) => verdict,
+                None => {
+                    let expiries: Vec<Option<i64>> = seen
+                        .certs
+                        .iter()
+                        .map(|c| c.info.as_ref().map(|c| c.not_after))
+                        .collect();
+                    let chain = Presented {
+                        end_entity,
+                        intermediates,
+                        expiries: &expiries,
+                    };
+                    let verdict =
+                        trust.verify(&self.algorithms, &chain, server_name, ocsp_response, now)?;
+                    self.verdicts.verified(key, seen, verdict, now);
+                    verdict
+                }
+            },
             Trust::NoAnchors => {
                 return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer))
             }
