@@ -1,17 +1,24 @@
-//! The probe runtime: probes run on threads of their own, away from HTTP parsing and metric
-//! encoding, so the instant a socket becomes ready is the instant a probe sees it.
+//! The probe runtime: probes run on threads of their own, away from the server's accept loops
+//! and background work, so the instant a socket becomes ready is the instant a probe sees it.
 //!
-//! On a shared runtime a ready socket waits until a worker finishes the tasks ahead of it and
-//! next polls the I/O driver; under load that wait lands in the phase being timed. Here each
-//! probe thread runs a single-threaded tokio runtime that only ever holds probe tasks, mostly
-//! waiting on sockets, while the server's runtime does the rest; each asks the kernel for a
-//! higher priority ([`PROBE_NICE`]) so it runs as soon as a socket wakes it. There is one probe
-//! thread per CPU (available_parallelism), probes handed out in turn, so TLS handshakes (the
-//! part of a probe that needs CPU) use every core. The threads' responsiveness is measured
-//! continuously: a sampler thread hands each one a task every [`LAG_INTERVAL`] and reports how
-//! long the task waited for its first poll.
+//! On a shared multi-threaded runtime a ready socket waits until a worker finishes the tasks
+//! ahead of it and next polls the I/O driver; under load that wait lands in the phase being
+//! timed. Here each probe thread runs a single-threaded tokio runtime that looks at its sockets
+//! often ([`EVENT_INTERVAL`]) and asks the kernel for a higher priority ([`PROBE_NICE`]) so it
+//! runs as soon as a socket wakes it. There is one probe thread per CPU (available_parallelism),
+//! so TLS handshakes (the part of a probe that needs CPU) use every core.
+//!
+//! An HTTP connection is handed to a probe thread once, when it is accepted
+//! ([`ProbeRuntime::spawn`]), and the probes it asks for run on that same thread
+//! ([`ProbeRuntime::probe`]): a request costs no hand-off between threads, which would cost two
+//! thread wake-ups per probe, and the thread's work between a socket's readiness and the poll
+//! that notices it is a few requests' parsing and encoding, tens of microseconds each. The
+//! threads' responsiveness is measured continuously: a sampler thread hands each one a task
+//! every [`LAG_INTERVAL`] and reports how long the task waited for its first poll.
 
 use std::io;
+use std::cell::Cell;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -36,6 +43,11 @@ pub const PROBE_NICE: i32 = -10;
 /// Scheduler ticks between two looks at the I/O driver while tasks are queued (tokio's default
 /// is 61): a socket's readiness waits behind at most this many probe task polls.
 const EVENT_INTERVAL: u32 = 8;
+
+thread_local! {
+    /// True on a probe thread.
+    static ON_PROBE_THREAD: Cell<bool> = const { Cell::new(false) };
+}
 
 /// Running probe threads. Dropping it stops the threads; probes still running are cancelled.
 #[derive(Debug)]
@@ -75,13 +87,27 @@ impl ProbeRuntime {
             sampling,
         })
     }
-    /// Runs one probe on the next probe thread in turn and returns its report.
+    /// Runs `task` (an accepted HTTP connection) on the next probe thread in turn, where the
+    /// probes it asks for will run too.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.next_handle().spawn(task);
+    }
+
+    /// Runs one probe and returns its report: on the calling thread when that is a probe
+    /// thread (a connection handed over by [`ProbeRuntime::spawn`]), else on the next probe
+    /// thread in turn.
     ///
-    /// Dropping the returned future (the client went away) cancels the probe, as it would on
-    /// the caller's runtime. A probe that panicked is reported as `prober_error`.
+    /// Dropping the returned future (the client went away) cancels the probe. A probe that
+    /// panicked on another thread is reported as `prober_error`.
     pub async fn probe(&self, req: ProbeRequest) -> ProbeReport {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        let task = self.handles[i].spawn(probe(req));
+        if ON_PROBE_THREAD.with(Cell::get) {
+            // Boxed: inline, the whole probe future would sit in every request's future.
+            return Box::pin(probe(req)).await;
+        }
+        let task = self.next_handle().spawn(probe(req));
         let _cancel = AbortOnDrop(task.abort_handle());
         task.await.unwrap_or_else(|_| ProbeReport {
             failure: Some(Failure::new(
@@ -91,6 +117,11 @@ impl ProbeRuntime {
             )),
             ..Default::default()
         })
+    }
+
+    fn next_handle(&self) -> &Handle {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        &self.handles[i]
     }
 }
 
@@ -120,6 +151,7 @@ fn start_thread(index: usize) -> io::Result<(Handle, oneshot::Sender<()>)> {
     thread::Builder::new()
         .name(format!("probe-io-{index}"))
         .spawn(move || {
+            ON_PROBE_THREAD.with(|on| on.set(true));
             if let Err(err) = crate::sys::set_thread_nice(PROBE_NICE) {
                 if index == 0 {
                     tracing::info!(

@@ -183,13 +183,26 @@ impl State {
         self.limiter.clone().try_acquire_owned().ok()
     }
 
+    /// Runs `connection` (an accepted HTTP connection) on a probe thread, where its probes
+    /// run too; on the caller's runtime when the probe threads could not start.
+    pub fn spawn_connection<F>(&self, connection: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        match &self.probes {
+            Some(rt) => rt.spawn(connection),
+            None => {
+                tokio::spawn(connection);
+            }
+        }
+    }
+
     /// Runs one probe on a probe thread (on the caller's runtime if that thread could not
     /// start) and returns its report.
     pub async fn run_probe(&self, req: ProbeRequest) -> ProbeReport {
         match &self.probes {
             Some(rt) => rt.probe(req).await,
-            // Boxed: inline, the whole probe future would sit in every request's future, beside
-            // the task that runs it on a probe thread.
+            // Boxed: inline, the whole probe future would sit in every request's future.
             None => Box::pin(probe(req)).await,
         }
     }
