@@ -43,7 +43,8 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         tcp.ip_protocol_fallback,
         &mut log,
     );
-    let resolved = within(deadline, Phase::Resolve, resolving).await;
+    // Boxed: the resolver's future is large and only lives while resolving.
+    let resolved = Box::pin(within(deadline, Phase::Resolve, resolving)).await;
     let resolve_time = t.elapsed();
     if let (Ok(ips), Some(restrictions)) = (&resolved, restrictions) {
         if let Err(rejection) = restrictions.check_addresses(&req.target.host, ips) {
@@ -211,8 +212,10 @@ async fn walk(
     let conn = if tcp.tls {
         let t = Instant::now();
         let facts = report.tls.insert(TlsFacts::default());
+        // Phase futures are boxed, here and below: a probe waiting in one phase then holds
+        // only that phase's state, not the largest phase's (thousands wait at once).
         let handshake = tls::handshake(connected.stream, &tcp.tls_config, host, facts, log);
-        let shaken = within(deadline, Phase::Tls, handshake).await;
+        let shaken = Box::pin(within(deadline, Phase::Tls, handshake)).await;
         report.phases.push((Phase::Tls, t.elapsed()));
         query::Conn::Tls(Box::new(shaken?))
     } else {
@@ -222,7 +225,7 @@ async fn walk(
     if !tcp.query_response.is_empty() {
         let mut outcome = query::QueryOutcome::default();
         let steps = &tcp.query_response;
-        let ran = query::run(
+        let ran = Box::pin(query::run(
             conn,
             steps,
             &tcp.tls_config,
@@ -230,7 +233,7 @@ async fn walk(
             deadline,
             &mut outcome,
             log,
-        )
+        ))
         .await;
         report.phases.append(&mut outcome.phases);
         report.failed_due_to_regex = Some(outcome.failed_due_to_regex);

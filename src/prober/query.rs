@@ -116,7 +116,8 @@ impl Dialogue<'_> {
                 within(self.deadline, Phase::Query, written).await?;
             }
             if step.starttls {
-                reader = self.starttls(reader, outcome, log).await?;
+                // Boxed: only STARTTLS dialogues need the handshake's state.
+                reader = Box::pin(self.starttls(reader, outcome, log)).await?;
             }
         }
         Ok(())

@@ -83,7 +83,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                     }
                     tracing::trace!(%peer, "accepted connection");
                     let task = connection(stream, peer, slot, shared.clone(), stop.clone());
-                    tokio::spawn(task);
+                    shared.state.spawn_connection(task);
                 }
                 Admission::Full => {
                     shared.state.metrics().guard().dropped(DropReason::Full);
@@ -105,7 +105,7 @@ async fn connection(
     peer: SocketAddr,
     slot: Slot,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     // Small answers on a request/response protocol: do not let Nagle delay them.
     let _ = stream.set_nodelay(true);
@@ -113,6 +113,21 @@ async fn connection(
     let Some(tls) = settings.tls.clone() else {
         return http(TokioIo::new(stream), false, peer, slot, shared, stop).await;
     };
+    // Boxed: an HTTPS connection's state is several times a plain one's, and every plain
+    // connection would otherwise carry room for it.
+    Box::pin(https(stream, tls, peer, slot, shared, stop)).await
+}
+
+/// Runs one HTTPS connection: the TLS handshake under the header-read timeout, then HTTP/2 when
+/// ALPN chose it, else HTTP/1.1.
+async fn https(
+    stream: TcpStream,
+    tls: Arc<rustls::ServerConfig>,
+    peer: SocketAddr,
+    slot: Slot,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
     let handshake = tokio::time::timeout(
         shared.limits.header_read_timeout,
         TlsAcceptor::from(tls).accept(stream),
