@@ -216,7 +216,8 @@ else
 fi
 if command -v shellcheck >/dev/null 2>&1; then
     run "shellcheck" shellcheck scripts/setup scripts/test .ci/run scripts/ops-check.sh scripts/e2e.sh \
-        deploy/alertmanager/tests/routes.sh deploy/tests/shorten-intervals.sh
+        deploy/alertmanager/tests/routes.sh deploy/tests/shorten-intervals.sh \
+        deploy/tests/enable-https.sh
 else
     skipped "shellcheck (not installed)"
 fi
