@@ -206,11 +206,21 @@ else
     skipped "kubectl kustomize (kubectl not installed)"
 fi
 if command -v systemd-analyze >/dev/null 2>&1; then
-    # verify wants the binary to exist: check a copy that runs /bin/true instead
-    sed 's#^ExecStart=[^ ]*#ExecStart=/bin/true#' deploy/systemd/handshake_exporter.service \
-        >"$tmp/handshake_exporter.service"
+    # verify wants the binary to exist: check copies that run /bin/true instead
+    mkdir -p "$tmp/units/plain" "$tmp/units/socket/handshake_exporter.service.d"
+    to_true() { sed 's#^ExecStart=/[^ ]*#ExecStart=/bin/true#' "deploy/systemd/$1" >"$tmp/units/$2/$1"; }
+    to_true handshake_exporter.service plain
     run "systemd-analyze verify deploy/systemd/handshake_exporter.service" \
-        systemd-analyze verify "$tmp/handshake_exporter.service"
+        systemd-analyze verify "$tmp/units/plain/handshake_exporter.service"
+    to_true handshake_exporter.service socket
+    to_true handshake_exporter.service.d/socket-activation.conf socket
+    cp deploy/systemd/handshake_exporter.socket "$tmp/units/socket/"
+    run "systemd-analyze verify handshake_exporter.socket with the service and its socket drop-in" \
+        systemd-analyze verify "$tmp/units/socket/handshake_exporter.socket" \
+        "$tmp/units/socket/handshake_exporter.service"
+    run "socket drop-in passes --web.systemd-socket" \
+        grep -q '^ExecStart=/.* --web.systemd-socket' \
+        deploy/systemd/handshake_exporter.service.d/socket-activation.conf
 else
     skipped "systemd-analyze verify (systemd not installed)"
 fi
