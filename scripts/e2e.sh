@@ -7,8 +7,9 @@
 #   cargo build && bash scripts/e2e.sh
 #   cargo build && bash scripts/e2e.sh --https
 #
-# With --https the exporter serves HTTPS with basic auth (--web.config.file: a certificate from
-# the run's CA, a bcrypt hash made by htpasswd), and Prometheus scrapes it with the scheme,
+# With --https the exporter serves HTTPS with basic auth (--web.config.file: the shipped
+# deploy/handshake_exporter/web/web.yml with a certificate from the run's CA beside it and its
+# placeholder hash replaced by one htpasswd makes), and Prometheus scrapes it with the scheme,
 # tls_config and basic_auth lines that deploy/prometheus/prometheus.yml ships commented,
 # uncommented by deploy/tests/enable-https.sh. That run has the refused target and the exporter
 # only, and asserts: the refused target's alert is delivered; both jobs are up over HTTPS; a
@@ -238,14 +239,13 @@ if [ "$secure" = 1 ]; then
     # docs make it) in the exporter's web config.
     password=$(openssl rand -hex 16)
     hash=$(htpasswd -nbBC 10 prometheus "$password" | cut -d: -f2-)
-    cat >"$tmp/web.yml" <<EOF
-tls_server_config:
-  cert_file: pki/exporter.pem
-  key_file: pki/exporter.key
-basic_auth_users:
-  prometheus: $hash
-EOF
-    exporter_args+=(--web.config.file "$tmp/web.yml")
+    # The shipped web config, its placeholder hash replaced, the certificate and key beside it.
+    mkdir -p "$tmp/web"
+    sed -E "s|^(  prometheus: ).*|\1$hash|" deploy/handshake_exporter/web/web.yml >"$tmp/web/web.yml"
+    cp "$tmp/pki/exporter.pem" "$tmp/web/tls.crt"
+    cp "$tmp/pki/exporter.key" "$tmp/web/tls.key"
+    check "the shipped web.yml takes the run's hash" grep -qF "  prometheus: $hash" "$tmp/web/web.yml"
+    exporter_args+=(--web.config.file "$tmp/web/web.yml")
 fi
 spawn exporter "$exporter_bin" "${exporter_args[@]}"
 # curl_exporter ARGS...: curl to the exporter over HTTPS, trusting the run's CA.
