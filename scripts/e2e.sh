@@ -5,6 +5,16 @@
 # interface of a network namespace created for the run.
 #
 #   cargo build && bash scripts/e2e.sh
+#   cargo build && bash scripts/e2e.sh --https
+#
+# With --https the exporter serves HTTPS with basic auth (--web.config.file: the shipped
+# deploy/handshake_exporter/web/web.yml with a certificate from the run's CA beside it and its
+# placeholder hash replaced by one htpasswd makes), and Prometheus scrapes it with the scheme,
+# tls_config and basic_auth lines that deploy/prometheus/prometheus.yml ships commented,
+# uncommented by deploy/tests/enable-https.sh. That run has the refused target and the exporter
+# only, and asserts: the refused target's alert is delivered; both jobs are up over HTTPS; a
+# scrape job without the credentials is down (401); curl gets 401 without a password and with a
+# wrong one, 200 with it, and no HTTP answer over plain HTTP. It takes about a minute.
 #
 # Lab targets (loopback of the namespace):
 #   127.0.0.1:10001  closed port                                   -> class refused
@@ -26,7 +36,8 @@
 # same Prometheus.
 #
 # Needs root (ip netns, iptables), prometheus, Alertmanager (prometheus-alertmanager or
-# alertmanager), promtool, openssl, python3 and a built exporter (target/debug, or the path in
+# alertmanager), promtool, openssl, python3, with --https curl and htpasswd (apache2-utils), and a
+# built exporter (target/debug, or the path in
 # $HANDSHAKE_EXPORTER). Without root it prints a skip line and exits 0, except with CI=true,
 # where it fails. Runs in about two minutes. Prints one line per check and ends with
 # "N passed, M failed"; exits 1 on any failure.
@@ -34,6 +45,12 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 repo=$(pwd)
+secure=0
+case "${1:-}" in
+    --https) secure=1 ;;
+    "") ;;
+    *) echo "usage: scripts/e2e.sh [--https]" >&2; exit 2 ;;
+esac
 
 pass=0
 fail=0
@@ -62,7 +79,9 @@ fi
 # ---- tools
 exporter_bin=${HANDSHAKE_EXPORTER:-$repo/target/debug/handshake_exporter}
 am_bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
-for t in ip iptables ss prometheus openssl python3; do
+tools=(ip iptables ss prometheus openssl python3)
+[ "$secure" = 1 ] && tools+=(curl htpasswd)
+for t in "${tools[@]}"; do
     command -v "$t" >/dev/null 2>&1 || bad "tool $t not found"
 done
 [ -n "$am_bin" ] || bad "tool alertmanager not found (Debian package prometheus-alertmanager)"
@@ -142,7 +161,8 @@ nsx ip link set lo up
 check "iptables DROP for ${DROPPED##*:} inside the namespace" \
     nsx iptables -A INPUT -i lo -p tcp --dport "${DROPPED##*:}" -j DROP
 
-# ---- certificates: a CA, a leaf that expired in 2020, a leaf valid for 10 more days
+# ---- certificates: a CA, a leaf that expired in 2020, a leaf valid for 10 more days, and the
+# exporter's own certificate (served with --https)
 make_certs() {
     local d=$tmp/pki
     : >"$d/index.txt"
@@ -171,17 +191,19 @@ EOF
         -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" ||
         return 1
     local name
-    for name in expired expiring; do
+    for name in expired expiring exporter; do
         openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
             -keyout "$d/$name.key" -out "$d/$name.csr" -subj "/CN=$name.e2e" || return 1
     done
+    openssl ca -batch -notext -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" \
+        -days 30 -in "$d/exporter.csr" -out "$d/exporter.pem" || return 1
     openssl ca -batch -notext -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" \
         -startdate 20200101000000Z -enddate 20200201000000Z \
         -in "$d/expired.csr" -out "$d/expired.pem" || return 1
     openssl ca -batch -notext -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" \
         -days 10 -in "$d/expiring.csr" -out "$d/expiring.pem" || return 1
 }
-check "certificates made (CA, expired leaf, leaf expiring in 10 days)" make_certs
+check "certificates made (CA, expired leaf, leaf expiring in 10 days, exporter)" make_certs
 
 # ---- lab targets
 spawn tls-expired openssl s_server -accept "$EXPIRED" -www \
@@ -211,7 +233,23 @@ modules:
       tls_config:
         ca_file: $tmp/pki/ca.pem
 EOF
-spawn exporter "$exporter_bin" --web.listen-address "$EXPORTER" --config.file "$tmp/exporter.yml"
+exporter_args=(--web.listen-address "$EXPORTER" --config.file "$tmp/exporter.yml")
+if [ "$secure" = 1 ]; then
+    # The password Prometheus sends, and its bcrypt hash (htpasswd -nBC 10, as exporter-toolkit's
+    # docs make it) in the exporter's web config.
+    password=$(openssl rand -hex 16)
+    hash=$(htpasswd -nbBC 10 prometheus "$password" | cut -d: -f2-)
+    # The shipped web config, its placeholder hash replaced, the certificate and key beside it.
+    mkdir -p "$tmp/web"
+    sed -E "s|^(  prometheus: ).*|\1$hash|" deploy/handshake_exporter/web/web.yml >"$tmp/web/web.yml"
+    cp "$tmp/pki/exporter.pem" "$tmp/web/tls.crt"
+    cp "$tmp/pki/exporter.key" "$tmp/web/tls.key"
+    check "the shipped web.yml takes the run's hash" grep -qF "  prometheus: $hash" "$tmp/web/web.yml"
+    exporter_args+=(--web.config.file "$tmp/web/web.yml")
+fi
+spawn exporter "$exporter_bin" "${exporter_args[@]}"
+# curl_exporter ARGS...: curl to the exporter over HTTPS, trusting the run's CA.
+curl_exporter() { nsx curl -sS --max-time 5 --cacert "$tmp/pki/ca.pem" "$@"; }
 
 # ---- Alertmanager: the shipped file, receivers' URLs moved to the test's webhook receiver
 sed -E "s#url: http://127\.0\.0\.1:5001/#url: http://$WEBHOOK/#" \
@@ -223,12 +261,31 @@ spawn alertmanager "$am_bin" --config.file "$tmp/alertmanager.yml" --storage.pat
 EXPORTER=$EXPORTER PROMETHEUS=$PROMETHEUS ALERTMANAGER=$ALERTMANAGER \
     bash deploy/tests/shorten-intervals.sh "$tmp/prom" >/dev/null
 # The shipped targets stay: a fresh copy must start quiet, which "no other alert delivered" checks.
-cat >"$tmp/prom/targets/e2e.yml" <<EOF
+if [ "$secure" = 1 ]; then
+    cat >"$tmp/prom/targets/e2e.yml" <<EOF
+- targets: ["$REFUSED", "$EXPORTER"]
+  labels: {module: tcp_connect}
+EOF
+    check "the shipped HTTPS and basic_auth lines uncommented in every scrape job" \
+        bash deploy/tests/enable-https.sh "$tmp/prom/prometheus.yml"
+    mkdir -p "$tmp/prom/secrets"
+    cp "$tmp/pki/ca.pem" "$tmp/prom/secrets/handshake_exporter_ca.pem"
+    printf '%s\n' "$password" >"$tmp/prom/secrets/handshake_exporter_password"
+    # One more job: the same exporter over HTTPS without credentials, which must stay down.
+    cat >>"$tmp/prom/prometheus.yml" <<EOF
+  - job_name: e2e_without_credentials
+    scheme: https
+    tls_config: {ca_file: secrets/handshake_exporter_ca.pem}
+    static_configs: [{targets: ["$EXPORTER"]}]
+EOF
+else
+    cat >"$tmp/prom/targets/e2e.yml" <<EOF
 - targets: ["$REFUSED", "$DROPPED", "$EXPORTER"]
   labels: {module: tcp_connect}
 - targets: ["$EXPIRED", "$EXPIRING"]
   labels: {module: tls_lab}
 EOF
+fi
 if command -v promtool >/dev/null 2>&1; then
     check "promtool accepts the shortened configuration" promtool check config "$tmp/prom/prometheus.yml"
 fi
@@ -237,7 +294,13 @@ for p in "$EXPIRED" "$EXPIRING" "$DROPPED"; do
     check "lab target $p listening" wait_port "$p"
 done
 check "webhook receiver listening" wait_port "$WEBHOOK"
-check "exporter ready" nsx python3 "$helper" ready "http://$EXPORTER/-/ready"
+if [ "$secure" = 1 ]; then
+    check "exporter ready over HTTPS with the password" curl_exporter -f -o /dev/null \
+        --retry 20 --retry-connrefused --retry-delay 1 -u "prometheus:$password" \
+        "https://$EXPORTER/-/ready"
+else
+    check "exporter ready" nsx python3 "$helper" ready "http://$EXPORTER/-/ready"
+fi
 check "alertmanager ready" nsx python3 "$helper" ready "http://$ALERTMANAGER/-/ready"
 [ "$fail" -eq 0 ] || { show_logs; finish; }
 
@@ -258,6 +321,40 @@ delivered() {
 }
 delivered "refused: ProbeServiceDown class=refused" service-owners \
     alertname=ProbeServiceDown instance="$REFUSED" class=refused phase=connect
+
+if [ "$secure" = 1 ]; then
+    # status WANT CURL_ARGS...: the exporter answers with HTTP status WANT (000: no HTTP answer).
+    status() {
+        local want=$1 got
+        shift
+        got=$(curl_exporter -o /dev/null -w '%{http_code}' "$@" 2>/dev/null)
+        [ "$got" = "$want" ] || { echo "HTTP status $got, wanted $want"; return 1; }
+    }
+    check "curl over HTTPS without a password: 401" status 401 "https://$EXPORTER/metrics"
+    check "curl over HTTPS with a wrong password: 401" status 401 -u prometheus:wrong \
+        "https://$EXPORTER/metrics"
+    check "curl over HTTPS with the password: 200" status 200 -u "prometheus:$password" \
+        "https://$EXPORTER/metrics"
+    check "curl over plain HTTP to the HTTPS port: no HTTP answer" status 000 \
+        -u "prometheus:$password" "http://$EXPORTER/metrics"
+    query() { nsx python3 "$helper" query "http://$PROMETHEUS" "$1"; }
+    check "Prometheus scrapes /metrics over HTTPS with basic auth (up == 1)" \
+        query 'up{job="handshake_exporter"} == 1'
+    check "Prometheus runs every probe over HTTPS with basic auth (all targets up)" \
+        query 'count(up{job="handshake"} == 1) == count(up{job="handshake"}) > 0'
+    check "a scrape job without the credentials is down (up == 0)" \
+        query 'up{job="e2e_without_credentials"} == 0'
+    check "Prometheus saw HTTP 401 on the job without credentials" \
+        sh -c "ip netns exec $ns curl -sS 'http://$PROMETHEUS/api/v1/targets?scrapePool=e2e_without_credentials' | grep -o 'server returned HTTP status 401[^\"]*'"
+    check "the exporter counted the scrapes without credentials" \
+        query 'handshake_exporter_web_auth_failures_total{reason="no_credentials"} > 0'
+    check "no other alert delivered" nsx python3 "$helper" only "$tmp/webhook.jsonl" \
+        --expect "alertname=ProbeServiceDown,instance=$REFUSED"
+    [ "$fail" -eq 0 ] || show_logs
+    echo "e2e --https took ${SECONDS}s"
+    finish
+fi
+
 delivered "timeout: ProbeNetworkPathFailing class=timeout phase=connect" network \
     alertname=ProbeNetworkPathFailing instance="$DROPPED" class=timeout phase=connect
 delivered "expired certificate: ProbeCertificateRejected class=tls_cert_expired" pki \

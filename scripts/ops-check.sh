@@ -127,6 +127,23 @@ sys.exit(0 if cm["data"]["config.yml"] == want else "configmap.yaml differs from
     run "PrometheusRule in sync with deploy/prometheus/rules (deploy/tests/prometheusrule.py)" \
         python3 deploy/tests/prometheusrule.py --check
     run_counted "kubernetes" python3 deploy/tests/kubernetes_check.py
+    run "Secret handshake-exporter-web holds deploy/handshake_exporter/web/web.yml" python3 -c '
+import sys, yaml
+secret = yaml.safe_load(open("deploy/kubernetes/https/secret-web-config.yaml"))
+want = open("deploy/handshake_exporter/web/web.yml").read()
+sys.exit(0 if secret["stringData"]["web.yml"] == want else "secret-web-config.yaml differs from web.yml")'
+    run "docker-compose.yml: the commented web config flag and volume match" python3 -c '
+import os, re, sys
+text = open("deploy/docker-compose.yml").read()
+flag = re.findall(r"^ *# - --web\.config\.file=(\S+)$", text, re.M)
+vols = re.findall(r"^ *# - (\./handshake_exporter/web):(\S+):ro$", text, re.M)
+if len(flag) != 1 or len(vols) != 1:
+    sys.exit("want one commented --web.config.file and one web volume: %s %s" % (flag, vols))
+src, dst = vols[0]
+if os.path.dirname(flag[0]) != dst:
+    sys.exit("--web.config.file=%s is not in the mounted %s" % (flag[0], dst))
+if not os.path.isfile(os.path.join("deploy", src, os.path.basename(flag[0]))):
+    sys.exit("deploy/%s has no %s" % (src, os.path.basename(flag[0])))'
 
     run "docker-compose.yml: its top-level name: comes with the Compose v2 note" python3 -c '
 import sys, yaml
@@ -194,6 +211,17 @@ done
 if [ -n "$exporter" ]; then
     run "$exporter --config.check deploy/handshake_exporter/config.yml" \
         "$exporter" --config.check --config.file=deploy/handshake_exporter/config.yml
+    # The shipped web config, with a certificate and key made here where it expects them.
+    mkdir -p "$tmp/web"
+    cp deploy/handshake_exporter/web/web.yml "$tmp/web/"
+    if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj /CN=127.0.0.1 -keyout "$tmp/web/tls.key" -out "$tmp/web/tls.crt" >/dev/null 2>&1; then
+        run "$exporter --config.check --web.config.file deploy/handshake_exporter/web/web.yml" \
+            "$exporter" --config.check --config.file=deploy/handshake_exporter/config.yml \
+            --web.config.file="$tmp/web/web.yml"
+    else
+        bad "openssl: a certificate for the web config check"
+    fi
 else
     skipped "exporter --config.check (no built binary in target/)"
 fi
@@ -202,21 +230,37 @@ fi
 if command -v kubectl >/dev/null 2>&1; then
     run "kubectl kustomize deploy/kubernetes" kubectl kustomize deploy/kubernetes
     run "kubectl kustomize deploy/kubernetes/prometheus-operator" kubectl kustomize deploy/kubernetes/prometheus-operator
+    # with the https component turned on, as kustomization.yaml offers it
+    cp -r deploy/kubernetes "$tmp/k8s-https"
+    sed -i 's/^# components:$/components:/; s/^#   - https$/  - https/' "$tmp/k8s-https/kustomization.yaml"
+    run "kubectl kustomize deploy/kubernetes with components: https" \
+        sh -c "kubectl kustomize '$tmp/k8s-https' | grep -q -- '--web.config.file='"
 else
     skipped "kubectl kustomize (kubectl not installed)"
 fi
 if command -v systemd-analyze >/dev/null 2>&1; then
-    # verify wants the binary to exist: check a copy that runs /bin/true instead
-    sed 's#^ExecStart=[^ ]*#ExecStart=/bin/true#' deploy/systemd/handshake_exporter.service \
-        >"$tmp/handshake_exporter.service"
+    # verify wants the binary to exist: check copies that run /bin/true instead
+    mkdir -p "$tmp/units/plain" "$tmp/units/socket/handshake_exporter.service.d"
+    to_true() { sed 's#^ExecStart=/[^ ]*#ExecStart=/bin/true#' "deploy/systemd/$1" >"$tmp/units/$2/$1"; }
+    to_true handshake_exporter.service plain
     run "systemd-analyze verify deploy/systemd/handshake_exporter.service" \
-        systemd-analyze verify "$tmp/handshake_exporter.service"
+        systemd-analyze verify "$tmp/units/plain/handshake_exporter.service"
+    to_true handshake_exporter.service socket
+    to_true handshake_exporter.service.d/socket-activation.conf socket
+    cp deploy/systemd/handshake_exporter.socket "$tmp/units/socket/"
+    run "systemd-analyze verify handshake_exporter.socket with the service and its socket drop-in" \
+        systemd-analyze verify "$tmp/units/socket/handshake_exporter.socket" \
+        "$tmp/units/socket/handshake_exporter.service"
+    run "socket drop-in passes --web.systemd-socket" \
+        grep -q '^ExecStart=/.* --web.systemd-socket' \
+        deploy/systemd/handshake_exporter.service.d/socket-activation.conf
 else
     skipped "systemd-analyze verify (systemd not installed)"
 fi
 if command -v shellcheck >/dev/null 2>&1; then
     run "shellcheck" shellcheck scripts/setup scripts/test .ci/run scripts/ops-check.sh scripts/e2e.sh \
-        deploy/alertmanager/tests/routes.sh deploy/tests/shorten-intervals.sh
+        deploy/alertmanager/tests/routes.sh deploy/tests/shorten-intervals.sh \
+        deploy/tests/enable-https.sh
 else
     skipped "shellcheck (not installed)"
 fi

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub(crate) use error::invalid as yaml_error;
+pub(crate) use error::one_line;
 pub use error::ConfigError;
 pub use fields::MAX_HOPS_LIMIT;
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};

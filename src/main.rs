@@ -44,7 +44,8 @@ struct Flags {
     /// of the open-file limit left after a reserve of 64.
     #[arg(long = "web.max-connections")]
     max_connections: Option<usize>,
-    /// Time a client has to send a request head or finish the TLS handshake.
+    /// Time a client has to send a request head or finish the TLS handshake; also how long an
+    /// HTTP/2 connection stays open with no request in flight.
     #[arg(long = "web.header-read-timeout", default_value = "5s", value_parser = parse_interval)]
     header_read_timeout: Duration,
     /// Seconds subtracted from Prometheus' scrape timeout to get a probe's deadline.

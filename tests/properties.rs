@@ -1,11 +1,14 @@
 //! Property tests of every parser that reads outside input: the `/probe` query string and
-//! target, the scrape-timeout header, the module config loader and the duration parser.
+//! target, the scrape-timeout header, the module config loader, the web config loader and the
+//! duration parser.
 //!
 //! The property everywhere: no panic, and every input gets either a value or an error that is
 //! one non-empty line (what a 400 body or a log line shows). Case counts are bounded so the
 //! file runs in seconds; `fuzz/` holds the open-ended libFuzzer targets for the same parsers.
 
 mod support;
+#[allow(dead_code)]
+mod web;
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -15,6 +18,7 @@ use handshake_exporter::prober::Target;
 use handshake_exporter::server::{
     encode_component, parse_query, probe_timeout, SCRAPE_TIMEOUT_HEADER,
 };
+use handshake_exporter::webconfig::{self, WebConfig};
 use proptest::prelude::*;
 use serde_yaml::{Mapping, Value};
 
@@ -250,15 +254,22 @@ fn scalar() -> impl Strategy<Value = Value> {
     ]
 }
 
-/// Any YAML value, a few levels deep.
-fn value() -> impl Strategy<Value = Value> {
-    scalar().prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
-            proptest::collection::vec((key(), inner), 0..4)
-                .prop_map(|entries| Value::Mapping(entries.into_iter().collect())),
-        ]
-    })
+/// Any YAML value of the module config, a few levels deep.
+fn value() -> BoxedStrategy<Value> {
+    tree(key().boxed(), scalar().boxed())
+}
+
+/// Any YAML value a few levels deep, its maps keyed by `key` and its leaves from `scalar`.
+fn tree(key: BoxedStrategy<Value>, scalar: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
+    scalar
+        .prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
+                proptest::collection::vec((key.clone(), inner), 0..4)
+                    .prop_map(|entries| Value::Mapping(entries.into_iter().collect())),
+            ]
+        })
+        .boxed()
 }
 
 /// Map keys: the schema's own names (so mutations reach deep checks) and anything else.
@@ -320,12 +331,30 @@ enum Edit {
 }
 
 fn edit() -> impl Strategy<Value = (usize, Edit)> {
+    edit_with(key().boxed(), value())
+}
+
+/// An edit whose inserted keys come from `key` and whose new values from `value`.
+fn edit_with(
+    key: BoxedStrategy<Value>,
+    value: BoxedStrategy<Value>,
+) -> impl Strategy<Value = (usize, Edit)> {
     let kind = prop_oneof![
-        value().prop_map(Edit::Replace),
-        (key(), value()).prop_map(|(k, v)| Edit::Insert(k, v)),
+        value.clone().prop_map(Edit::Replace),
+        (key, value).prop_map(|(k, v)| Edit::Insert(k, v)),
         any::<usize>().prop_map(Edit::Remove),
     ];
     (any::<usize>(), kind)
+}
+
+/// `seed` parsed, with `edits` applied in turn, printed back as YAML.
+fn mutated(seed: &str, edits: &[(usize, Edit)]) -> String {
+    let mut config: Value = serde_yaml::from_str(seed).expect("seed parses");
+    for (at, edit) in edits {
+        let mut at = at % count(&config);
+        apply(&mut config, &mut at, edit);
+    }
+    serde_yaml::to_string(&config).expect("encode")
 }
 
 /// Number of nodes under and including `node`.
@@ -477,13 +506,7 @@ proptest! {
 
     #[test]
     fn config_loader_answers_mutated_configs(edits in proptest::collection::vec(edit(), 1..4)) {
-        let mut config: Value = serde_yaml::from_str(SEED).expect("seed parses");
-        for (at, edit) in &edits {
-            let mut at = at % count(&config);
-            apply(&mut config, &mut at, edit);
-        }
-        let text = serde_yaml::to_string(&config).expect("encode");
-        check_config(&text)?;
+        check_config(&mutated(SEED, &edits))?;
     }
 
     #[test]
@@ -499,6 +522,216 @@ proptest! {
         }
         text.replace_range(start..end, &insert);
         check_config(&text)?;
+    }
+}
+
+// ---- Web config (`--web.config.file`)
+
+/// exporter-toolkit's example file (its docs/web-config.yml), unchanged: the seed of the web
+/// config mutations here and of the `web_config` fuzz target.
+const WEB_SEED: &str = include_str!("../fuzz/seeds/web-config.yml");
+
+/// Keys of the web config (so mutations reach the deep checks) and a few it does not have.
+fn web_key() -> BoxedStrategy<Value> {
+    let names = proptest::sample::select(vec![
+        "tls_server_config",
+        "cert",
+        "key",
+        "cert_file",
+        "key_file",
+        "client_auth_type",
+        "client_ca",
+        "client_ca_file",
+        "client_allowed_sans",
+        "min_version",
+        "max_version",
+        "cipher_suites",
+        "curve_preferences",
+        "prefer_server_cipher_suites",
+        "http_server_config",
+        "http2",
+        "headers",
+        "basic_auth_users",
+        "rate_limit",
+        "interval",
+        "burst",
+        "alice",
+        "Strict-Transport-Security",
+        "X-Frame-Options",
+        "Server",
+        "",
+        "a\nb",
+        "\u{1b}[31m\r",
+    ]);
+    prop_oneof![
+        4 => names.prop_map(Value::from),
+        1 => web_scalar(),
+    ]
+    .boxed()
+}
+
+/// Values of the web config: each field's good and bad spellings, file names that exist in
+/// the property's directory and ones that do not (one with a line break), and anything.
+fn web_scalar() -> BoxedStrategy<Value> {
+    let words = proptest::sample::select(vec![
+        "",
+        "server.crt",
+        "server.key",
+        "/nonexistent/ca.pem",
+        "ca\nfile.pem",
+        "NoClientCert",
+        "RequestClientCert",
+        "RequireAnyClientCert",
+        "VerifyClientCertIfGiven",
+        "RequireAndVerifyClientCert",
+        "Sometimes",
+        "TLS10",
+        "TLS12",
+        "TLS13",
+        "TLS14",
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "X25519",
+        "CurveP521",
+        "deny",
+        "nosniff",
+        "max-age=31536000",
+        "$2y$10$mDwo.lAisC94iLAyP81MCesa29IzH37oigHC/42V2pdJlUprsJPze",
+        "$2y$10$short",
+        "1s",
+        "0",
+        "soon",
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        "-----BEGIN PRIVATE KEY-----\n\n-----END PRIVATE KEY-----\n",
+    ]);
+    prop_oneof![
+        1 => Just(Value::Null),
+        1 => any::<bool>().prop_map(Value::Bool),
+        1 => any::<i64>().prop_map(Value::from),
+        6 => words.prop_map(Value::from),
+        1 => "\\PC{0,12}".prop_map(Value::String),
+        1 => any::<String>().prop_map(Value::String),
+    ]
+    .boxed()
+}
+
+/// A directory holding the seed's certificate and key (`server.crt`, `server.key`), where
+/// `check_web` writes the text under test.
+fn web_dir(tag: &str) -> web::Scratch {
+    let scratch = web::Scratch::new(tag);
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+    scratch.file("server.crt", &cert.cert.pem());
+    scratch.file("server.key", &cert.signing_key.serialize_pem());
+    scratch
+}
+
+/// Loads `text` as the parser sees it and as the exporter loads a file (every certificate,
+/// key and CA it names read, the TLS configuration built): a config, or a one-line error that
+/// starts with the file name; both ways agree on whether the text is valid YAML for us.
+fn check_web(text: &str, dir: &web::Scratch) -> Result<(), TestCaseError> {
+    let parsed = WebConfig::from_yaml_str(text, "fuzz.yml");
+    if let Err(err) = &parsed {
+        one_line(err)?;
+        prop_assert!(
+            err.to_string().starts_with("fuzz.yml:"),
+            "error without origin: {}",
+            err
+        );
+    }
+    let path = dir.file("web.yml", text);
+    match webconfig::load(&path) {
+        Ok(settings) => {
+            let parsed = parsed.map_err(|err| {
+                TestCaseError::fail(format!("parser refused what load took: {err}"))
+            })?;
+            prop_assert_eq!(settings.tls.is_some(), parsed.tls_enabled());
+        }
+        Err(err) => {
+            one_line(&err)?;
+            let origin = format!("{}:", path.display());
+            prop_assert!(
+                err.to_string().starts_with(&origin),
+                "error without origin: {}",
+                err
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn web_config_seed_loads() {
+    let dir = web_dir("prop-web-seed");
+    let path = dir.file("web.yml", WEB_SEED);
+    let settings = webconfig::load(&path).expect("the toolkit's example loads");
+    assert!(settings.tls.is_some());
+    assert_eq!(settings.users.len(), 2);
+    assert_eq!(settings.rate_limit, Some((Duration::from_secs(1), 20)));
+}
+
+#[test]
+fn web_config_errors_quote_file_names_with_line_breaks() {
+    let dir = web_dir("prop-web-newline");
+    for (text, wanted) in [
+        (
+            "tls_server_config:\n  cert_file: \"server\\n.crt\"\n  key_file: server.key\n",
+            "tls_server_config.cert_file: failed to read ",
+        ),
+        (
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: \"ca\\nfile.pem\"\n",
+            "tls_server_config.client_ca_file: failed to read ",
+        ),
+    ] {
+        let path = dir.file("web.yml", text);
+        let err = webconfig::load(&path).expect_err(text).to_string();
+        assert!(err.contains(wanted) && err.contains("\\n"), "{text:?}: {err}");
+        check_web(text, &dir).unwrap_or_else(|fail| panic!("{text:?}: {fail}"));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn web_config_loader_answers_any_text(text in prop_oneof![any::<String>(), yamlish()]) {
+        thread_local!(static DIR: web::Scratch = web_dir("prop-web-text"));
+        DIR.with(|dir| check_web(&text, dir))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// A file name goes into the error when the file cannot be read.
+    #[test]
+    fn web_config_loader_answers_any_file_name(
+        key in proptest::sample::select(vec!["cert_file", "key_file", "client_ca_file"]),
+        name in texty("ab.\n\r\t\u{1b} ", 12),
+    ) {
+        let mut config: Value = serde_yaml::from_str(WEB_SEED).expect("seed parses");
+        let tls = &mut config["tls_server_config"];
+        tls[key] = Value::from(name);
+        if key == "client_ca_file" {
+            tls["client_auth_type"] = Value::from("RequireAndVerifyClientCert");
+        }
+        let text = serde_yaml::to_string(&config).expect("encode");
+        thread_local!(static DIR: web::Scratch = web_dir("prop-web-names"));
+        DIR.with(|dir| check_web(&text, dir))?;
+    }
+}
+
+proptest! {
+    // Each case may build a TLS configuration (system roots read for a client CA).
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn web_config_loader_answers_mutated_toolkit_example(
+        edits in proptest::collection::vec(edit_with(web_key(), tree(web_key(), web_scalar())), 1..4)
+    ) {
+        thread_local!(static DIR: web::Scratch = web_dir("prop-web-mutated"));
+        let text = mutated(WEB_SEED, &edits);
+        DIR.with(|dir| check_web(&text, dir))?;
     }
 }
 

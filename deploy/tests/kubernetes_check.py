@@ -13,7 +13,13 @@ Checked:
     minAvailable >= 1);
   - a NetworkPolicy selects the Deployment's pods, restricts Ingress, and lets in only named
     peers (no empty `from`) on the container's port;
-  - no Probe sends a tls_* module to an in-cluster .svc name (its certificate would not match).
+  - no Probe sends a tls_* module to an in-cluster .svc name (its certificate would not match);
+  - the https component (HTTPS and basic auth), offered commented in kustomization.yaml and
+    applied here as kustomize would (its RFC 6902 patch on the base Deployment): the container
+    passes --web.config.file; a read-only volume mounted at that file's directory projects
+    web.yml from the component's Secret and every file web.yml names (tls.crt, tls.key) from a
+    key of a Secret; the kubelet's probes no longer use httpGet (basic auth would answer 401)
+    but still reach the container's port that the Service targets.
 Prints one line per check and "N passed, M failed"; exits 1 on any failure. Needs PyYAML.
 """
 import os
@@ -25,12 +31,13 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 K8S = os.path.join(ROOT, "deploy", "kubernetes")
 OPERATOR = os.path.join(K8S, "prometheus-operator")
+HTTPS = os.path.join(K8S, "https")
 results = []
 
 
 def check(name, ok, why=""):
     results.append(bool(ok))
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok or not why else ": " + why))
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok or not why else ": " + str(why)))
 
 
 def kustomization(path):
@@ -65,6 +72,97 @@ def sizing_rule():
     if not m:
         return None
     return tuple(float(x) for x in m.groups())
+
+
+def json_patch(doc, ops):
+    """doc with the RFC 6902 `add` and `replace` operations applied (the ones kustomize patches
+    here use); `-` appends to a list."""
+    import copy
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        node = doc
+        for p in parents:
+            node = node[int(p)] if isinstance(node, list) else node[p]
+        if op["op"] == "add" and isinstance(node, list):
+            if last == "-":
+                node.append(op["value"])
+            else:
+                node.insert(int(last), op["value"])
+        elif op["op"] in ("add", "replace"):
+            if op["op"] == "replace" and last not in node:
+                raise KeyError("replace of missing %s" % op["path"])
+            node[last] = op["value"]
+        else:
+            raise ValueError("unsupported patch op %s" % op["op"])
+    return doc
+
+
+def check_https(deployment, service):
+    """The https component applied to the base Deployment."""
+    base_kust = open(os.path.join(K8S, "kustomization.yaml")).read()
+    check("kustomization.yaml offers the https component (commented)",
+          re.search(r"^# components:\n#   - https$", base_kust, re.M), "no `# components: / #   - https`")
+    comp = kustomization(HTTPS)
+    check("https/ is a kustomize Component", comp.get("kind") == "Component", comp.get("kind"))
+    secrets = {}
+    for res in comp.get("resources", []):
+        for doc in yaml.safe_load_all(open(os.path.join(HTTPS, res))):
+            if doc and doc["kind"] == "Secret":
+                secrets[doc["metadata"]["name"]] = doc
+    patched = deployment
+    for patch in comp.get("patches", []):
+        target = patch.get("target", {})
+        if target.get("kind") == "Deployment" and target.get("name") == deployment["metadata"]["name"]:
+            patched = json_patch(patched, yaml.safe_load(open(os.path.join(HTTPS, patch["path"]))))
+    pod = patched["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    web = [a.split("=", 1)[1] for a in container.get("args", []) if a.startswith("--web.config.file=")]
+    check("https: the container passes --web.config.file", len(web) == 1, container.get("args"))
+    if len(web) != 1:
+        return
+    web_dir, web_name = os.path.split(web[0])
+    mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"].rstrip("/") == web_dir]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    volume = volumes.get(mounts[0]["name"]) if mounts else None
+    check("https: a read-only volume is mounted at %s" % web_dir,
+          volume and mounts[0].get("readOnly") is True, "mounts %s" % container.get("volumeMounts"))
+    if not volume:
+        return
+    # path in the directory -> (secret name, key)
+    files = {}
+    for source in volume.get("projected", {}).get("sources", []):
+        sec = source.get("secret")
+        for item in (sec or {}).get("items", []):
+            files[item["path"]] = (sec["name"], item["key"])
+    if "secret" in volume:
+        for item in volume["secret"].get("items", []):
+            files[item["path"]] = (volume["secret"]["secretName"], item["key"])
+    src = files.get(web_name)
+    secret = secrets.get(src[0]) if src else None
+    text = (secret or {}).get("stringData", {}).get(src[1]) if src else None
+    check("https: %s comes from the component's Secret" % web_name, text,
+          "files %s, secrets %s" % (files, sorted(secrets)))
+    if not text:
+        return
+    config = yaml.safe_load(text) or {}
+    tls = config.get("tls_server_config") or {}
+    named = [tls[k] for k in ("cert_file", "key_file", "client_ca_file") if tls.get(k)]
+    check("https: web.yml turns HTTPS on and sets basic_auth_users",
+          tls.get("cert_file") and tls.get("key_file") and config.get("basic_auth_users"), config)
+    for name in named:
+        rel = os.path.relpath(os.path.join(web_dir, name), web_dir) if os.path.isabs(name) else name
+        check("https: %s (named by web.yml) is projected into %s from a Secret key" % (name, web_dir),
+              rel in files, "projected files %s" % sorted(files))
+    port_names = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+    target = service["spec"]["ports"][0]["targetPort"]
+    check("https: the Service still targets the container's port",
+          target in port_names or target in port_names.values(), "targetPort %s, ports %s" % (target, port_names))
+    for kind in ("readinessProbe", "livenessProbe"):
+        probe = container.get(kind) or {}
+        port = (probe.get("tcpSocket") or {}).get("port")
+        check("https: %s does not use httpGet (401 under basic auth) and reaches the port" % kind,
+              "httpGet" not in probe and (port in port_names or port in port_names.values()), probe)
 
 
 def selects(selector, labels):
@@ -159,6 +257,9 @@ def main():
         internal = [t for t in static if re.search(r"\.svc(\.cluster\.local)?\.?(:\d+)?$", t)]
         check("Probe %s: TLS targets are names certificates are issued for" % o["metadata"]["name"],
               not internal, "in-cluster names %s" % internal)
+
+    # ---- HTTPS and basic auth
+    check_https(deployment, kinds["Service"][0])
 
     failed = results.count(False)
     print("%d passed, %d failed" % (len(results) - failed, failed))

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// Descriptors kept out of the HTTP connections' share: listeners, log, config and
 /// certificate reads, DNS sockets.
@@ -26,7 +27,8 @@ const RESERVED_FDS: u64 = 64;
 pub struct ConnLimits {
     /// HTTP connections open at once.
     pub max_connections: usize,
-    /// Time a client has to send a whole request head (HTTP/1.1) or finish the TLS handshake.
+    /// Time a client has to send a whole request head (HTTP/1.1) or finish the TLS handshake;
+    /// also the longest an HTTP/2 connection stays open with no request in flight.
     pub header_read_timeout: Duration,
 }
 
@@ -164,6 +166,7 @@ impl Tracker {
                 id,
                 tracker: self.clone(),
                 busy,
+                idle_since: Arc::new(Mutex::new(Instant::now())),
                 evict,
             },
             evicted,
@@ -187,6 +190,8 @@ pub struct Slot {
     id: u64,
     tracker: Arc<Tracker>,
     busy: Arc<AtomicUsize>,
+    /// When the last request ended (the connection's start before any).
+    idle_since: Arc<Mutex<Instant>>,
     evict: Arc<Notify>,
 }
 
@@ -199,7 +204,29 @@ impl Slot {
     /// Marks a request as being answered until the returned guard drops.
     pub fn busy(&self) -> BusyGuard {
         self.busy.fetch_add(1, Ordering::AcqRel);
-        BusyGuard(self.busy.clone())
+        BusyGuard {
+            busy: self.busy.clone(),
+            idle_since: self.idle_since.clone(),
+        }
+    }
+
+    /// Completes once the connection has had no request in flight for `idle`, counted from
+    /// the end of its last request, or from its start when it has had none. hyper bounds the
+    /// wait for an HTTP/1.1 request head itself (its header-read timeout); this bounds an
+    /// HTTP/2 connection, which hyper keeps open for as long as the client does.
+    pub async fn idle_for(&self, idle: Duration) {
+        loop {
+            let wait = if self.busy.load(Ordering::Acquire) == 0 {
+                let since = *self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+                match idle.checked_sub(since.elapsed()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return,
+                }
+            } else {
+                idle
+            };
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
@@ -212,11 +239,16 @@ impl Drop for Slot {
 
 /// A request in progress on a connection; see [`Slot::busy`].
 #[derive(Debug)]
-pub struct BusyGuard(Arc<AtomicUsize>);
+pub struct BusyGuard {
+    busy: Arc<AtomicUsize>,
+    idle_since: Arc<Mutex<Instant>>,
+}
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        // Stamp before the count drops, so an idle check never sees zero with an old stamp.
+        *self.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -274,6 +306,28 @@ mod tests {
             .expect("the flooding address did not lose a connection");
         let quiet_gone = tokio::time::timeout(Duration::from_millis(50), quiet.evicted()).await;
         assert!(quiet_gone.is_err(), "the quiet address lost its connection");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_for_counts_from_the_last_request() {
+        let tracker = Tracker::new(1);
+        let (used, _) = slot(tracker.admit(A));
+        let idle = Duration::from_secs(5);
+        let start = Instant::now();
+        // A request for 8 s, ending 8 s in: idle from then on.
+        let working = used.busy();
+        let finish = async {
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            drop(working);
+        };
+        let ((), ()) = tokio::join!(used.idle_for(idle), finish);
+        assert_eq!(start.elapsed(), Duration::from_secs(13));
+        // No request at all: idle counts from the connection's start.
+        let tracker = Tracker::new(1);
+        let (fresh, _) = slot(tracker.admit(B));
+        let start = Instant::now();
+        fresh.idle_for(idle).await;
+        assert_eq!(start.elapsed(), idle);
     }
 
     #[test]

@@ -194,10 +194,28 @@ async fn http<I>(
     };
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
+    let timeout = shared.limits.header_read_timeout;
+    // hyper's header-read timeout bounds HTTP/1.1 only: an HTTP/2 connection without a request
+    // in flight for as long is told to go (GOAWAY), as an idle HTTP/1.1 one is closed.
+    let h2_idle = async {
+        if h2 {
+            slot.idle_for(timeout).await
+        } else {
+            std::future::pending().await
+        }
+    };
     let result = tokio::select! {
         result = conn.as_mut() => result,
         _ = slot.evicted() => {
             tracing::debug!(%peer, "idle connection evicted at the connection cap");
+            return;
+        }
+        () = h2_idle => {
+            shared.state.metrics().guard().dropped(DropReason::HeaderTimeout);
+            tracing::debug!(%peer, "idle HTTP/2 connection closed");
+            conn.as_mut().graceful_shutdown();
+            // A client that does not read its GOAWAY does not hold the connection either.
+            let _ = tokio::time::timeout(timeout, conn).await;
             return;
         }
         _ = stop.changed() => {

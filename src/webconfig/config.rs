@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::config::{parse_duration, ConfigError};
+use crate::config::{one_line, parse_duration, ConfigError};
 
 /// The file as written: the toolkit's four top-level blocks.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -594,12 +594,14 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 }
 
 /// A [`ConfigError::Invalid`] pointing at the first `key:` under `tls_server_config` in `text`.
+/// The message may quote a file name from the config, so its control characters are escaped
+/// (`\n`) to keep the error on one line.
 pub(super) fn invalid_at(text: &str, origin: &str, key: &str, message: &str) -> ConfigError {
     let (line, column) = key_position(text, key);
     ConfigError::Invalid {
         origin: origin.to_string(),
         line,
         column,
-        message: format!("tls_server_config.{key}: {message}"),
+        message: format!("tls_server_config.{key}: {}", one_line(message)),
     }
 }

@@ -56,6 +56,32 @@ impl Exporter {
     /// `args` plus `--web.listen-address 127.0.0.1:PORT`, and waits until the port accepts.
     pub fn start(scratch: &Scratch, prefix: &[&str], args: &[&str]) -> Exporter {
         let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut all = args.to_vec();
+        all.extend(["--web.listen-address", &listen]);
+        Exporter::launch(scratch, prefix, &all, port)
+    }
+
+    /// Starts the exporter under systemd-socket-activate(1), systemd's tool that binds
+    /// 127.0.0.1:PORT and passes the listening socket as systemd does for a `.socket` unit
+    /// (LISTEN_FDS, sd_listen_fds(3)), with `--web.systemd-socket` and `args`; waits until the
+    /// port accepts.
+    #[allow(dead_code)] // used by some of the test binaries that share this module
+    pub fn socket_activated(scratch: &Scratch, args: &[&str]) -> Exporter {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut all = vec!["--web.systemd-socket"];
+        all.extend_from_slice(args);
+        Exporter::launch(
+            scratch,
+            &["systemd-socket-activate", "-l", &listen],
+            &all,
+            port,
+        )
+    }
+
+    /// Runs the exporter (behind `prefix`) with exactly `args`; waits until `port` accepts.
+    fn launch(scratch: &Scratch, prefix: &[&str], args: &[&str], port: u16) -> Exporter {
         let log = scratch.path(&format!("exporter-{port}.log"));
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log handle");
@@ -70,7 +96,6 @@ impl Exporter {
         };
         let child = command
             .args(args)
-            .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
