@@ -56,15 +56,23 @@ rss_mb() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/statu
 wrk_run() { wrk -t1 -c"$1" -d"$2"s -s "$PWD/wrk_report.lua" "$3" | grep '^WRK'; }
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
-# Successful probes/s of one round: the peer's served count over the round, capped by wrk's
-# answered requests, so a probe that failed counts nowhere.
+# CPU time (user + system, microseconds) process $1 has used so far (proc(5): utime and stime,
+# fields 14 and 15 of /proc/PID/stat, in clock ticks).
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e6 / hz }' "/proc/$1/stat"; }
+
+# One round: successful probes/s (the peer's served count over the round, capped by wrk's
+# answered requests, so a probe that failed counts nowhere), then the exporter's CPU time per
+# successful probe in microseconds. Prints both, space-separated.
 throughput_round() {
-  local who=$1 module=$2 peer=$3 stats=$4 before after line
+  local who=$1 module=$2 peer=$3 stats=$4 before after line cpu0 cpu1
   before=$(served "$stats")
+  cpu0=$(cpu_us "${EXPORTER_PID[$who]}")
   line=$(wrk_run "$CONNS" "$SECONDS_PER_ROUND" "$(probe_url "$who" "$module" "$peer")")
+  cpu1=$(cpu_us "${EXPORTER_PID[$who]}")
   after=$(served "$stats")
   awk -v s=$((after - before)) -v r="$(field "$line" requests)" -v e="$(field "$line" status_errors)" \
-    -v d="$(field "$line" duration_us)" 'BEGIN { ok = r - e; if (s < ok) ok = s; printf "%.0f", ok / (d / 1e6) }'
+    -v d="$(field "$line" duration_us)" -v cpu=$((cpu1 - cpu0)) \
+    'BEGIN { ok = r - e; if (s < ok) ok = s; printf "%.0f %.0f", ok / (d / 1e6), ok > 0 ? cpu / ok : 0 }'
 }
 
 # The raw connect limit of one round: the better of one thread and one thread per core, each
@@ -85,12 +93,12 @@ peers() {
   sleep 0.2
 }
 
+declare -A EXPORTER_PID
 loopback_rows() {
-  local who r v
-  declare -A pid_of
+  local who r v cpu
   for who in "${EXPORTERS[@]}"; do
     start_exporter "$who"
-    pid_of[$who]=$STARTED_PID
+    EXPORTER_PID[$who]=$STARTED_PID
     sleep 0.3
     v=$(rss_mb "$STARTED_PID" VmRSS)
     record idle_rss_mb "$who" "$v"
@@ -104,18 +112,20 @@ loopback_rows() {
     record raw_cps raw "$v"
     say "round $r raw connect limit: $v/s"
     for who in $(order "$r"); do
-      v=$(throughput_round "$who" tcp_connect "$TCP_PEER" 19002)
+      read -r v cpu <<<"$(throughput_round "$who" tcp_connect "$TCP_PEER" 19002)"
       record tcp_rps "$who" "$v"
-      say "round $r tcp_connect $who: $v probes/s"
+      record tcp_rps_cpu_us "$who" "$cpu"
+      say "round $r tcp_connect $who: $v probes/s, $cpu us CPU per probe"
     done
   done
   # module:metric, the insecure_skip_verify row first, then the one verifying through ca_file
   for row in tls_connect:tls_rps tls_verify:tls_verify_rps; do
     for r in $(seq "$ROUNDS"); do
       for who in $(order "$r"); do
-        v=$(throughput_round "$who" "${row%%:*}" "$TLS_PEER" 19004)
+        read -r v cpu <<<"$(throughput_round "$who" "${row%%:*}" "$TLS_PEER" 19004)"
         record "${row#*:}" "$who" "$v"
-        say "round $r ${row%%:*} $who: $v probes/s"
+        record "${row#*:}_cpu_us" "$who" "$cpu"
+        say "round $r ${row%%:*} $who: $v probes/s, $cpu us CPU per probe"
       done
     done
   done
@@ -126,7 +136,7 @@ loopback_rows() {
       say "round $r latency p50 $who: $v us"
     done
   done
-  for who in "${EXPORTERS[@]}"; do stop "${pid_of[$who]}"; done
+  for who in "${EXPORTERS[@]}"; do stop "${EXPORTER_PID[$who]}"; done
 }
 
 startup_rows() {

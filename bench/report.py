@@ -89,6 +89,13 @@ def rows(d):
               "≥ 3x blackbox", lambda r: r >= 3)
     ratio_row("median /probe latency, 1 connection", "lat_ms", "≤ 0.5x blackbox",
               lambda r: r <= 0.5, " ms")
+    # What each exporter spends on one probe, apart from the peer, wrk and the kernel's work for
+    # them, which share the same cores: no target, the figure behind the throughput rows.
+    for name, metric in (("tcp_connect", "tcp_rps"), ("tls_connect, insecure_skip_verify", "tls_rps"),
+                         ("tls_connect, verified through ca_file", "tls_verify_rps")):
+        ours, bb = both(metric + "_cpu_us")
+        out.append((f"exporter CPU per successful probe, {name}", fmt(ours, " µs"), fmt(bb, " µs"),
+                    fmt(ratio(ours, bb), "x"), "", ""))
 
     def limit_row(name, metric, limit, unit):
         ours, bb = both(metric)

@@ -21,6 +21,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 step() { printf '== %s\n' "$*" >&2; }
+# shellcheck source=bench/pki.sh
+. bench/pki.sh
 
 install_tools() {
   local need=() pkg
@@ -42,14 +44,7 @@ build() {
 # Writes a private CA, the TLS peer's certificate signed by it (P-256, for localhost and
 # 127.0.0.1), and the modules both exporters load.
 write_inputs() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=handshake bench CA" -keyout "$OUT/ca-key.pem" -out "$OUT/ca.pem" 2>/dev/null
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -subj /CN=localhost -keyout "$OUT/key.pem" -out "$OUT/leaf.csr" 2>/dev/null
-  printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature' \
-    'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:localhost,IP:127.0.0.1' >"$OUT/leaf.ext"
-  openssl x509 -req -in "$OUT/leaf.csr" -CA "$OUT/ca.pem" -CAkey "$OUT/ca-key.pem" \
-    -CAcreateserial -days 2 -extfile "$OUT/leaf.ext" -out "$OUT/cert.pem" 2>/dev/null
+  write_bench_pki "$OUT" "handshake bench CA"
   cat >"$OUT/modules.yml" <<EOF
 modules:
   tcp_connect:

@@ -26,6 +26,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 step() { printf '== %s\n' "$*" >&2; }
+# shellcheck source=bench/pki.sh
+. bench/pki.sh
 
 build() {
   step "building the release binary and the bench helpers"
@@ -34,13 +36,7 @@ build() {
 
 # A CA and a leaf for `localhost` signed by it: both sides verify the chain for real.
 write_inputs() {
-  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-  openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=bench timing CA" \
-    -keyout "$OUT/ca.key" -out "$OUT/ca.pem" 2>/dev/null
-  openssl req "${ec[@]}" -subj /CN=localhost -keyout "$OUT/key.pem" -out "$OUT/leaf.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost\n' >"$OUT/leaf.ext"
-  openssl x509 -req -in "$OUT/leaf.csr" -CA "$OUT/ca.pem" -CAkey "$OUT/ca.key" -CAcreateserial \
-    -days 2 -extfile "$OUT/leaf.ext" -out "$OUT/cert.pem" 2>/dev/null
+  write_bench_pki "$OUT" "bench timing CA"
   cat >"$OUT/modules.yml" <<EOF
 modules:
   tcp_connect:

@@ -16,9 +16,9 @@
 //! threads' responsiveness is measured continuously: a sampler thread hands each one a task
 //! every [`LAG_INTERVAL`] and reports how long the task waited for its first poll.
 
-use std::io;
 use std::cell::Cell;
 use std::future::Future;
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
