@@ -72,7 +72,7 @@ throughput_round() {
   after=$(served "$stats")
   awk -v s=$((after - before)) -v r="$(field "$line" requests)" -v e="$(field "$line" status_errors)" \
     -v d="$(field "$line" duration_us)" -v cpu=$((cpu1 - cpu0)) \
-    'BEGIN { ok = r - e; if (s < ok) ok = s; printf "%.0f %.0f", ok / (d / 1e6), ok > 0 ? cpu / ok : 0 }'
+    'BEGIN { ok = r - e; if (s < ok) ok = s; printf "%.0f %.0f", ok / (d / 1e6), (ok > 0 ? cpu / ok : 0) }'
 }
 
 # The raw connect limit of one round: the better of one thread and one thread per core, each

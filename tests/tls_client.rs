@@ -116,6 +116,29 @@ async fn last_chain_expiry_is_the_latest_of_several_verified_chains() {
     assert_eq!(out.facts.verified_chain_expiry, Some(Y2041));
 }
 
+/// A module's verifier remembers a chain that verified: probing the same server again gives
+/// the same facts, and the remembered verdict never carries over to another server name.
+#[tokio::test]
+async fn a_remembered_verdict_gives_the_same_facts_and_only_for_its_name() {
+    let pki = cross_signed();
+    let (_file, cfg) = trusting(&format!("{}{}", pki.a_pem, pki.b_pem));
+    let addr = tls_server(server_config(&pki.server, &[&TLS13], None, None)).await;
+    let first = probe(addr, "localhost", &cfg).await;
+    assert!(first.result.is_ok(), "{:#?}", first.log);
+    for _ in 0..3 {
+        let addr = tls_server(server_config(&pki.server, &[&TLS13], None, None)).await;
+        let again = probe(addr, "localhost", &cfg).await;
+        assert!(again.result.is_ok(), "{:#?}", again.log);
+        assert_eq!(again.facts.chain, first.facts.chain);
+        assert_eq!(again.facts.verified_chain_expiry, Some(Y2041));
+    }
+    // The same chain for a name its leaf does not carry: judged again, and refused.
+    let addr = tls_server(server_config(&pki.server, &[&TLS13], None, None)).await;
+    let other = probe(addr, "other.example", &cfg).await;
+    assert_eq!(failure(&other).0, FailureClass::TlsCertHostnameMismatch);
+    assert_eq!(other.facts.verified_chain_expiry, None);
+}
+
 #[tokio::test]
 async fn without_a_verified_chain_last_chain_expiry_is_the_presented_one() {
     let pki = cross_signed();
