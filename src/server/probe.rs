@@ -142,25 +142,24 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
     }
     state.metrics().observe_probe(module_name, &report);
     log_probe(state.prober_log_level(), module_name, &target, &report);
+    let answer = match encode_probe(&report) {
+        Err(_) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed to encode metrics",
+        ),
+        Ok(metrics) if debug => reply(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            debug_output(&report, &metrics, &module),
+        ),
+        Ok(metrics) => reply(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, metrics),
+    };
+    // Last, so the history takes the report itself rather than a copy.
     let raw_target = first(&pairs, "target").unwrap_or_default();
     state
         .history()
-        .push(module_name, raw_target, module.clone(), report.clone());
-
-    let metrics = match encode_probe(&report) {
-        Ok(metrics) => metrics,
-        Err(_) => {
-            return text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "failed to encode metrics",
-            )
-        }
-    };
-    if debug {
-        let body = debug_output(&report, &metrics, &module);
-        return reply(StatusCode::OK, "text/plain; charset=utf-8", body);
-    }
-    reply(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, metrics)
+        .push(module_name, raw_target, module, report);
+    answer
 }
 
 /// Applies the `hostname` URL parameter as blackbox_exporter does for tcp modules (its
