@@ -26,20 +26,20 @@ pub(crate) const VERDICT_LIFETIME: i64 = 60;
 /// of servers, so this only bounds memory against a target list that keeps changing).
 const CAPACITY: usize = 256;
 
-/// One presented certificate: its description (`None` when it does not parse) and validity
-/// (notBefore, notAfter; unix seconds).
+/// One presented certificate that parses: its description and its notBefore (unix seconds;
+/// the notAfter is `info.not_after`).
 #[derive(Debug, Clone)]
 pub(crate) struct Described {
-    pub info: Option<CertInfo>,
-    pub validity: Option<(i64, i64)>,
+    pub info: CertInfo,
+    pub not_before: i64,
 }
 
 /// A chain as the cache keeps it: its certificates described, leaf first, and the trust's
 /// verdict when it verified.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
-    /// The presented certificates, leaf first.
-    pub certs: Arc<[Described]>,
+    /// The presented certificates, leaf first; `None` for one that does not parse.
+    pub certs: Arc<[Option<Described>]>,
     verified: Option<Verified>,
 }
 
@@ -81,18 +81,9 @@ impl Verdicts {
         if let Some(seen) = self.lock().get(&key) {
             return (key, seen.clone());
         }
-        let certs: Arc<[Described]> = std::iter::once(end_entity)
+        let certs: Arc<[Option<Described>]> = std::iter::once(end_entity)
             .chain(intermediates)
-            .map(|der| match cert_facts(der) {
-                Some((info, not_before)) => Described {
-                    validity: Some((not_before, info.not_after)),
-                    info: Some(info),
-                },
-                None => Described {
-                    info: None,
-                    validity: None,
-                },
-            })
+            .map(|der| cert_facts(der).map(|(info, not_before)| Described { info, not_before }))
             .collect();
         let seen = Seen {
             certs,
@@ -133,13 +124,13 @@ impl Verdicts {
 
 /// The unix seconds `[from, until)` around `now` in which no certificate of `certs` becomes
 /// valid or stops being valid (a certificate is valid from notBefore to notAfter, both
-/// included); `None` when one has no known validity.
-fn window(certs: &[Described], now: i64) -> Option<(i64, i64)> {
+/// included); `None` when one does not parse, so its validity is unknown.
+fn window(certs: &[Option<Described>], now: i64) -> Option<(i64, i64)> {
     let mut from = i64::MIN;
     let mut until = i64::MAX;
     for cert in certs {
-        let (not_before, not_after) = cert.validity?;
-        for change in [not_before, not_after.saturating_add(1)] {
+        let cert = cert.as_ref()?;
+        for change in [cert.not_before, cert.info.not_after.saturating_add(1)] {
             if change <= now {
                 from = from.max(change);
             } else {
@@ -182,11 +173,18 @@ fn unix(now: UnixTime) -> i64 {
 mod tests {
     use super::*;
 
-    fn cert(not_before: i64, not_after: i64) -> Described {
-        Described {
-            info: None,
-            validity: Some((not_before, not_after)),
-        }
+    fn cert(not_before: i64, not_after: i64) -> Option<Described> {
+        Some(Described {
+            info: CertInfo {
+                not_after,
+                ..CertInfo::default()
+            },
+            not_before,
+        })
+    }
+
+    fn at(s: u64) -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(s))
     }
 
     #[test]
@@ -196,19 +194,7 @@ mod tests {
         assert_eq!(window(&certs, 500), Some((100, 501)));
         assert_eq!(window(&certs, 501), Some((501, 1_001)));
         assert_eq!(window(&certs, 10), Some((i64::MIN, 50)));
-        assert_eq!(
-            window(
-                &[
-                    cert(0, 10),
-                    Described {
-                        info: None,
-                        validity: None
-                    }
-                ],
-                5
-            ),
-            None
-        );
+        assert_eq!(window(&[cert(0, 10), None], 5), None);
     }
 
     #[test]
@@ -217,24 +203,11 @@ mod tests {
         let leaf = CertificateDer::from(vec![1, 2, 3]);
         let name = ServerName::try_from("example.test").unwrap();
         let (key, seen) = verdicts.look_up(&leaf, &[], &name);
-        assert!(seen.certs[0].info.is_none(), "junk DER has no description");
+        assert!(seen.certs[0].is_none(), "junk DER has no description");
         // Junk never gets a verdict: its validity is unknown.
-        verdicts.verified(
-            key.clone(),
-            seen.clone(),
-            Some(7),
-            UnixTime::since_unix_epoch(std::time::Duration::from_secs(1)),
-        );
-        assert_eq!(
-            verdicts
-                .look_up(&leaf, &[], &name)
-                .1
-                .verdict_at(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-                    1
-                ))),
-            None
-        );
-        let at = |s: u64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s));
+        verdicts.verified(key.clone(), seen.clone(), Some(7), at(1));
+        let (_, seen) = verdicts.look_up(&leaf, &[], &name);
+        assert_eq!(seen.verdict_at(at(1)), None);
         let known = Seen {
             certs: Arc::from(vec![cert(100, 1_000)]),
             verified: None,

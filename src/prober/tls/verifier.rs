@@ -254,7 +254,12 @@ impl ServerCertVerifier for RecordingVerifier {
         let (key, seen) = self
             .verdicts
             .look_up(end_entity, intermediates, server_name);
-        let presented: Vec<CertInfo> = seen.certs.iter().filter_map(|c| c.info.clone()).collect();
+        let presented: Vec<CertInfo> = seen
+            .certs
+            .iter()
+            .flatten()
+            .map(|c| c.info.clone())
+            .collect();
         record(|r| *r.chain.lock().unwrap_or_else(|p| p.into_inner()) = presented);
         let verified = match &self.trust {
             Trust::WebPki(trust) => match seen.verdict_at(now) {
@@ -263,7 +268,7 @@ impl ServerCertVerifier for RecordingVerifier {
                     let expiries: Vec<Option<i64>> = seen
                         .certs
                         .iter()
-                        .map(|c| c.info.as_ref().map(|c| c.not_after))
+                        .map(|c| c.as_ref().map(|c| c.info.not_after))
                         .collect();
                     let chain = Presented {
                         end_entity,
