@@ -15,14 +15,10 @@ ROOT=$PWD
 
 export ROUNDS=${BENCH_ROUNDS:-5} SECONDS_PER_ROUND=${BENCH_SECONDS:-5} CONNS=${BENCH_CONNECTIONS:-4}
 export STARTUP_RUNS=${BENCH_STARTUP_RUNS:-7} SCALE_N=${BENCH_SCALE_N:-8000}
-if [ "$(id -u)" != 0 ]; then
-  echo "bench/run.sh needs root: it creates network namespaces and an iptables rule" >&2
-  exit 1
-fi
 
-step() { printf '== %s\n' "$*" >&2; }
-# shellcheck source=bench/pki.sh
-. bench/pki.sh
+# shellcheck source=bench/common.sh
+. bench/common.sh
+require_root "it creates network namespaces and an iptables rule"
 
 install_tools() {
   local need=() pkg

@@ -21,13 +21,9 @@ ROOT=$PWD
 LEVELS=${BENCH_TIMING_LEVELS:-0 2 8 32 64}
 SECONDS_PER_LEVEL=${BENCH_TIMING_SECONDS:-30}
 RTT_MS=${BENCH_TIMING_RTT_MS:-50}
-if [ "$(id -u)" != 0 ]; then
-  echo "bench/timing.sh needs root: it creates network namespaces and TUN devices" >&2
-  exit 1
-fi
-step() { printf '== %s\n' "$*" >&2; }
-# shellcheck source=bench/pki.sh
-. bench/pki.sh
+# shellcheck source=bench/common.sh
+. bench/common.sh
+require_root "it creates network namespaces and TUN devices"
 
 build() {
   step "building the release binary and the bench helpers"
