@@ -123,7 +123,7 @@ fn client_config(ca_file: &str) -> Result<Arc<ClientConfig>, String> {
         let cert = cert.map_err(|e| format!("{ca_file}: {e}"))?;
         roots.add(cert).map_err(|e| format!("{ca_file}: {e}"))?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

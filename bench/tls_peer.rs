@@ -5,7 +5,7 @@
 //!
 //!   tls_peer ADDR PORT STATS_PORT CERT KEY THREADS
 //!
-//! rustls (ring), the same library and crypto as the exporter's client side, so the server's
+//! rustls (aws-lc-rs), the same library and crypto as the exporter's client side, so the server's
 //! share of each handshake is small and the same for both exporters. No session tickets and no
 //! session cache: every probe is a full handshake. A cargo example of the crate:
 //! `cargo build --release --example tls_peer` (bench/run.sh does).
@@ -28,7 +28,7 @@ fn config(cert: &str, key: &str) -> Result<Arc<ServerConfig>, String> {
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("certificate {cert}: {e}"))?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("key {key}: {e}"))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))

@@ -32,12 +32,13 @@ async fn connect(
 ) -> (tokio_rustls::client::TlsStream<TcpStream>, Vec<u8>) {
     let mut roots = RootCertStore::empty();
     roots.add(pki.ca_der.clone()).expect("CA");
-    let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let mut config = ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     config.alpn_protocols = vec![alpn.to_vec()];
     let tcp = TcpStream::connect(("127.0.0.1", port))
         .await

@@ -9,7 +9,7 @@ mod lab;
 use lab::modules::{module, tls, IP4};
 use lab::tlsgen::{self, Leaf, Pki, EXPIRED_NOT_AFTER, FUTURE_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Metrics, Peer};
-use rustls::crypto::ring::cipher_suite;
+use rustls::crypto::aws_lc_rs::cipher_suite;
 use rustls::version::TLS13;
 use sha2::{Digest, Sha256};
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use handshake_exporter::config::{ClientCert, Pem, TlsConfig, TlsVersion, VersionRange};
 use handshake_exporter::report::FailureClass;
 use rcgen::{date_time_ymd, DnType, DnValue, ExtendedKeyUsagePurpose, SerialNumber};
-use rustls::crypto::ring::cipher_suite;
+use rustls::crypto::aws_lc_rs::cipher_suite;
 use rustls::version::{TLS12, TLS13};
 use sha2::{Digest, Sha256};
 use tls_phase_support::{

@@ -195,7 +195,7 @@ const GO_ONLY_SUITES: [&str; 8] = [
     "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
 ];
 
-/// Go's curve names (`tls.CurveID`) that rustls (ring) has.
+/// Go's curve names (`tls.CurveID`) that rustls' aws-lc-rs provider has.
 pub const CURVES: [&str; 3] = ["X25519", "CurveP256", "CurveP384"];
 
 impl WebConfig {
@@ -477,7 +477,7 @@ fn cipher_suites<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
 
 /// Checks one Go curve name.
 ///
-/// Errors: an unknown name, or `CurveP521`, which ring does not have.
+/// Errors: an unknown name, or `CurveP521`, which rustls does not offer.
 pub fn check_curve(name: &str) -> Result<(), String> {
     match name {
         n if CURVES.contains(&n) => Ok(()),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::crypto::{ring, CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::{aws_lc_rs, CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -55,10 +55,11 @@ pub fn server_config(cfg: &TlsServerConfig, http2: bool) -> Result<ServerConfig,
     Ok(config)
 }
 
-/// ring with the configured TLS 1.2 suites and groups, in the configured order; TLS 1.3 suites
-/// stay as they are (Go does not let them be configured either).
+/// aws-lc-rs with the configured TLS 1.2 suites and groups, in the configured order; TLS 1.3 suites
+/// stay as they are (Go does not let them be configured either). Without `curve_preferences`
+/// the provider's groups: X25519, P-256, P-384, then the post-quantum hybrid X25519MLKEM768.
 fn provider(cfg: &TlsServerConfig) -> CryptoProvider {
-    let mut provider = ring::default_provider();
+    let mut provider = aws_lc_rs::default_provider();
     if !cfg.cipher_suites.is_empty() {
         let all = provider.cipher_suites.clone();
         let mut suites: Vec<_> = all
@@ -80,9 +81,9 @@ fn provider(cfg: &TlsServerConfig) -> CryptoProvider {
             .curve_preferences
             .iter()
             .filter_map(|name| match name.as_str() {
-                "X25519" => Some(ring::kx_group::X25519),
-                "CurveP256" => Some(ring::kx_group::SECP256R1),
-                "CurveP384" => Some(ring::kx_group::SECP384R1),
+                "X25519" => Some(aws_lc_rs::kx_group::X25519),
+                "CurveP256" => Some(aws_lc_rs::kx_group::SECP256R1),
+                "CurveP384" => Some(aws_lc_rs::kx_group::SECP384R1),
                 _ => None,
             })
             .collect();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rcgen::{date_time_ymd, BasicConstraints, ExtendedKeyUsagePurpose, IsCa, SerialNumber};
-use rustls::crypto::{ring, CryptoProvider};
+use rustls::crypto::{aws_lc_rs as ring, CryptoProvider};
 use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
 pub use super::pki::{Identity, Pki};
