@@ -84,6 +84,23 @@ async fn valid_chain_via_ca_file_reports_version_cipher_and_chain() {
     );
 }
 
+/// ECDSA P-521 keys throughout (root, intermediate, leaf; certificates signed with SHA-512 and
+/// the server's handshake signed with ecdsa_secp521r1_sha512, RFC 8446 section 4.2.3): the
+/// chain verifies, as it does for Go's crypto/tls and so for blackbox_exporter.
+#[tokio::test]
+async fn p521_chain_and_handshake_signature_verify() {
+    let pki = Pki::named_with("Test P-521 Root CA", &rcgen::PKCS_ECDSA_P521_SHA512);
+    let id = pki
+        .intermediate("Test P-521 Intermediate")
+        .issue(&["localhost"], |_| {});
+    let addr = tls_server(server_config(&id, &[&TLS13], None, None)).await;
+
+    let out = probe(addr, "localhost", &pki.tls_config()).await;
+    assert_success(&out);
+    assert_eq!(out.facts.chain.len(), 2, "leaf and intermediate");
+    assert!(out.facts.verified_chain_expiry.is_some(), "{:#?}", out.log);
+}
+
 #[tokio::test]
 async fn tls12_and_ip_literal_host_check_ip_san() {
     let pki = Pki::new();

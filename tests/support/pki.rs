@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    KeyUsagePurpose, SignatureAlgorithm, PKCS_ECDSA_P256_SHA256,
 };
 use rustls::crypto::aws_lc_rs::default_provider;
 use rustls::pki_types::pem::PemObject;
@@ -31,14 +31,15 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Signs `params` with a fresh key: by `issuer`, self-signed when `None`. `rest` follows the
-    /// leaf in the chain.
+    /// Signs `params` with a fresh `alg` key: by `issuer`, self-signed when `None`. `rest`
+    /// follows the leaf in the chain.
     fn make(
         params: CertificateParams,
         issuer: Option<&Issuer<'_, KeyPair>>,
         rest: &[CertificateDer<'static>],
+        alg: &'static SignatureAlgorithm,
     ) -> Identity {
-        let key = KeyPair::generate().expect("key");
+        let key = KeyPair::generate_for(alg).expect("key");
         let cert = match issuer {
             Some(issuer) => params.signed_by(&key, issuer),
             None => params.self_signed(&key),
@@ -105,6 +106,8 @@ pub struct Pki {
     pub ca_file: TempPem,
     /// The certificates between this CA and the root, for chains of the leaves it issues.
     above: Vec<CertificateDer<'static>>,
+    /// The key type of this CA and of the leaves it issues.
+    alg: &'static SignatureAlgorithm,
 }
 
 /// The parameters of a CA named `cn` (ECDSA P-256, rcgen's default validity).
@@ -125,12 +128,18 @@ fn ca_params(cn: &str) -> CertificateParams {
 }
 
 impl Pki {
-    /// A fresh root CA named `cn`.
+    /// A fresh root CA named `cn` (ECDSA P-256 keys).
     pub fn named(cn: &str) -> Pki {
-        let key = KeyPair::generate().expect("CA key");
+        Pki::named_with(cn, &PKCS_ECDSA_P256_SHA256)
+    }
+
+    /// A fresh root CA named `cn` whose key, and the keys of the leaves and intermediates it
+    /// issues, are of type `alg`.
+    pub fn named_with(cn: &str, alg: &'static SignatureAlgorithm) -> Pki {
+        let key = KeyPair::generate_for(alg).expect("CA key");
         let params = ca_params(cn);
         let cert = params.self_signed(&key).expect("CA certificate");
-        Pki::from_parts(params, key, cert.der().clone(), cert.pem(), Vec::new())
+        Pki::from_parts(params, key, cert.der().clone(), cert.pem(), Vec::new(), alg)
     }
 
     fn from_parts(
@@ -139,6 +148,7 @@ impl Pki {
         der: CertificateDer<'static>,
         pem: String,
         above: Vec<CertificateDer<'static>>,
+        alg: &'static SignatureAlgorithm,
     ) -> Pki {
         Pki {
             ca_file: TempPem::new(&pem),
@@ -146,26 +156,27 @@ impl Pki {
             ca_pem: pem,
             issuer: Issuer::new(params, key),
             above,
+            alg,
         }
     }
 
     /// An intermediate CA named `cn`, signed by this one; the leaves it issues carry it.
     pub fn intermediate(&self, cn: &str) -> Pki {
-        let key = KeyPair::generate().expect("intermediate key");
+        let key = KeyPair::generate_for(self.alg).expect("intermediate key");
         let params = ca_params(cn);
         let cert = params
             .signed_by(&key, &self.issuer)
             .expect("intermediate certificate");
         let mut above = vec![cert.der().clone()];
         above.extend_from_slice(&self.above);
-        Pki::from_parts(params, key, cert.der().clone(), cert.pem(), above)
+        Pki::from_parts(params, key, cert.der().clone(), cert.pem(), above, self.alg)
     }
 
     /// A leaf for `names`, subject `CN=<first name>` (`CN=leaf.test` without names), signed
     /// by this CA after `edit` adjusted its parameters.
     pub fn issue(&self, names: &[&str], edit: impl FnOnce(&mut CertificateParams)) -> Identity {
         let params = leaf_params(names, "leaf.test", edit);
-        Identity::make(params, Some(&self.issuer), &self.above)
+        Identity::make(params, Some(&self.issuer), &self.above, self.alg)
     }
 
     /// Writes the CA certificate to `path`; returns it.
@@ -184,7 +195,12 @@ pub fn sign(
     issuer: &Issuer<'_, KeyPair>,
     rest: &[CertificateDer<'static>],
 ) -> Identity {
-    Identity::make(leaf_params(names, "leaf.test", edit), Some(issuer), rest)
+    Identity::make(
+        leaf_params(names, "leaf.test", edit),
+        Some(issuer),
+        rest,
+        &PKCS_ECDSA_P256_SHA256,
+    )
 }
 
 /// Leaf parameters for `names`, subject CN the first name (or `default_cn`), then `edit`.
@@ -205,12 +221,17 @@ fn leaf_params(
 /// A self-signed certificate for `names` (subject `CN=<first name>`, `CN=selfsigned.test`
 /// without names), after `edit` adjusted its parameters.
 pub fn self_signed(names: &[&str], edit: impl FnOnce(&mut CertificateParams)) -> Identity {
-    Identity::make(leaf_params(names, "selfsigned.test", edit), None, &[])
+    Identity::make(
+        leaf_params(names, "selfsigned.test", edit),
+        None,
+        &[],
+        &PKCS_ECDSA_P256_SHA256,
+    )
 }
 
 /// A self-signed certificate from `params` as they are.
 pub fn self_signed_from(params: CertificateParams) -> Identity {
-    Identity::make(params, None, &[])
+    Identity::make(params, None, &[], &PKCS_ECDSA_P256_SHA256)
 }
 
 /// `openssl req -x509 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost`, the
