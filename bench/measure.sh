@@ -24,8 +24,21 @@ trap cleanup EXIT
 
 say() { printf '  %s\n' "$*" >&2; }
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$OUT/results.tsv"; }
-# The served count of a peer (its stats port answers with it).
-served() { curl -sf "http://127.0.0.1:$1/" | tail -n1; }
+# The served count of a peer (its stats port answers with it); a few tries, then an error, so a
+# missed answer can never turn into a count.
+served() {
+  local n try
+  for try in 1 2 3; do
+    n=$(curl -sf "http://127.0.0.1:$1/" | tail -n1) || true
+    if [[ $n =~ ^[0-9]+$ ]]; then
+      echo "$n"
+      return
+    fi
+    sleep 0.1
+  done
+  echo "the peer's stats port $1 gave no count" >&2
+  return 1
+}
 probe_url() { echo "http://127.0.0.1:${PORT[$1]}/probe?module=$2&target=$3"; }
 # The rounds' order alternates, so drift of the machine's load hits both sides alike.
 order() { if (($1 % 2)); then printf '%s\n' "${EXPORTERS[@]}" | tac; else printf '%s\n' "${EXPORTERS[@]}"; fi; }

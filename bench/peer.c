@@ -40,17 +40,23 @@ static int listen_on(const char *addr, int port)
 	return fd;
 }
 
-/* Answers every connection to the stats port with the served count. */
+/*
+ * Answers every connection to the stats port with the served count. The request is read first:
+ * closing a socket with unread data sends RST instead of FIN (tcp(7)), which can make the client
+ * lose the answer.
+ */
 static void *stats(void *arg)
 {
 	int fd = *(int *)arg;
-	char buf[128];
+	char buf[1024];
 
 	for (;;) {
 		int c = accept(fd, NULL, NULL);
 
 		if (c < 0)
 			continue;
+		if (read(c, buf, sizeof(buf)) < 0)
+			perror("stats read");
 		int n = snprintf(buf, sizeof(buf),
 				 "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%lu\n",
 				 atomic_load(&served));
