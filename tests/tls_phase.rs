@@ -7,9 +7,13 @@ mod tls_phase_support;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use handshake_exporter::config::{ClientCert, Pem, TlsConfig, TlsVersion, VersionRange};
+use handshake_exporter::config::{
+    ClientCert, Config, Module, Pem, QueryResponse, TlsConfig, TlsVersion, VersionRange,
+};
+use handshake_exporter::prober::{probe as run_probe, ProbeRequest, Target};
 use handshake_exporter::report::FailureClass;
 use rcgen::{date_time_ymd, DnType, DnValue, ExtendedKeyUsagePurpose, SerialNumber};
 use rustls::crypto::aws_lc_rs::cipher_suite;
@@ -19,7 +23,7 @@ use tls_phase_support::{
     assert_success, drain, failure, probe, raw_server, read_record, self_signed, server_config,
     skip_without, tls_server, Pki, TempPem,
 };
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 // --- tests ---
 
@@ -99,6 +103,70 @@ async fn p521_chain_and_handshake_signature_verify() {
     assert_success(&out);
     assert_eq!(out.facts.chain.len(), 2, "leaf and intermediate");
     assert!(out.facts.verified_chain_expiry.is_some(), "{:#?}", out.log);
+}
+
+/// A TLS probe ends the session with close_notify before it closes the socket, as
+/// blackbox_exporter's probes do (Go's crypto/tls `Conn.Close`): the server reads an orderly end
+/// of the stream, not an unexpected EOF. Checked through the whole engine, with no query and
+/// after a query step.
+#[tokio::test]
+async fn probe_ends_the_session_with_close_notify() {
+    let pki = Pki::new();
+    let id = pki.issue(&["127.0.0.1"], |_| {});
+    for steps in [Vec::new(), vec![send_step("QUIT")]] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        let acceptor =
+            tokio_rustls::TlsAcceptor::from(Arc::new(server_config(&id, &[], None, None)));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut tls = acceptor.accept(tcp).await.expect("server handshake");
+            let mut got = Vec::new();
+            let end = tls.read_to_end(&mut got).await.map_err(|e| e.to_string());
+            let _ = tx.send((end, got));
+        });
+
+        let mut module = Module::clone(&Config::builtin().modules["tcp_connect"]);
+        module.tcp.tls = true;
+        module.tcp.tls_config = pki.tls_config();
+        module.tcp.query_response = steps.clone();
+        let report = run_probe(ProbeRequest {
+            target: Target {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            module_name: "tls".into(),
+            module: Arc::new(module),
+            timeout: Duration::from_secs(3),
+        })
+        .await;
+        assert!(report.success(), "{:?} {:?}", report.failure, report.log);
+
+        let (end, got) = tokio::time::timeout(Duration::from_secs(3), rx)
+            .await
+            .expect("server saw the end")
+            .expect("server task");
+        assert!(
+            end.is_ok(),
+            "with {} steps the server read {end:?} instead of close_notify",
+            steps.len()
+        );
+        let sent = if steps.is_empty() { "" } else { "QUIT\n" };
+        assert_eq!(String::from_utf8_lossy(&got), sent);
+    }
+}
+
+fn send_step(send: &str) -> QueryResponse {
+    QueryResponse {
+        expect: None,
+        expect_bytes: String::new(),
+        send: send.to_string(),
+        starttls: false,
+        labels: Vec::new(),
+    }
 }
 
 #[tokio::test]

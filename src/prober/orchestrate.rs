@@ -217,7 +217,7 @@ async fn walk(
         let handshake = tls::handshake(connected.stream, &tcp.tls_config, host, facts, log);
         let shaken = Box::pin(within(deadline, Phase::Tls, handshake)).await;
         report.phases.push((Phase::Tls, t.elapsed()));
-        query::Conn::Tls(Box::new(shaken?))
+        query::Conn::Tls(tls::Session::new(shaken?))
     } else {
         query::Conn::Plain(connected.stream)
     };

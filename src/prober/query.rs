@@ -12,9 +12,9 @@ use tokio::io::{
 };
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_rustls::client::TlsStream;
 
 use super::errno::classify_stream;
+use super::tls;
 use super::within;
 use crate::config::{QueryResponse, TlsConfig};
 use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts};
@@ -27,8 +27,8 @@ const MAX_LINE_BYTES: u64 = 64 * 1024;
 pub enum Conn {
     /// Plain TCP.
     Plain(TcpStream),
-    /// TLS over TCP (direct or after STARTTLS).
-    Tls(Box<TlsStream<TcpStream>>),
+    /// TLS over TCP (direct or after STARTTLS); dropping it sends close_notify.
+    Tls(tls::Session),
 }
 
 /// What the dialogue produced besides success or failure.
@@ -141,10 +141,10 @@ impl Dialogue<'_> {
         log.note("starting TLS (STARTTLS)");
         let began = Instant::now();
         let facts = outcome.tls.insert(TlsFacts::default());
-        let handshake = super::tls::handshake(tcp, self.tls_cfg, self.host, facts, log);
+        let handshake = tls::handshake(tcp, self.tls_cfg, self.host, facts, log);
         let shaken = within(self.deadline, Phase::Tls, handshake).await;
         outcome.phases.push((Phase::Tls, began.elapsed()));
-        Ok(BufReader::new(Conn::Tls(Box::new(shaken?))))
+        Ok(BufReader::new(Conn::Tls(tls::Session::new(shaken?))))
     }
 }
 
@@ -267,7 +267,7 @@ impl AsyncRead for Conn {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
     }
 }
@@ -280,21 +280,21 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
         }
     }
 }

@@ -16,6 +16,7 @@ mod verifier;
 
 use std::io;
 use std::net::IpAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -189,6 +190,62 @@ async fn await_verdict(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(classify::classify_io(&e)),
         }
+    }
+}
+
+/// The TLS connection of a probe whose handshake completed. Dropping it ends the session the way
+/// Go's crypto/tls `Conn.Close` does for blackbox_exporter's probes: a close_notify alert
+/// (RFC 8446 section 6.1), then the socket closes, so the target reads an orderly end of the
+/// session instead of a stream cut short (which TLS servers may log as a truncation). The alert
+/// is written without waiting: after a probe the socket's send buffer is empty or nearly so, and
+/// when the socket cannot take it, or the peer has already gone, it is left out.
+#[derive(Debug)]
+pub struct Session(Box<TlsStream<TcpStream>>);
+
+impl Session {
+    /// Wraps a connection whose handshake completed.
+    pub fn new(tls: TlsStream<TcpStream>) -> Session {
+        Session(Box::new(tls))
+    }
+}
+
+impl Deref for Session {
+    type Target = TlsStream<TcpStream>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let (tcp, conn) = self.0.get_mut();
+        conn.send_close_notify();
+        while conn.wants_write() {
+            match conn.write_tls(&mut TryWrite(tcp)) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Non-blocking `io::Write` over a tokio socket, for rustls' `write_tls`.
+struct TryWrite<'a>(&'a TcpStream);
+
+impl io::Write for TryWrite<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
