@@ -27,8 +27,8 @@ record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$OUT/results.tsv"; }
 # The served count of a peer (its stats port answers with it); a few tries, then an error, so a
 # missed answer can never turn into a count.
 served() {
-  local n try
-  for try in 1 2 3; do
+  local n
+  for _ in 1 2 3; do
     n=$(curl -sf "http://127.0.0.1:$1/" | tail -n1) || true
     if [[ $n =~ ^[0-9]+$ ]]; then
       echo "$n"
@@ -75,14 +75,16 @@ cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e6 / 
 
 # One round: successful probes/s (the peer's served count over the round, capped by wrk's
 # answered requests, so a probe that failed counts nowhere), then the exporter's CPU time per
-# successful probe in microseconds. Prints both, space-separated.
+# successful probe in microseconds. Prints both, space-separated. Fails when a count is missing;
+# callers assign its output (`out=$(throughput_round ...)`) so that the failure stops the run
+# (errexit does not reach into a command substitution, nor through `read <<<"$(...)"`).
 throughput_round() {
   local who=$1 module=$2 peer=$3 stats=$4 before after line cpu0 cpu1
-  before=$(served "$stats")
+  before=$(served "$stats") || return 1
   cpu0=$(cpu_us "${EXPORTER_PID[$who]}")
   line=$(wrk_run "$CONNS" "$SECONDS_PER_ROUND" "$(probe_url "$who" "$module" "$peer")")
   cpu1=$(cpu_us "${EXPORTER_PID[$who]}")
-  after=$(served "$stats")
+  after=$(served "$stats") || return 1
   awk -v s=$((after - before)) -v r="$(field "$line" requests)" -v e="$(field "$line" status_errors)" \
     -v d="$(field "$line" duration_us)" -v cpu=$((cpu1 - cpu0)) \
     'BEGIN { ok = r - e; if (s < ok) ok = s; printf "%.0f %.0f", ok / (d / 1e6), (ok > 0 ? cpu / ok : 0) }'
@@ -108,7 +110,7 @@ peers() {
 
 declare -A EXPORTER_PID
 loopback_rows() {
-  local who r v cpu
+  local who r v cpu out
   for who in "${EXPORTERS[@]}"; do
     start_exporter "$who"
     EXPORTER_PID[$who]=$STARTED_PID
@@ -125,7 +127,8 @@ loopback_rows() {
     record raw_cps raw "$v"
     say "round $r raw connect limit: $v/s"
     for who in $(order "$r"); do
-      read -r v cpu <<<"$(throughput_round "$who" tcp_connect "$TCP_PEER" 19002)"
+      out=$(throughput_round "$who" tcp_connect "$TCP_PEER" 19002)
+      read -r v cpu <<<"$out"
       record tcp_rps "$who" "$v"
       record tcp_rps_cpu_us "$who" "$cpu"
       say "round $r tcp_connect $who: $v probes/s, $cpu us CPU per probe"
@@ -135,7 +138,8 @@ loopback_rows() {
   for row in tls_connect:tls_rps tls_verify:tls_verify_rps; do
     for r in $(seq "$ROUNDS"); do
       for who in $(order "$r"); do
-        read -r v cpu <<<"$(throughput_round "$who" "${row%%:*}" "$TLS_PEER" 19004)"
+        out=$(throughput_round "$who" "${row%%:*}" "$TLS_PEER" 19004)
+        read -r v cpu <<<"$out"
         record "${row#*:}" "$who" "$v"
         record "${row#*:}_cpu_us" "$who" "$cpu"
         say "round $r ${row%%:*} $who: $v probes/s, $cpu us CPU per probe"
