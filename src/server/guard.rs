@@ -59,10 +59,25 @@ impl ConnLimits {
 struct Entry {
     /// The client address.
     peer: IpAddr,
-    /// Requests being answered on it now (HTTP/2 may have several).
-    busy: Arc<AtomicUsize>,
+    /// Its requests in flight.
+    activity: Arc<Activity>,
     /// Woken to make the connection close.
     evict: Arc<Notify>,
+}
+
+/// What a connection is doing, shared by its tracker entry, its slot and its busy guards.
+#[derive(Debug)]
+struct Activity {
+    /// Requests being answered on it now (HTTP/2 may have several).
+    busy: AtomicUsize,
+    /// When the last request ended (the connection's start before any).
+    idle_since: Mutex<Instant>,
+}
+
+impl Activity {
+    fn idle_since(&self) -> std::sync::MutexGuard<'_, Instant> {
+        self.idle_since.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The open connections, oldest first, and each client address's connections.
@@ -100,7 +115,7 @@ impl Inner {
         let idle = |id: &u64| {
             self.entries
                 .get(id)
-                .is_some_and(|e| e.busy.load(Ordering::Acquire) == 0)
+                .is_some_and(|e| e.activity.busy.load(Ordering::Acquire) == 0)
         };
         let largest = self.peers.values().max_by_key(|ids| ids.len())?;
         largest
@@ -150,13 +165,16 @@ impl Tracker {
         }
         inner.last += 1;
         let id = inner.last;
-        let busy = Arc::new(AtomicUsize::new(0));
+        let activity = Arc::new(Activity {
+            busy: AtomicUsize::new(0),
+            idle_since: Mutex::new(Instant::now()),
+        });
         let evict = Arc::new(Notify::new());
         inner.entries.insert(
             id,
             Entry {
                 peer,
-                busy: busy.clone(),
+                activity: activity.clone(),
                 evict: evict.clone(),
             },
         );
@@ -165,8 +183,7 @@ impl Tracker {
             slot: Slot {
                 id,
                 tracker: self.clone(),
-                busy,
-                idle_since: Arc::new(Mutex::new(Instant::now())),
+                activity,
                 evict,
             },
             evicted,
@@ -189,9 +206,7 @@ impl Tracker {
 pub struct Slot {
     id: u64,
     tracker: Arc<Tracker>,
-    busy: Arc<AtomicUsize>,
-    /// When the last request ended (the connection's start before any).
-    idle_since: Arc<Mutex<Instant>>,
+    activity: Arc<Activity>,
     evict: Arc<Notify>,
 }
 
@@ -203,11 +218,8 @@ impl Slot {
 
     /// Marks a request as being answered until the returned guard drops.
     pub fn busy(&self) -> BusyGuard {
-        self.busy.fetch_add(1, Ordering::AcqRel);
-        BusyGuard {
-            busy: self.busy.clone(),
-            idle_since: self.idle_since.clone(),
-        }
+        self.activity.busy.fetch_add(1, Ordering::AcqRel);
+        BusyGuard(self.activity.clone())
     }
 
     /// Completes once the connection has had no request in flight for `idle`, counted from
@@ -216,8 +228,8 @@ impl Slot {
     /// HTTP/2 connection, which hyper keeps open for as long as the client does.
     pub async fn idle_for(&self, idle: Duration) {
         loop {
-            let wait = if self.busy.load(Ordering::Acquire) == 0 {
-                let since = *self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+            let wait = if self.activity.busy.load(Ordering::Acquire) == 0 {
+                let since = *self.activity.idle_since();
                 match idle.checked_sub(since.elapsed()) {
                     Some(left) if !left.is_zero() => left,
                     _ => return,
@@ -239,16 +251,13 @@ impl Drop for Slot {
 
 /// A request in progress on a connection; see [`Slot::busy`].
 #[derive(Debug)]
-pub struct BusyGuard {
-    busy: Arc<AtomicUsize>,
-    idle_since: Arc<Mutex<Instant>>,
-}
+pub struct BusyGuard(Arc<Activity>);
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         // Stamp before the count drops, so an idle check never sees zero with an old stamp.
-        *self.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-        self.busy.fetch_sub(1, Ordering::AcqRel);
+        *self.0.idle_since() = Instant::now();
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -37,8 +37,7 @@ use crate::report::{Detail, Failure, FailureClass, Phase, StepLog};
 /// crypto/tls does): the server picks what it prefers anyway, and a probe gains nothing from
 /// AES-256/SHA-384 but its cost. Key exchange: X25519, then P-256 and P-384 (RFC 8446 section
 /// 4.2.7), the groups blackbox_exporter built with Go before 1.24 offers; the post-quantum hybrid
-/// X25519MLKEM768, which the provider would put first, is not offered, so a probe costs one
-/// X25519 exchange (aws-lc's is about half the CPU of ring's, the provider used before).
+/// X25519MLKEM768 is not offered, so a probe costs one X25519 exchange and no ML-KEM key pair.
 fn provider() -> &'static Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER.get_or_init(|| {
