@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin handshake_exporter --example tls_peer --example timing_probe
 mkdir -p target/bench
-for helper in peer connect_limit delay_line; do
+for helper in peer connect_limit delay_line endless_peer; do
   gcc -O2 -Wall -pthread "bench/$helper.c" -o "target/bench/$helper"
 done
 for helper in tls_peer timing_probe; do

@@ -5,11 +5,12 @@
 #
 # Inputs (environment): OUT, HELPERS (compiled peer, tls_peer and connect_limit), OURS and BB (exporter
 # binaries; OURS empty when it cannot serve), CFG (modules for both), CERT and KEY (the TLS
-# peer's), ROUNDS, SECONDS_PER_ROUND, CONNS, STARTUP_RUNS, SCALE_N.
+# peer's), ROUNDS, SECONDS_PER_ROUND, CONNS, STARTUP_RUNS, SCALE_N, HOSTILE_N, ROWS (the row
+# groups to run, in order: loopback startup scale hostile).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-TCP_PEER=127.0.0.1:19001 TLS_PEER=127.0.0.1:19003 SILENT=203.0.113.2:9
+TCP_PEER=127.0.0.1:19001 TLS_PEER=127.0.0.1:19003 SILENT=203.0.113.2:9 ENDLESS=127.0.0.1:19005
 declare -A PORT=([ours]=19100 [blackbox]=19115)
 EXPORTERS=(blackbox)
 [ -n "$OURS" ] && EXPORTERS=(ours blackbox)
@@ -186,8 +187,38 @@ scale_rows() {
   done
 }
 
+# Endless-line probes (module expect_ok, `expect: "^OK"`, against bench/endless_peer.c): one
+# probe, then HOSTILE_N at once, each on a fresh exporter; the peak RSS (VmHWM) of each, and how
+# many answers came within 5 s with probe_success 0 (and, for ours, class expect_mismatch).
+hostile_rows() {
+  local who n line expect
+  "$HELPERS/endless_peer" 127.0.0.1 19005 &
+  PIDS+=($!)
+  sleep 0.2
+  for who in "${EXPORTERS[@]}"; do
+    expect=""
+    [ "$who" = ours ] && expect=expect_mismatch
+    for n in 1 "$HOSTILE_N"; do
+      start_exporter "$who" || continue
+      line=$(python3 load8k.py --port "${PORT[$who]}" --module expect_ok --target "$ENDLESS" \
+        --count "$n" --rate 0 --deadline 0 --slack 5 --expect-class "$expect" | grep '^LOAD')
+      if [ "$n" = 1 ]; then
+        record hostile1_rss_mb "$who" "$(rss_mb "$STARTED_PID" VmHWM)"
+      else
+        record hostile_rss_mb "$who" "$(rss_mb "$STARTED_PID" VmHWM)"
+        for k in sent good http_error; do record "hostile_$k" "$who" "$(field "$line" "$k")"; done
+      fi
+      say "endless lines x$n $who: $line peak_rss=$(rss_mb "$STARTED_PID" VmHWM) MB"
+      stop "$STARTED_PID"
+    done
+  done
+}
+
 ulimit -n "$(ulimit -Hn)"
 peers
-loopback_rows
-startup_rows
-scale_rows
+for group in $ROWS; do
+  case $group in
+    loopback | startup | scale | hostile) "${group}_rows" ;;
+    *) echo "unknown row group $group (BENCH_ROWS takes loopback startup scale hostile)" >&2; exit 2 ;;
+  esac
+done

@@ -122,6 +122,16 @@ def rows(d):
                 "no prober_error, no HTTP error", cells[0], cells[1], "",
                 "all 8,000, all in flight at once",
                 verdict(None if good is None else good == want == peak == 8000)))
+    ours, bb = both("hostile1_rss_mb")
+    out.append(("one endless-line probe: peak RSS", fmt(ours, " MB"), fmt(bb, " MB"),
+                fmt(ratio(ours, bb), "x"), "", ""))
+    # The hostile row's target is relative to this run's silent-probe figure.
+    ours, bb = both("hostile_rss_mb")
+    silent = med(d, "scale_rss_mb", "ours")
+    within = None if ours is None or silent is None else ours <= 2 * silent
+    out.append((f"{count(med(d, 'hostile_sent', 'ours'))} endless-line probes at once: peak RSS",
+                fmt(ours, " MB"), fmt(bb, " MB"), fmt(ratio(ours, bb), "x"),
+                f"≤ 2x the 8,000 silent probes' ({fmt(silent, ' MB')})", verdict(within)))
     limit_row("start to first answered /probe", "startup_ms", 50, " ms")
     return out
 

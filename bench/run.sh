@@ -8,13 +8,16 @@
 # BENCH_CONNECTIONS (4, wrk connections), BENCH_STARTUP_RUNS (7),
 # BENCH_SCALE_N (8000), BENCH_OURS_BIN (the binary to measure, default the release build),
 # BENCH_UPDATE_DOC (1; 0 leaves docs/performance.md alone), BENCH_TIMING (1; 0 skips
-# bench/timing.sh, the phase latencies under load, whose own knobs it documents).
+# bench/timing.sh, the phase latencies under load, whose own knobs it documents),
+# BENCH_HOSTILE_N (200, endless-line probes at once), BENCH_ROWS (the row groups to run:
+# "loopback startup scale hostile"), BENCH_SKIP_BUILD (set: use what bench/build.sh built before).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 export ROUNDS=${BENCH_ROUNDS:-5} SECONDS_PER_ROUND=${BENCH_SECONDS:-5} CONNS=${BENCH_CONNECTIONS:-4}
 export STARTUP_RUNS=${BENCH_STARTUP_RUNS:-7} SCALE_N=${BENCH_SCALE_N:-8000}
+export HOSTILE_N=${BENCH_HOSTILE_N:-200} ROWS=${BENCH_ROWS:-loopback startup scale hostile}
 
 # shellcheck source=bench/common.sh
 . bench/common.sh
@@ -64,6 +67,13 @@ modules:
       tls: true
       tls_config:
         ca_file: $OUT/ca.pem
+  expect_ok:
+    prober: tcp
+    timeout: 4s
+    tcp:
+      preferred_ip_protocol: ip4
+      query_response:
+        - expect: "^OK"
 EOF
 }
 
@@ -104,7 +114,7 @@ describe_machine() {
 }
 
 install_tools
-build
+[ -n "${BENCH_SKIP_BUILD:-}" ] || build
 OUT=$(mktemp -d /tmp/hxbench.XXXXXX)
 trap 'teardown' EXIT
 trap 'exit 130' INT TERM

@@ -12,7 +12,16 @@ use crate::report::ProbeReport;
 /// `--history.limit` default: records kept per ring.
 pub const DEFAULT_LIMIT: usize = 100;
 
+/// Longest target a record keeps, in bytes; a longer one (no host name is: DNS names stop at
+/// 253 characters, RFC 1035 section 2.3.4) is kept cut, ending with `…`.
+pub const TARGET_LIMIT_BYTES: usize = 1024;
+
 /// One probe as the status page shows it.
+///
+/// Bounded whatever the target sends: the module name is one of the config's, the target is
+/// cut to [`TARGET_LIMIT_BYTES`], and the report's step log keeps at most
+/// [`crate::report::LOG_LIMIT_BYTES`] plus two entries (see [`crate::report::StepLog`]); its
+/// other facts are the metrics the probe returned.
 #[derive(Debug)]
 pub struct Record {
     /// Sequence number, from 1, unique for the process's life (the `id` of `/logs?id=`).
@@ -21,7 +30,7 @@ pub struct Record {
     pub time: SystemTime,
     /// The module name as requested.
     pub module_name: String,
-    /// The target as requested (`HOST:PORT`).
+    /// The target as requested (`HOST:PORT`), cut to [`TARGET_LIMIT_BYTES`].
     pub target: String,
     /// The module's settings the probe ran with (the configuration of that moment).
     pub module: Arc<Module>,
@@ -87,7 +96,7 @@ impl History {
             id,
             time: SystemTime::now(),
             module_name: module_name.to_string(),
-            target: target.to_string(),
+            target: kept_target(target),
             module,
             report,
         });
@@ -135,6 +144,19 @@ impl History {
             (f, s) => f.or(s),
         }
     }
+}
+
+/// `target` as a record keeps it: whole up to [`TARGET_LIMIT_BYTES`], else its beginning (at a
+/// character boundary) and `…`.
+fn kept_target(target: &str) -> String {
+    if target.len() <= TARGET_LIMIT_BYTES {
+        return target.to_string();
+    }
+    let mut end = TARGET_LIMIT_BYTES;
+    while !target.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &target[..end])
 }
 
 /// The newest record of `ring` matching `pred`.
@@ -185,6 +207,24 @@ mod tests {
         history.push("m", "other:1", module(), report(true));
         assert_eq!(history.latest("t:1", "m").unwrap().id, newest);
         assert!(history.latest("t:1", "x").is_none());
+    }
+
+    #[test]
+    fn a_long_target_is_kept_cut() {
+        let history = History::new(1);
+        let target = format!("{}:1", "é".repeat(40_000));
+        let id = history.push("m", &target, module(), report(true));
+        let kept = &history.get(id).unwrap().target;
+        assert!(
+            kept.len() <= TARGET_LIMIT_BYTES + '…'.len_utf8(),
+            "{}",
+            kept.len()
+        );
+        assert!(kept.ends_with('…') && target.starts_with(kept.trim_end_matches('…')));
+        assert!(
+            history.latest(&target, "m").is_none(),
+            "a cut target is not the target"
+        );
     }
 
     #[test]

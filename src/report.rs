@@ -5,12 +5,14 @@
 //! (`docs/metrics.md`), so dashboards, alert rules and Alertmanager routes match on them.
 
 mod detail;
+mod steplog;
 
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-pub use detail::{Detail, Errno, Rcode, TlsAlert};
+pub use detail::{Detail, Errno, Limit, Rcode, TlsAlert};
+pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
 
 /// One step of a probe, in the order the orchestrator walks them.
 ///
@@ -366,7 +368,7 @@ pub struct AddressResult {
     pub failure: Option<Failure>,
 }
 
-/// One line of the `/probe?debug=true` step log.
+/// One line of the `/probe?debug=true` step log; [`StepLog`] bounds its length and their number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogLine {
     /// Time since the probe started.
@@ -433,48 +435,5 @@ impl ProbeReport {
             .iter()
             .find(|(p, _)| *p == phase)
             .map(|(_, d)| *d)
-    }
-}
-
-/// Collects [`LogLine`]s with their offset from the probe's start.
-#[derive(Debug, Clone)]
-pub struct StepLog {
-    start: std::time::Instant,
-    lines: Vec<LogLine>,
-}
-
-impl StepLog {
-    /// A log whose offsets count from `start`.
-    pub fn new(start: std::time::Instant) -> Self {
-        StepLog {
-            start,
-            lines: Vec::new(),
-        }
-    }
-
-    /// Records `message` at the current offset.
-    pub fn note(&mut self, message: impl Into<String>) {
-        self.lines.push(LogLine {
-            offset: self.start.elapsed(),
-            message: message.into(),
-        });
-    }
-
-    /// Records `message` at the offset of `at`, a moment already past.
-    pub fn note_at(&mut self, at: std::time::Instant, message: impl Into<String>) {
-        self.lines.push(LogLine {
-            offset: at.saturating_duration_since(self.start),
-            message: message.into(),
-        });
-    }
-
-    /// The lines recorded so far, to append lines of a sub-step.
-    pub fn lines_mut(&mut self) -> &mut Vec<LogLine> {
-        &mut self.lines
-    }
-
-    /// The lines recorded so far.
-    pub fn into_lines(self) -> Vec<LogLine> {
-        self.lines
     }
 }

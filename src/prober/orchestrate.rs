@@ -65,7 +65,9 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     report.phases.insert(0, (Phase::Resolve, resolve_time));
     report.timeout = req.timeout;
     report.duration = start.elapsed();
-    log.lines_mut().append(&mut report.log);
+    // Chronological before the budget applies, so the cut falls at one moment of the probe.
+    report.log.sort_by_key(|l| l.offset);
+    log.append(std::mem::take(&mut report.log));
     match &report.failure {
         None => log.note("probe succeeded"),
         Some(f) => log.note(format!("probe failed: {f}")),
@@ -173,7 +175,7 @@ async fn one_address(
     start: Instant,
     deadline: Instant,
 ) -> ProbeReport {
-    let mut log = StepLog::new(start.into_std());
+    let mut log = StepLog::part(start.into_std());
     let mut report = ProbeReport {
         ip_addr: Some(ip),
         failed_due_to_regex: Some(false),

@@ -17,10 +17,16 @@ use super::errno::classify_stream;
 use super::tls;
 use super::within;
 use crate::config::{QueryResponse, TlsConfig};
-use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts};
+use crate::report::{Failure, FailureClass, Limit, Phase, StepLog, TlsFacts};
 
-/// Longest line read while waiting for a match, as Go's bufio.Scanner default (64 KiB).
-const MAX_LINE_BYTES: u64 = 64 * 1024;
+/// Longest line an `expect` step reads, its newline included: Go's `bufio.MaxScanTokenSize`
+/// (64 KiB), where blackbox_exporter's line scanner stops with "token too long". A longer line
+/// fails the step (`expect_mismatch`, detail `line_too_long`); it is never matched in pieces.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Bytes of a line the step log shows (the log cuts every entry anyway; this spares escaping
+/// a whole 64 KiB line to throw most of it away).
+const SHOWN_LINE_BYTES: usize = 256;
 
 /// An open connection, plain or TLS.
 #[derive(Debug)]
@@ -52,7 +58,9 @@ pub struct QueryOutcome {
 ///
 /// Returns `Ok(())` when every step passed. Errors, all phase `query` except a failed STARTTLS
 /// handshake (phase `tls`): `expect_mismatch` when the peer sent lines but none matched before
-/// EOF or sent other bytes than `expect_bytes`, `eof` when it closed without a line (both set
+/// EOF or sent other bytes than `expect_bytes`, `expect_mismatch` with detail `line_too_long`
+/// when a line is longer than [`MAX_LINE_BYTES`] (as blackbox_exporter, without setting
+/// `failed_due_to_regex`), `eof` when it closed without a line (both set
 /// `outcome.failed_due_to_regex` for an `expect` step) or before the expected bytes were all
 /// there, `reset` on RST, `timeout` at the deadline (phase `tls` when it falls during STARTTLS),
 /// `prober_error` for a `starttls` step on a connection that is already TLS. `outcome` keeps
@@ -172,7 +180,8 @@ async fn write_line(conn: &mut Conn, line: String) -> Result<(), Failure> {
         .map_err(|e| classify_stream(Phase::Query, &e))
 }
 
-/// Reads lines (without `\n` / `\r\n`, as Go's ScanLines) until one matches `re`.
+/// Reads lines (without `\n` / `\r\n`, as Go's ScanLines) until one matches `re`. It holds
+/// one line at a time, at most [`MAX_LINE_BYTES`].
 async fn read_until_match(
     reader: &mut BufReader<Conn>,
     re: &regex::Regex,
@@ -184,7 +193,7 @@ async fn read_until_match(
     loop {
         let mut buf = Vec::new();
         let n = (&mut *reader)
-            .take(MAX_LINE_BYTES)
+            .take(MAX_LINE_BYTES as u64)
             .read_until(b'\n', &mut buf)
             .await
             .map_err(|e| classify_stream(Phase::Query, &e))?;
@@ -202,6 +211,17 @@ async fn read_until_match(
             return Err(mismatch(outcome));
         }
         lines_seen += 1;
+        if n == MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+            log.note(format!(
+                "step {step}: line {lines_seen} is longer than {MAX_LINE_BYTES} bytes, the line limit; it begins {}",
+                shown(&buf)
+            ));
+            return Err(Failure::new(
+                Phase::Query,
+                FailureClass::ExpectMismatch,
+                Limit::LineTooLong,
+            ));
+        }
         if buf.last() == Some(&b'\n') {
             buf.pop();
             if buf.last() == Some(&b'\r') {
@@ -210,11 +230,22 @@ async fn read_until_match(
         }
         let line = String::from_utf8_lossy(&buf).into_owned();
         if re.is_match(&line) {
-            log.note(format!("step {step}: {line:?} matched {:?}", re.as_str()));
+            let shown = shown(line.as_bytes());
+            log.note(format!("step {step}: {shown} matched {:?}", re.as_str()));
             return Ok(line);
         }
-        log.note(format!("step {step}: read {line:?}"));
+        log.note(format!("step {step}: read {}", shown(&buf)));
     }
+}
+
+/// `line` quoted and escaped for the step log: whole up to [`SHOWN_LINE_BYTES`], else its
+/// beginning and its length.
+fn shown(line: &[u8]) -> String {
+    if line.len() <= SHOWN_LINE_BYTES {
+        return format!("{:?}", String::from_utf8_lossy(line));
+    }
+    let head = String::from_utf8_lossy(&line[..SHOWN_LINE_BYTES]);
+    format!("{head:?}… ({} bytes)", line.len())
 }
 
 /// Reads `expected.len()` bytes and compares them with `expected` (blackbox_exporter 0.28's

@@ -1,6 +1,7 @@
 //! The `detail` label of `probe_failure_info`: one closed set of machine tokens. Each token is an
-//! errno name (errno(3)), a TLS alert name (RFC 8446 section 6, IANA "TLS Alerts" registry) or a
-//! DNS response code mnemonic (RFC 1035 section 4.1.1, RFC 6895), and `Display` prints exactly
+//! errno name (errno(3)), a TLS alert name (RFC 8446 section 6, IANA "TLS Alerts" registry), a
+//! DNS response code mnemonic (RFC 1035 section 4.1.1, RFC 6895) or the name of an exporter
+//! bound the peer broke (`line_too_long`), and `Display` prints exactly
 //! the label value. docs/metrics.md lists every value; a unit test holds the two together.
 
 use std::fmt;
@@ -164,6 +165,17 @@ label_enum! {
     }
 }
 
+label_enum! {
+    /// A bound of the exporter's own that the peer's data broke; the exporter stops there
+    /// rather than hold more.
+    Limit {
+        /// With class `expect_mismatch`: an `expect` step read a line longer than the line
+        /// limit (64 KiB with its newline, Go's `bufio.MaxScanTokenSize`, where
+        /// blackbox_exporter's scanner stops too). It is never matched in pieces.
+        LineTooLong => "line_too_long",
+    }
+}
+
 /// The evidence behind a failure: the `detail` label. `Display` prints the label value, empty
 /// for [`Detail::None`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -177,6 +189,8 @@ pub enum Detail {
     TlsAlert(TlsAlert),
     /// The resolver's response code.
     Rcode(Rcode),
+    /// The exporter's own bound the peer broke.
+    Limit(Limit),
 }
 
 impl Detail {
@@ -186,13 +200,14 @@ impl Detail {
             .map_or(Detail::None, Detail::Errno)
     }
 
-    /// The label value: an errno name, an alert name, an rcode mnemonic, or `""`.
+    /// The label value: an errno name, an alert name, an rcode mnemonic, a limit, or `""`.
     pub fn as_str(self) -> &'static str {
         match self {
             Detail::None => "",
             Detail::Errno(e) => e.as_str(),
             Detail::TlsAlert(a) => a.as_str(),
             Detail::Rcode(r) => r.as_str(),
+            Detail::Limit(l) => l.as_str(),
         }
     }
 
@@ -201,12 +216,13 @@ impl Detail {
         self == Detail::None
     }
 
-    /// Every label value but the empty one: errno names, then alert names, then rcodes.
+    /// Every label value but the empty one: errno names, alert names, rcodes, then limits.
     pub fn all_values() -> impl Iterator<Item = &'static str> {
         let errnos = Errno::ALL.iter().map(|e| e.as_str());
         let alerts = TlsAlert::ALL.iter().map(|a| a.as_str());
         let rcodes = Rcode::ALL.iter().map(|r| r.as_str());
-        errnos.chain(alerts).chain(rcodes)
+        let limits = Limit::ALL.iter().map(|l| l.as_str());
+        errnos.chain(alerts).chain(rcodes).chain(limits)
     }
 }
 
@@ -231,6 +247,12 @@ impl From<TlsAlert> for Detail {
 impl From<Rcode> for Detail {
     fn from(r: Rcode) -> Detail {
         Detail::Rcode(r)
+    }
+}
+
+impl From<Limit> for Detail {
+    fn from(l: Limit) -> Detail {
+        Detail::Limit(l)
     }
 }
 

@@ -140,6 +140,12 @@ impl<'a> Exporter<'a> {
         Metrics::parse(&body)
     }
 
+    /// The exporter's process id (`ip netns exec` runs it in place, so the child is the
+    /// exporter itself), e.g. to read its `/proc/PID/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The exporter's output so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

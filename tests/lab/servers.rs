@@ -36,6 +36,9 @@ pub enum Peer {
     /// Reads the ClientHello record and answers with a ServerHello for TLS 1.0 (0x0301) and
     /// TLS_RSA_WITH_AES_128_CBC_SHA (RFC 2246 §7.4.1.3).
     Tls10ServerHello,
+    /// Sends `first`, then `repeat` over and over until the client goes away (a hostile
+    /// stream); with `repeat` empty, drains after `first`.
+    Stream { first: Vec<u8>, repeat: Vec<u8> },
 }
 
 /// The `query_response` steps of a module that talks to [`Peer::Smtp`] through STARTTLS, as
@@ -127,6 +130,13 @@ fn handle(mut stream: TcpStream, peer: Peer) {
         }
         Peer::Smtp(config) => smtp(stream, config),
         Peer::Tls10ServerHello => tls10_server_hello(stream),
+        Peer::Stream { first, repeat } => {
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
+            if stream.write_all(&first).is_ok() && repeat.is_empty() {
+                drain(&mut stream);
+            }
+            while !repeat.is_empty() && stream.write_all(&repeat).is_ok() {}
+        }
     }
 }
 
