@@ -19,6 +19,10 @@
 FROM rust:1-bookworm AS builder
 ARG REVISION=unknown
 WORKDIR /src
+# libssl-dev and pkg-config: the OpenSSL the `legacy-tls` feature links (TLS 1.0/1.1 modules).
+RUN apt-get update -q \
+    && apt-get install -y -q --no-install-recommends libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
@@ -27,7 +31,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0755 target/release/handshake_exporter /out/handshake_exporter \
     && strip /out/handshake_exporter
 
-# ---- run: glibc, libgcc and CA certificates only (no shell, no package manager)
+# ---- run: glibc, libgcc, libssl3 and CA certificates only (no shell, no package manager)
 FROM gcr.io/distroless/cc-debian12:nonroot
 ARG REVISION=unknown
 ARG VERSION=0.1.0

@@ -77,6 +77,18 @@ pub enum ConfigWarning {
         /// The file name.
         origin: String,
     },
+    /// A module asks for the OpenSSL stack (`stack: openssl`, or TLS 1.0/1.1 as a version
+    /// bound) in a build without the `legacy-tls` cargo feature: it is probed with rustls.
+    #[error(
+        "tcp module {} needs the OpenSSL TLS stack (TLS 1.0/1.1, RSA key exchange, CBC suites), \
+         which this build lacks (cargo feature `legacy-tls`): it is probed with rustls, TLS 1.2 \
+         and 1.3 only",
+        error::one_line(.module)
+    )]
+    TlsStackMissing {
+        /// The module name.
+        module: String,
+    },
 }
 
 /// One `prober: tcp` module.
@@ -224,9 +236,54 @@ pub struct TlsConfig {
     pub insecure_skip_verify: bool,
     /// The versions the module allows.
     pub versions: VersionRange,
+    /// The TLS library asked for with our own key `stack`; `None` when unset (see
+    /// [`TlsConfig::stack`] for the one that is used).
+    pub stack: Option<TlsStack>,
     /// The TLS client built from these settings on the first probe and reused by the next
     /// (not configuration: a fresh, empty cache for each loaded module; equal to any other).
     pub client_cache: crate::prober::tls::ClientCache,
+    /// The OpenSSL context of a module on that stack, likewise built on its first probe.
+    pub openssl_cache: crate::prober::tls::OpensslCache,
+}
+
+/// The TLS library a module's handshakes go through (`tls_config.stack`, a key of ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsStack {
+    /// rustls (`rustls`): TLS 1.2 with ECDHE and AEAD suites, and TLS 1.3. The default.
+    Rustls,
+    /// The system's OpenSSL (`openssl`), at security level 0: also TLS 1.0 and 1.1, RSA key
+    /// exchange and CBC suites, for devices that speak nothing newer.
+    OpenSsl,
+}
+
+impl TlsStack {
+    /// The config spelling: `rustls` or `openssl`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsStack::Rustls => "rustls",
+            TlsStack::OpenSsl => "openssl",
+        }
+    }
+}
+
+impl std::fmt::Display for TlsStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TlsConfig {
+    /// The stack the module's handshakes use: `stack` when set, else OpenSSL when
+    /// `min_version` or `max_version` is `TLS10` or `TLS11` (versions rustls does not speak),
+    /// else rustls.
+    pub fn stack(&self) -> TlsStack {
+        let legacy = |v: Option<TlsVersion>| v.is_some_and(|v| v < TlsVersion::Tls12);
+        match self.stack {
+            Some(stack) => stack,
+            None if legacy(self.versions.min()) || legacy(self.versions.max()) => TlsStack::OpenSsl,
+            None => TlsStack::Rustls,
+        }
+    }
 }
 
 /// The client certificate of a `tls_config` and its key (`cert_file` or `cert`, with `key_file`
@@ -406,6 +463,15 @@ impl Config {
             if let Some(module) = modules.get_mut(&name) {
                 module.restrictions = Some(restrictions);
             }
+        }
+        if !cfg!(feature = "legacy-tls") {
+            let legacy = modules
+                .iter()
+                .filter(|(_, m)| m.tcp.tls_config.stack() == TlsStack::OpenSsl)
+                .map(|(name, _)| ConfigWarning::TlsStackMissing {
+                    module: name.clone(),
+                });
+            warnings.extend(legacy);
         }
         if modules.is_empty() {
             warnings.push(ConfigWarning::NoTcpModule {

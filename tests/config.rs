@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use handshake_exporter::config::{
     format_duration, parse_duration, translate_go_regex, AddressRule, Config, ConfigWarning,
-    IpProtocol, PathTrace, Pem, TlsVersion, VersionRange,
+    IpProtocol, PathTrace, Pem, TlsStack, TlsVersion, VersionRange,
 };
 
 fn load(file: &str) -> Config {
@@ -448,5 +448,34 @@ fn blackbox_028_keys_load() {
     assert_eq!(
         config.skipped.get("http_2xx").map(String::as_str),
         Some("http")
+    );
+}
+
+/// The stack follows `tls_config.stack`, else the version bounds: TLS 1.0/1.1 in either is
+/// OpenSSL, anything else rustls. The key is shown in the effective module when it was set.
+#[test]
+fn tls_stack_from_the_key_or_the_versions() {
+    let text = "modules:\n\
+        \x20 plain:\n    prober: tcp\n    tcp:\n      tls: true\n\
+        \x20 min10:\n    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        min_version: TLS10\n\
+        \x20 max11:\n    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        max_version: TLS11\n\
+        \x20 keyed:\n    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        stack: openssl\n\
+        \x20 forced:\n    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        min_version: TLS10\n        stack: rustls\n";
+    let config = Config::from_yaml_str(text, "inline.yml").expect("loads");
+    let stack = |name: &str| config.modules[name].tcp.tls_config.stack();
+    assert_eq!(stack("plain"), TlsStack::Rustls);
+    assert_eq!(stack("min10"), TlsStack::OpenSsl);
+    assert_eq!(stack("max11"), TlsStack::OpenSsl);
+    assert_eq!(stack("keyed"), TlsStack::OpenSsl);
+    assert_eq!(stack("forced"), TlsStack::Rustls);
+    assert!(config.modules["keyed"].to_yaml().contains("stack: openssl"));
+    assert!(!config.modules["min10"].to_yaml().contains("stack:"));
+    // A build with the OpenSSL stack has nothing to warn about; one without names each module.
+    let warned: Vec<String> = config.warnings.iter().map(|w| w.to_string()).collect();
+    let expected = if cfg!(feature = "legacy-tls") { 0 } else { 3 };
+    assert_eq!(
+        warned.iter().filter(|w| w.contains("legacy-tls")).count(),
+        expected,
+        "{warned:?}"
     );
 }

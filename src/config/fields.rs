@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{
     re2, AddressRule, ClientCert, ExpectLabel, IpProtocol, PathTrace, Pem, QueryResponse,
-    TlsConfig, TlsVersion, VersionRange,
+    TlsConfig, TlsStack, TlsVersion, VersionRange,
 };
 
 /// Highest `path_trace.max_hops`: 64 covers the longest Internet paths seen in practice
@@ -192,6 +192,22 @@ impl<'de> Deserialize<'de> for TlsVersion {
     }
 }
 
+impl<'de> Deserialize<'de> for TlsStack {
+    /// `rustls` or `openssl`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new(
+            "`rustls` or `openssl`",
+            |text| match text {
+                "rustls" => Ok(TlsStack::Rustls),
+                "openssl" => Ok(TlsStack::OpenSsl),
+                other => Err(format!(
+                    "unknown TLS stack `{other}`, expected `rustls` or `openssl`"
+                )),
+            },
+        ))
+    }
+}
+
 // ---- QueryResponse
 
 /// A `query_response` step as written.
@@ -290,6 +306,8 @@ struct RawTls {
     min_version: Option<TlsVersion>,
     #[serde(default)]
     max_version: Option<TlsVersion>,
+    #[serde(default)]
+    stack: Option<TlsStack>,
 }
 
 impl<'de> Deserialize<'de> for TlsConfig {
@@ -362,6 +380,14 @@ impl<'de> Visitor<'de> for TlsVisitor {
         };
         let versions =
             VersionRange::new(raw.min_version, raw.max_version).map_err(de::Error::custom)?;
+        if let (Some(TlsStack::Rustls), Some(max)) = (raw.stack, raw.max_version) {
+            if max < TlsVersion::Tls12 {
+                return Err(de::Error::custom(format!(
+                    "`max_version` {} needs `stack: openssl`: rustls speaks TLS 1.2 and 1.3 only",
+                    max.config_name()
+                )));
+            }
+        }
         Ok(TlsConfig {
             ca_file: raw.ca_file,
             ca: ca.and_then(|(_, pem)| match pem {
@@ -372,7 +398,9 @@ impl<'de> Visitor<'de> for TlsVisitor {
             server_name: raw.server_name,
             insecure_skip_verify: raw.insecure_skip_verify,
             versions,
+            stack: raw.stack,
             client_cache: Default::default(),
+            openssl_cache: Default::default(),
         })
     }
 }

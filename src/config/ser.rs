@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::{duration, AddressRule, IpProtocol, Pem, TlsConfig, TlsVersion};
+use super::{duration, AddressRule, IpProtocol, Pem, TlsConfig, TlsStack, TlsVersion};
 
 /// A timeout as a Prometheus duration string (`5s`, `1m30s`).
 pub(super) fn timeout<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -65,6 +65,8 @@ struct TlsKeys<'a> {
     min_version: Option<TlsVersion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_version: Option<TlsVersion>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stack: Option<TlsStack>,
 }
 
 impl Serialize for TlsConfig {
@@ -89,6 +91,7 @@ impl Serialize for TlsConfig {
             insecure_skip_verify: self.insecure_skip_verify,
             min_version: self.versions.min(),
             max_version: self.versions.max(),
+            stack: self.stack,
         }
         .serialize(s)
     }
@@ -99,6 +102,13 @@ fn pem_file(pem: &Pem) -> Option<&Path> {
     match pem {
         Pem::File(path) => Some(path),
         Pem::Inline(_) => None,
+    }
+}
+
+impl Serialize for TlsStack {
+    /// `rustls` or `openssl`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
-use super::{connect, query, resolve, tls, trace, within, ProbeRequest};
+use super::{connect, query, resolve, trace, within, ProbeRequest};
 use crate::config::AddressRule;
 use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
 
@@ -216,10 +216,10 @@ async fn walk(
         let facts = report.tls.insert(TlsFacts::default());
         // Phase futures are boxed, here and below: a probe waiting in one phase then holds
         // only that phase's state, not the largest phase's (thousands wait at once).
-        let handshake = tls::handshake(connected.stream, &tcp.tls_config, host, facts, log);
+        let handshake = query::Conn::handshake(connected.stream, &tcp.tls_config, host, facts, log);
         let shaken = Box::pin(within(deadline, Phase::Tls, handshake)).await;
         report.phases.push((Phase::Tls, t.elapsed()));
-        query::Conn::Tls(tls::Session::new(shaken?))
+        shaken?
     } else {
         query::Conn::Plain(connected.stream)
     };

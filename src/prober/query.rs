@@ -35,6 +35,33 @@ pub enum Conn {
     Plain(TcpStream),
     /// TLS over TCP (direct or after STARTTLS); dropping it sends close_notify.
     Tls(tls::Session),
+    /// TLS through OpenSSL (`tls_config.stack: openssl`); dropping it sends close_notify.
+    #[cfg(feature = "legacy-tls")]
+    Legacy(tls::legacy::Session),
+}
+
+impl Conn {
+    /// The TLS handshake over `stream` on the module's stack ([`TlsConfig::stack`]): rustls
+    /// ([`tls::handshake`]) or OpenSSL (`tls::legacy::handshake`), same facts and classes.
+    /// The step log names the stack.
+    pub async fn handshake(
+        stream: TcpStream,
+        cfg: &TlsConfig,
+        host: &str,
+        facts: &mut TlsFacts,
+        log: &mut StepLog,
+    ) -> Result<Conn, Failure> {
+        #[cfg(feature = "legacy-tls")]
+        if cfg.stack() == crate::config::TlsStack::OpenSsl {
+            log.note("tls: stack openssl");
+            return tls::legacy::handshake(stream, cfg, host, facts, log)
+                .await
+                .map(Conn::Legacy);
+        }
+        log.note("tls: stack rustls");
+        let shaken = tls::handshake(stream, cfg, host, facts, log).await?;
+        Ok(Conn::Tls(tls::Session::new(shaken)))
+    }
 }
 
 /// What the dialogue produced besides success or failure.
@@ -149,10 +176,10 @@ impl Dialogue<'_> {
         log.note("starting TLS (STARTTLS)");
         let began = Instant::now();
         let facts = outcome.tls.insert(TlsFacts::default());
-        let handshake = tls::handshake(tcp, self.tls_cfg, self.host, facts, log);
+        let handshake = Conn::handshake(tcp, self.tls_cfg, self.host, facts, log);
         let shaken = within(self.deadline, Phase::Tls, handshake).await;
         outcome.phases.push((Phase::Tls, began.elapsed()));
-        Ok(BufReader::new(Conn::Tls(tls::Session::new(shaken?))))
+        Ok(BufReader::new(shaken?))
     }
 }
 
@@ -299,6 +326,8 @@ impl AsyncRead for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+            #[cfg(feature = "legacy-tls")]
+            Conn::Legacy(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -312,6 +341,8 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+            #[cfg(feature = "legacy-tls")]
+            Conn::Legacy(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -319,6 +350,8 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_flush(cx),
             Conn::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+            #[cfg(feature = "legacy-tls")]
+            Conn::Legacy(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -326,6 +359,8 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+            #[cfg(feature = "legacy-tls")]
+            Conn::Legacy(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

@@ -9,6 +9,8 @@
 mod cert_info;
 mod classify;
 mod dn;
+#[cfg(feature = "legacy-tls")]
+pub mod legacy;
 mod pinned;
 mod settings;
 mod verdicts;
@@ -30,6 +32,14 @@ use crate::config::TlsConfig;
 use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts, TlsVersion};
 
 pub use settings::{preload_system_roots, ClientCache};
+
+/// A module's OpenSSL context, built on its first probe through OpenSSL (nothing in a build
+/// without the `legacy-tls` feature).
+#[cfg(feature = "legacy-tls")]
+pub type OpensslCache = legacy::ContextCache;
+/// A module's OpenSSL context: nothing in a build without the `legacy-tls` feature.
+#[cfg(not(feature = "legacy-tls"))]
+pub type OpensslCache = ();
 
 use verifier::{with_record, HandshakeRecord};
 
@@ -72,14 +82,7 @@ pub async fn handshake(
     .await;
     facts.chain = record.take_chain();
     facts.verified_chain_expiry = record.verified_chain_expiry();
-    for (i, cert) in facts.chain.iter().enumerate() {
-        log.note(format!(
-            "tls: certificate {i}: subject {:?}, issuer {:?}, expires {}",
-            cert.subject,
-            cert.issuer,
-            cert_info::utc_string(cert.not_after)
-        ));
-    }
+    note_chain(facts, log);
     let tls = shaken?;
     let (_, conn) = tls.get_ref();
     facts.version = conn.protocol_version().and_then(version);
@@ -95,6 +98,18 @@ pub async fn handshake(
     ));
     log.note("tls: handshake complete");
     Ok(tls)
+}
+
+/// Logs each certificate of the presented chain.
+fn note_chain(facts: &TlsFacts, log: &mut StepLog) {
+    for (i, cert) in facts.chain.iter().enumerate() {
+        log.note(format!(
+            "tls: certificate {i}: subject {:?}, issuer {:?}, expires {}",
+            cert.subject,
+            cert.issuer,
+            cert_info::utc_string(cert.not_after)
+        ));
+    }
 }
 
 /// The handshake proper, and in TLS 1.3 the wait for the server's verdict on our client

@@ -100,6 +100,9 @@ fn describe(module: &Module) -> String {
     if module.tcp.query_response.iter().any(|s| s.starttls) {
         parts.push("STARTTLS".into());
     }
+    if module.tcp.tls || module.tcp.query_response.iter().any(|s| s.starttls) {
+        parts.push(format!("TLS stack {}", module.tcp.tls_config.stack()));
+    }
     if !module.tcp.query_response.is_empty() {
         parts.push(format!("{} query steps", module.tcp.query_response.len()));
     }

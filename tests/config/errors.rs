@@ -44,7 +44,7 @@ invalid! {
     unknown_tls_config_key: "invalid-tls-config-key.yml" =>
         "7:9: modules.tls_connect.tcp.tls_config: unknown field `insecure_skip_verfy`, expected \
          one of `ca`, `cert`, `key`, `ca_file`, `cert_file`, `key_file`, `ca_ref`, `cert_ref`, \
-         `key_ref`, `server_name`, `insecure_skip_verify`, `min_version`, `max_version`";
+         `key_ref`, `server_name`, `insecure_skip_verify`, `min_version`, `max_version`, `stack`";
     missing_prober: "invalid-missing-prober.yml" =>
         "5:5: modules.ssh_banner: missing field `prober`";
     module_not_a_map: "invalid-module-not-map.yml" =>
@@ -76,6 +76,12 @@ invalid! {
          a client key needs its certificate";
     tls_min_above_max: "invalid-tls-version-order.yml" =>
         "7:9: modules.tls_modern.tcp.tls_config: `min_version` TLS13 is above `max_version` TLS12";
+    tls_stack_unknown: "invalid-tls-stack.yml" =>
+        "7:16: modules.idrac.tcp.tls_config.stack: unknown TLS stack `gnutls`, expected \
+         `rustls` or `openssl`";
+    tls_stack_rustls_below_tls12: "invalid-tls-stack-version.yml" =>
+        "7:9: modules.idrac.tcp.tls_config: `max_version` TLS11 needs `stack: openssl`: rustls \
+         speaks TLS 1.2 and 1.3 only";
     tls_version_unknown: "invalid-tls-version.yml" =>
         "7:22: modules.tls_modern.tcp.tls_config.min_version: unknown TLS version `TLS1.2`, \
          expected one of `TLS10`, `TLS11`, `TLS12`, `TLS13`";

@@ -130,7 +130,7 @@ pub(crate) struct Client {
 
 /// What tells a file changed without reading it: modification time, size and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
+pub(super) struct FileStamp {
     modified: Option<SystemTime>,
     len: u64,
     inode: u64,
@@ -141,7 +141,7 @@ const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 impl FileStamp {
     /// The stamp of `path` (stat(2), following symlinks); `None` when it cannot be examined.
-    async fn of(path: &Path) -> Option<FileStamp> {
+    pub(super) async fn of(path: &Path) -> Option<FileStamp> {
         use std::os::unix::fs::MetadataExt;
         let meta = tokio::fs::metadata(path).await.ok()?;
         Some(FileStamp {

@@ -1,0 +1,248 @@
+//! The OpenSSL stack against real old-protocol peers: `openssl s_server` speaking only TLS 1.0,
+//! only TLS 1.1, or TLS 1.2 with nothing but RSA key exchange and CBC, in the lab's server
+//! namespace. A valid certificate gives success with the version, cipher and certificate facts;
+//! expired, not yet valid, untrusted, wrong-name and wrong-purpose certificates give the classes
+//! the rustls stack gives (tests/lab_tls.rs); a module capped at TLS 1.1 against a modern server
+//! fails with the alert that server sent.
+
+#[macro_use]
+mod lab;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use lab::modules::{module, tls, IP4};
+use lab::tlsgen::{
+    self, Identity, Leaf, Pki, EXPIRED_NOT_AFTER, FUTURE_NOT_AFTER, VALID_NOT_AFTER,
+};
+use lab::{Exporter, Lab, Peer};
+use sha2::{Digest, Sha256};
+
+/// `openssl s_server` in the lab's server namespace; killed (by its own PID) when dropped.
+struct SServer(Child);
+
+impl SServer {
+    /// Serves `id` on 203.0.113.2:`port` with `args` (protocol and cipher flags); returns once
+    /// it listens. `None` (a skip, a failure under CI=true) without openssl.
+    fn start(lab: &Lab, id: &Identity, port: u16, args: &[&str]) -> Option<SServer> {
+        if !lab::available(&["openssl"], &[]) {
+            return None;
+        }
+        let cert = lab.file(&format!("s_server-{port}.crt"), &id.cert_pem);
+        let key = lab.file(&format!("s_server-{port}.key"), &id.key_pem);
+        let accept = format!("{}:{port}", lab::SERVER4);
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &lab.server, "openssl", "s_server", "-www"])
+            .args(["-accept", &accept, "-cert"])
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .args(args)
+            // s_server quits when its stdin ends: kept open until the child is killed.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("failed to start openssl s_server");
+        let stdout = child.stdout.take().expect("s_server stdout");
+        let ready = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains("ACCEPT"));
+        assert!(ready, "openssl s_server {args:?} did not start listening");
+        Some(SServer(child))
+    }
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Protocol flags of a TLS 1.0-only server with an ECDHE CBC suite (RSA, or ECDSA for the
+/// self-signed leaf).
+const TLS10: &[&str] = &[
+    "-tls1",
+    "-cipher",
+    "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0",
+];
+/// Protocol flags of a TLS 1.1-only server with an ECDHE-RSA CBC suite.
+const TLS11: &[&str] = &["-tls1_1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"];
+/// A TLS 1.2 server with RSA key exchange and CBC only (TLS_RSA_WITH_AES_128_CBC_SHA).
+const RSA_CBC: &[&str] = &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"];
+
+/// Modules: `tls10` (min_version TLS10), `rsa` (stack: openssl, TLS 1.2 allowed), `tls10_query`
+/// (an HTTP exchange after the handshake), `max11` (max_version TLS11), `tls10_client` (with a
+/// client certificate), all trusting the lab CA at `ca` and checking ok.lab.test.
+fn config(ca: &Path, client: Option<(&Path, &Path)>) -> String {
+    let ok = tls(ca, Some("ok.lab.test"));
+    let min10 = "        min_version: TLS10\n";
+    let query = "      query_response:\n        - send: \"GET / HTTP/1.0\\r\\n\"\n        - expect: \"^HTTP/1.0 200\"\n";
+    let mut modules = vec![
+        module("tls10", "3s", &[IP4, &ok, min10]),
+        module("rsa", "3s", &[IP4, &ok, "        stack: openssl\n"]),
+        module("tls10_query", "3s", &[IP4, &ok, min10, query]),
+        module("max11", "3s", &[IP4, &ok, "        max_version: TLS11\n"]),
+    ];
+    if let Some((cert, key)) = client {
+        let files = format!(
+            "        cert_file: {}\n        key_file: {}\n",
+            cert.display(),
+            key.display()
+        );
+        modules.push(module("tls10_client", "3s", &[IP4, &ok, min10, &files]));
+    }
+    lab::modules::config(&modules)
+}
+
+/// A lab CA with RSA keys (as the old devices have), its file, and an exporter trusting it.
+fn setup(lab: &Lab) -> (Pki, Exporter<'_>) {
+    let pki = Pki::named_with("handshake lab CA", &rcgen::PKCS_RSA_SHA256);
+    let ca = pki.write_ca(lab);
+    let exporter = Exporter::start(lab, &config(&ca, None));
+    (pki, exporter)
+}
+
+#[test]
+fn old_protocols_succeed_with_their_facts() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let id = pki.leaf(Leaf::Valid);
+    let fingerprint = format!("{:x}", Sha256::digest(id.chain[0].as_ref()));
+    let cases = [
+        (
+            1010,
+            TLS10,
+            "tls10",
+            "TLS 1.0",
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        ),
+        (
+            1011,
+            TLS11,
+            "tls10",
+            "TLS 1.1",
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        ),
+        (
+            1012,
+            RSA_CBC,
+            "rsa",
+            "TLS 1.2",
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+        ),
+    ];
+    for (port, flags, module, version, cipher) in cases {
+        let Some(_server) = SServer::start(&lab, &id, port, flags) else {
+            return;
+        };
+        let m = exporter.probe(module, &format!("ok.lab.test:{port}"));
+        m.assert_success();
+        m.assert_value("probe_tls_version_info", &[("version", version)], 1.0);
+        m.assert_value("probe_tls_cipher_info", &[("cipher", cipher)], 1.0);
+        let expiry = VALID_NOT_AFTER as f64;
+        m.assert_value("probe_ssl_earliest_cert_expiry", &[], expiry);
+        m.assert_value("probe_ssl_last_chain_expiry_timestamp_seconds", &[], expiry);
+        let chain = [("fingerprint_sha256", fingerprint.as_str())];
+        m.assert_value("probe_ssl_last_chain_info", &chain, 1.0);
+        m.assert_phase_between("tls", 0.0, 2.0);
+    }
+}
+
+/// The same module without a legacy flag is rustls, which cannot speak to such a server.
+#[test]
+fn the_stack_is_named_and_query_response_runs_over_it() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let Some(_server) = SServer::start(&lab, &pki.leaf(Leaf::Valid), 1010, TLS10) else {
+        return;
+    };
+    let m = exporter.probe("tls10_query", "ok.lab.test:1010");
+    m.assert_success();
+    m.assert_phase_between("query", 0.0, 2.0);
+    let path = "/probe?module=tls10&target=ok.lab.test:1010&debug=true";
+    let (status, body) =
+        lab::exporter::get(&lab, path, std::time::Duration::from_secs(5)).expect("debug probe");
+    assert_eq!(status, 200);
+    assert!(body.contains("tls: stack openssl"), "{body}");
+}
+
+/// Certificates the OpenSSL stack rejects: the same class as on rustls, expiry still reported.
+#[test]
+fn rejected_certificates_give_the_rustls_classes() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let cases = [
+        (Leaf::Expired, "tls_cert_expired", EXPIRED_NOT_AFTER),
+        (
+            Leaf::NotYetValid,
+            "tls_cert_not_yet_valid",
+            FUTURE_NOT_AFTER,
+        ),
+        (Leaf::SelfSigned, "tls_cert_untrusted", VALID_NOT_AFTER),
+        (
+            Leaf::WrongName,
+            "tls_cert_hostname_mismatch",
+            VALID_NOT_AFTER,
+        ),
+        (Leaf::ClientAuthOnly, "tls_cert_invalid", VALID_NOT_AFTER),
+    ];
+    for (i, (leaf, class, not_after)) in cases.into_iter().enumerate() {
+        let port = 1020 + i as u16;
+        let Some(_server) = SServer::start(&lab, &pki.leaf(leaf), port, TLS10) else {
+            return;
+        };
+        let m = exporter.probe("tls10", &format!("ok.lab.test:{port}"));
+        m.assert_failure("tls", class, "");
+        m.assert_value("probe_ssl_earliest_cert_expiry", &[], not_after as f64);
+    }
+}
+
+/// "This server must refuse TLS 1.1": a modern server answers a TLS 1.1-only ClientHello with
+/// an alert, and the failure names the one it sent (protocol_version from OpenSSL,
+/// handshake_failure from rustls).
+#[test]
+fn max_tls11_against_a_modern_server_is_the_alert_it_sent() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let id = pki.leaf(Leaf::Valid);
+    let modern = ["-min_protocol", "TLSv1.2"];
+    let Some(_server) = SServer::start(&lab, &id, 1040, &modern) else {
+        return;
+    };
+    let m = exporter.probe("max11", "ok.lab.test:1040");
+    m.assert_failure("tls", "tls_alert", "protocol_version");
+    let rustls = tlsgen::server_config(&id, &[], None);
+    lab.serve("203.0.113.2:443", Peer::Tls(rustls));
+    let m = exporter.probe("max11", "ok.lab.test:443");
+    m.assert_failure("tls", "tls_alert", "handshake_failure");
+}
+
+/// A TLS 1.0 server that requires a client certificate accepts the module's and the probe
+/// reports its expiry.
+#[test]
+fn client_certificate_over_tls10() {
+    let lab = lab_or_skip!();
+    let pki = Pki::named_with("handshake lab CA", &rcgen::PKCS_RSA_SHA256);
+    let ca = pki.write_ca(&lab);
+    let client = pki.issue(&["client.lab.test"], |p| {
+        p.not_after = rcgen::date_time_ymd(2036, 1, 1);
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    });
+    let cert = lab.file("client.crt", &client.cert_pem);
+    let key = lab.file("client.key", &client.key_pem);
+    let exporter = Exporter::start(&lab, &config(&ca, Some((&cert, &key))));
+    let ca_arg = ca.display().to_string();
+    let flags = [TLS10, &["-Verify", "1", "-CAfile", &ca_arg]].concat();
+    let Some(_server) = SServer::start(&lab, &pki.leaf(Leaf::Valid), 1030, &flags) else {
+        return;
+    };
+    let m = exporter.probe("tls10_client", "ok.lab.test:1030");
+    m.assert_success();
+    m.assert_value("probe_ssl_client_cert_expiry", &[], VALID_NOT_AFTER as f64);
+    let without = exporter.probe("tls10", "ok.lab.test:1030");
+    assert_eq!(without.failure().map(|f| f.phase), Some("tls".to_string()));
+}
