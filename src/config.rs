@@ -27,6 +27,7 @@ pub(crate) use error::invalid as yaml_error;
 pub(crate) use error::one_line;
 pub use error::ConfigError;
 pub use fields::MAX_HOPS_LIMIT;
+pub use fields::{DEFAULT_ADDRESS_CONCURRENCY, DEFAULT_ADDRESS_LIMIT, MAX_ADDRESSES_LIMIT};
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
 pub use restrict::{parse_network, Rejection, Restrictions};
 
@@ -153,6 +154,15 @@ pub struct TcpProbe {
     /// With `probe_all_addresses`, whether every address must pass or one is enough.
     #[serde(deserialize_with = "fields::null_as_default")]
     pub probe_all_addresses_rule: AddressRule,
+    /// With `probe_all_addresses`, how many distinct addresses are probed in all (1 to
+    /// [`MAX_ADDRESSES_LIMIT`], default 16): a name with thousands of addresses cannot
+    /// make one probe open thousands of sockets. The rest are counted, never connected to.
+    #[serde(deserialize_with = "fields::address_limit")]
+    pub probe_all_addresses_limit: usize,
+    /// With `probe_all_addresses`, how many addresses are probed at once (1 to
+    /// [`MAX_ADDRESSES_LIMIT`], default 8); the others wait for a turn.
+    #[serde(deserialize_with = "fields::address_concurrency")]
+    pub probe_all_addresses_concurrency: usize,
 }
 
 /// How per-address outcomes make `probe_success` when every resolved address is probed.
@@ -401,6 +411,8 @@ impl Default for TcpProbe {
             path_trace: PathTrace::default(),
             probe_all_addresses: false,
             probe_all_addresses_rule: AddressRule::All,
+            probe_all_addresses_limit: fields::DEFAULT_ADDRESS_LIMIT,
+            probe_all_addresses_concurrency: fields::DEFAULT_ADDRESS_CONCURRENCY,
         }
     }
 }

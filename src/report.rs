@@ -398,6 +398,9 @@ pub struct ProbeReport {
     pub path: Option<PathReport>,
     /// Per-address outcomes, when the module probes every resolved address.
     pub addresses: Vec<AddressResult>,
+    /// Distinct resolved addresses left out beyond `tcp.probe_all_addresses_limit` (never
+    /// connected to); 0 when every address was probed.
+    pub addresses_not_probed: usize,
     /// TLS facts, when a TLS handshake (direct or STARTTLS) began and a server hello arrived.
     pub tls: Option<TlsFacts>,
     /// `Some(true)` when an `expect` step did not match, `Some(false)` when all matched,

@@ -293,6 +293,8 @@ fn config_example_loads_with_builtin_modules() {
         "max_hops:",
         "probe_all_addresses:",
         "probe_all_addresses_rule:",
+        "probe_all_addresses_limit:",
+        "probe_all_addresses_concurrency:",
     ] {
         assert!(text.contains(key), "config.example.yml lacks {key}");
     }
@@ -306,7 +308,8 @@ fn to_yaml_shows_defaults_and_loads_back() {
         "prober: tcp\ntimeout: 5s\ntcp:\n  preferred_ip_protocol: ip6\n  ip_protocol_fallback: true\n  \
          query_response: []\n  tls: false\n  tls_config:\n    insecure_skip_verify: false\n  \
          path_trace:\n    enabled: false\n    max_hops: 16\n  probe_all_addresses: false\n  \
-         probe_all_addresses_rule: all\n"
+         probe_all_addresses_rule: all\n  probe_all_addresses_limit: 16\n  \
+         probe_all_addresses_concurrency: 8\n"
     );
     for file in ["testdata/blackbox-example.yml", "config.example.yml"] {
         for (name, module) in load(file).modules {

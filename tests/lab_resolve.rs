@@ -11,7 +11,8 @@ use lab::modules::{module, IP4_ONLY, IP6};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lab::{Exporter, Lab, Metrics};
+use lab::exporter::probe_debug;
+use lab::{Exporter, Lab};
 
 /// Modules of this file: strict IPv4, and blackbox_exporter's default (IPv6 preferred with
 /// fallback), both with a 2 s deadline.
@@ -114,21 +115,6 @@ fn resolv_conf_path(lab: &Lab) -> PathBuf {
 /// Rewrites the client's resolv.conf in place (the bind mount follows the inode).
 fn set_resolv_conf(lab: &Lab, text: &str) {
     std::fs::write(resolv_conf_path(lab), text).expect("failed to write the lab resolv.conf");
-}
-
-/// Probes with `debug=true`: the metrics and the step log (everything before the metrics).
-fn probe_debug(lab: &Lab, module: &str, target: &str) -> (Metrics, String) {
-    let path = format!("/probe?module={module}&target={target}&debug=true");
-    let (status, body) = lab::exporter::get(lab, &path, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("GET {path} failed: {e}"));
-    println!("GET {path} -> {status}\n{body}");
-    assert_eq!(status, 200, "GET {path}:\n{body}");
-    let log = body
-        .split("Metrics that would have been returned")
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    (Metrics::parse(&body), log)
 }
 
 /// Asserts that the step log holds these candidate lines, in this order, and no other

@@ -308,6 +308,8 @@ fn key() -> impl Strategy<Value = Value> {
         "max_hops",
         "probe_all_addresses",
         "probe_all_addresses_rule",
+        "probe_all_addresses_limit",
+        "probe_all_addresses_concurrency",
         "tsl",
         "",
         "a\nb",

@@ -193,6 +193,7 @@ fn json_outcome(o: &Outcome) -> Value {
             "class": a.failure.as_ref().map(|f| f.class.as_str()),
             "detail": a.failure.as_ref().map(|f| f.detail.as_str()),
         })).collect::<Vec<_>>(),
+        "addresses_not_probed": r.addresses_not_probed,
         "tls": r.tls.as_ref().map(|t| json!({
             "version": t.version.map(|v| v.to_string()),
             "cipher": t.cipher,

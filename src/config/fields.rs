@@ -22,6 +22,16 @@ use super::{
 /// (typically 10-30 hops) with room to spare, while bounding a trace's cost.
 pub const MAX_HOPS_LIMIT: u8 = 64;
 
+/// Highest `probe_all_addresses_limit` and `probe_all_addresses_concurrency`: each address
+/// probed at once holds a socket, so one probe holds at most this many.
+pub const MAX_ADDRESSES_LIMIT: usize = 1024;
+
+/// Default `probe_all_addresses_limit`: distinct addresses probed in all.
+pub const DEFAULT_ADDRESS_LIMIT: usize = 16;
+
+/// Default `probe_all_addresses_concurrency`: addresses probed at once.
+pub const DEFAULT_ADDRESS_CONCURRENCY: usize = 8;
+
 /// `T`, with `null` read as `T::default()`.
 pub(super) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
@@ -110,6 +120,36 @@ pub(super) fn max_hops<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> 
         }
     }
     Ok(Option::<Hops>::deserialize(d)?.map_or(PathTrace::default().max_hops, |h| h.0))
+}
+
+/// A count of addresses: 1 to [`MAX_ADDRESSES_LIMIT`], `null` meaning `default`.
+fn address_count<'de, D: Deserializer<'de>>(d: D, default: usize) -> Result<usize, D::Error> {
+    struct Count(usize);
+    impl<'de> Deserialize<'de> for Count {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(StrVisitor::new("a number of addresses", |text| {
+                text.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_ADDRESSES_LIMIT).contains(n))
+                    .map(Count)
+                    .ok_or_else(|| {
+                        format!("must be between 1 and {MAX_ADDRESSES_LIMIT}, got `{text}`")
+                    })
+            }))
+        }
+    }
+    Ok(Option::<Count>::deserialize(d)?.map_or(default, |c| c.0))
+}
+
+/// `probe_all_addresses_limit`: see [`address_count`]; default [`DEFAULT_ADDRESS_LIMIT`].
+pub(super) fn address_limit<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    address_count(d, DEFAULT_ADDRESS_LIMIT)
+}
+
+/// `probe_all_addresses_concurrency`: see [`address_count`]; default
+/// [`DEFAULT_ADDRESS_CONCURRENCY`].
+pub(super) fn address_concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    address_count(d, DEFAULT_ADDRESS_CONCURRENCY)
 }
 
 /// A `probe_expect_info` label name: Prometheus' `[a-zA-Z_][a-zA-Z0-9_]*`, and not starting

@@ -122,6 +122,7 @@ impl ExporterMetrics {
             scheduling_lag.clone(),
         );
         registry.register_collector(Box::new(ProcessCollector::new()));
+        registry.register_collector(Box::new(super::ProbeSocketsCollector));
 
         ExporterMetrics {
             registry,

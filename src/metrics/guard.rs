@@ -23,16 +23,20 @@ pub enum RejectReason {
     DeniedNetwork,
     /// Allowed networks are set and the address is in none of them (403).
     NetworkNotAllowed,
+    /// The request came from one of the exporter's own probe connections: a module whose
+    /// target is the exporter itself asked it for a probe (508).
+    SelfProbe,
 }
 
 impl RejectReason {
     /// Every reason, in documentation order.
-    pub const ALL: [RejectReason; 5] = [
+    pub const ALL: [RejectReason; 6] = [
         RejectReason::ConcurrencyLimit,
         RejectReason::DeniedName,
         RejectReason::NameNotAllowed,
         RejectReason::DeniedNetwork,
         RejectReason::NetworkNotAllowed,
+        RejectReason::SelfProbe,
     ];
 
     /// The `reason` label value.
@@ -43,6 +47,7 @@ impl RejectReason {
             RejectReason::NameNotAllowed => "name_not_allowed",
             RejectReason::DeniedNetwork => "denied_network",
             RejectReason::NetworkNotAllowed => "network_not_allowed",
+            RejectReason::SelfProbe => "self_probe",
         }
     }
 }

@@ -8,11 +8,13 @@ mod exporter;
 mod guard;
 mod probe;
 mod process;
+mod sockets;
 
 pub use exporter::{ExporterMetrics, BUILD_REVISION, BUILD_VERSION};
 pub use guard::{AuthFailure, DropReason, GuardMetrics, RejectReason};
 pub use probe::{encode_probe, ip_addr_hash, probe_registry};
 pub use process::ProcessCollector;
+pub use sockets::ProbeSocketsCollector;
 
 /// Content type of prometheus-client's text encoder output (OpenMetrics 1.0.0 text format).
 pub const OPENMETRICS_CONTENT_TYPE: &str =

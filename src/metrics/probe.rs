@@ -273,6 +273,11 @@ fn address_families(report: &ProbeReport, out: &mut Vec<Family>) {
         help: "Where (phase) and why (class, detail) probing this resolved address failed",
         series: failures,
     });
+    out.push(one(
+        "probe_addresses_not_probed",
+        "Distinct resolved addresses left out beyond tcp.probe_all_addresses_limit",
+        Value::Int(i64::try_from(report.addresses_not_probed).unwrap_or(i64::MAX)),
+    ));
 }
 
 /// The `query_response` outcome.

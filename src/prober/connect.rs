@@ -13,7 +13,8 @@ use tokio::time::Instant;
 
 use super::errno::classify_connect;
 use super::icmp;
-use crate::report::{Failure, FailureClass, IcmpInfo, Phase, StepLog, TcpInfo};
+use super::sockets::{self, Descriptors, Live};
+use crate::report::{Detail, Failure, FailureClass, IcmpInfo, Phase, StepLog, TcpInfo};
 
 /// Pause after a wake-up by a non-fatal ICMP error, before looking at the handshake again.
 const SOFT_ERROR_PAUSE: Duration = Duration::from_millis(5);
@@ -45,6 +46,17 @@ pub struct Connected {
     pub tcp_info: Option<TcpInfo>,
     /// How long the connect took: see [`handshake_time`].
     pub took: Duration,
+    /// The socket's share of the probe descriptor budget and its place among the live probe
+    /// connections; keep it as long as the stream.
+    pub held: Held,
+}
+
+/// What a probe connection holds besides its stream: one descriptor of the budget and its
+/// local address among the live probe connections ([`sockets`]). Dropping it gives both back.
+#[derive(Debug)]
+pub struct Held {
+    _descriptor: Descriptors,
+    _live: Live,
 }
 
 /// Connects to `addr`, from `source` if given, until `deadline`.
@@ -60,6 +72,7 @@ pub async fn connect(
     log: &mut StepLog,
 ) -> Result<Connected, ConnectError> {
     let ipv6 = addr.is_ipv6();
+    let descriptor = take_descriptors(1, Phase::Connect, log)?;
     let socket = new_socket(addr, source).map_err(|e| {
         log.note(format!("could not prepare a socket: {e}"));
         local_failure(&e)
@@ -114,10 +127,33 @@ pub async fn connect(
         took.as_secs_f64() * 1e3,
         seen.as_secs_f64() * 1e3
     ));
+    let held = Held {
+        _descriptor: descriptor,
+        _live: Live::register(stream.local_addr().ok()),
+    };
     Ok(Connected {
         stream,
         tcp_info,
         took,
+        held,
+    })
+}
+
+/// Takes `n` descriptors from the probe budget for `phase`; when they are not free, the
+/// phase's `prober_error` with detail `EMFILE` (what socket(2) says when a process has no
+/// descriptor left), noted in the step log.
+pub(super) fn take_descriptors(
+    n: usize,
+    phase: Phase,
+    log: &mut StepLog,
+) -> Result<Descriptors, Failure> {
+    sockets::take(n).map_err(|spent| {
+        log.note(format!("could not open a socket: {spent}"));
+        Failure::new(
+            phase,
+            FailureClass::ProberError,
+            Detail::errno(Some(libc::EMFILE)),
+        )
     })
 }
 

@@ -2,6 +2,7 @@
 //! under one deadline and returns a [`ProbeReport`]. Each phase lives in its own module; nothing
 //! else in the crate touches sockets.
 
+pub mod addresses;
 pub mod connect;
 pub mod errno;
 pub mod icmp;
@@ -9,6 +10,7 @@ mod orchestrate;
 pub mod query;
 pub mod resolve;
 pub mod runtime;
+pub mod sockets;
 pub mod tls;
 pub mod trace;
 

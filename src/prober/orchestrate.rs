@@ -5,9 +5,13 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::task::JoinSet;
-use tokio::time::{sleep_until, Instant};
+use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+use super::addresses::{self, Plan};
 use super::{connect, query, resolve, trace, within, ProbeRequest};
 use crate::config::AddressRule;
 use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
@@ -37,14 +41,22 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         return rejected(rejection, start);
     }
     let t = Instant::now();
-    let resolving = resolve::resolve(
-        &req.target.host,
-        tcp.preferred_ip_protocol,
-        tcp.ip_protocol_fallback,
-        &mut log,
-    );
-    // Boxed: the resolver's future is large and only lives while resolving.
-    let resolved = Box::pin(within(deadline, Phase::Resolve, resolving)).await;
+    // A lookup in DNS opens sockets too: at most two at once (A and AAAA).
+    let resolved = match dns_descriptors(&req.target.host, &mut log) {
+        Err(failure) => Err(failure),
+        Ok(held) => {
+            let resolving = resolve::resolve(
+                &req.target.host,
+                tcp.preferred_ip_protocol,
+                tcp.ip_protocol_fallback,
+                &mut log,
+            );
+            // Boxed: the resolver's future is large and only lives while resolving.
+            let resolved = Box::pin(within(deadline, Phase::Resolve, resolving)).await;
+            drop(held);
+            resolved
+        }
+    };
     let resolve_time = t.elapsed();
     if let (Ok(ips), Some(restrictions)) = (&resolved, restrictions) {
         if let Err(rejection) = restrictions.check_addresses(&req.target.host, ips) {
@@ -59,7 +71,10 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
             failed_due_to_bytes: Some(false),
             ..Default::default()
         },
-        Ok(ips) if tcp.probe_all_addresses => every_address(&req, ips, start, deadline).await,
+        Ok(ips) if tcp.probe_all_addresses => {
+            let plan = addresses::plan(&ips, tcp.probe_all_addresses_limit, &mut log);
+            every_address(&req, plan, start, deadline).await
+        }
         Ok(ips) => one_address(&req, ips[0], start, deadline).await,
     };
     report.phases.insert(0, (Phase::Resolve, resolve_time));
@@ -78,6 +93,18 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     report
 }
 
+/// The probe descriptors a lookup of `host` may use, `None` for an IP literal (no lookup); the
+/// resolve phase's `prober_error` when the budget has none free.
+fn dns_descriptors(
+    host: &str,
+    log: &mut StepLog,
+) -> Result<Option<super::sockets::Descriptors>, Failure> {
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(None);
+    }
+    connect::take_descriptors(2, Phase::Resolve, log).map(Some)
+}
+
 /// The report of a target the module's restrictions refused: nothing was connected to.
 fn rejected(rejection: crate::config::Rejection, start: Instant) -> ProbeReport {
     ProbeReport {
@@ -87,28 +114,41 @@ fn rejected(rejection: crate::config::Rejection, start: Instant) -> ProbeReport 
     }
 }
 
-/// Probes every address at once; the report of the first failing address (or the first
-/// passing one when the rule is met) stands for the probe, and `addresses` holds each outcome.
-/// `ips` is not empty (resolve never returns an empty list).
+/// Probes the planned addresses, at most `probe_all_addresses_concurrency` at once; the report
+/// of the first failing address (or the first passing one when the rule is met) stands for the
+/// probe, and `addresses` holds each outcome. `plan.probed` is not empty (resolve never returns
+/// an empty list). An address still waiting for its turn at the deadline is a connect
+/// `timeout`, never connected to.
 ///
 /// A per-address task that panics is that address's `prober_error` (phase `connect`, the first
 /// after resolve), logged as an error and in the step log; no address goes missing.
 async fn every_address(
     req: &ProbeRequest,
-    ips: Vec<IpAddr>,
+    plan: Plan,
     start: Instant,
     deadline: Instant,
 ) -> ProbeReport {
+    let ips = plan.probed;
+    let at_once = req.module.tcp.probe_all_addresses_concurrency;
+    let turns = Arc::new(Semaphore::new(at_once));
     let mut set = JoinSet::new();
     let mut slot = HashMap::with_capacity(ips.len());
     for (i, ip) in ips.iter().copied().enumerate() {
-        let req = req.clone();
-        let task = set.spawn(async move { one_address(&req, ip, start, deadline).await });
+        let (req, turns) = (req.clone(), turns.clone());
+        let task = set.spawn(async move {
+            let Ok(Ok(turn)) = timeout_at(deadline, turns.acquire_owned()).await else {
+                let why = format!("no turn before the deadline ({at_once} addresses at once)");
+                return lost(ip, start, Failure::timeout(Phase::Connect), &why);
+            };
+            let report = one_address(&req, ip, start, deadline).await;
+            drop(turn);
+            report
+        });
         slot.insert(task.id(), i);
     }
     let mut reports: Vec<ProbeReport> = ips
         .iter()
-        .map(|ip| lost(*ip, start, "no outcome"))
+        .map(|ip| lost(*ip, start, prober_error(), "no outcome"))
         .collect();
     while let Some(done) = set.join_next_with_id().await {
         match done {
@@ -116,7 +156,7 @@ async fn every_address(
             Err(err) => {
                 let ip = ips[slot[&err.id()]];
                 tracing::error!(address = %ip, module = %req.module_name, "probe task failed: {err}");
-                reports[slot[&err.id()]] = lost(ip, start, &err.to_string());
+                reports[slot[&err.id()]] = lost(ip, start, prober_error(), &err.to_string());
             }
         }
     }
@@ -147,19 +187,24 @@ async fn every_address(
         .unwrap_or(0);
     let mut report = reports.swap_remove(primary);
     report.addresses = addresses;
+    report.addresses_not_probed = plan.not_probed;
     report.log = logs;
     report
 }
 
-/// The report of an address whose probe task ended without one: `prober_error`, with `why`
-/// in its step log.
-fn lost(ip: IpAddr, start: Instant, why: &str) -> ProbeReport {
+/// The failure of an address whose probe task ended without a report.
+fn prober_error() -> Failure {
+    Failure::bare(Phase::Connect, FailureClass::ProberError)
+}
+
+/// The report of an address probed no further than `failure`, with `why` in its step log.
+fn lost(ip: IpAddr, start: Instant, failure: Failure, why: &str) -> ProbeReport {
     let mut log = StepLog::new(start.into_std());
     log.note(format!(
         "probe of this address ended without a report: {why}"
     ));
     ProbeReport {
-        failure: Some(Failure::bare(Phase::Connect, FailureClass::ProberError)),
+        failure: Some(failure),
         ip_addr: Some(ip),
         failed_due_to_regex: Some(false),
         log: log.into_lines(),
@@ -210,6 +255,8 @@ async fn walk(
         e.failure
     })?;
     report.tcp_info = connected.tcp_info;
+    // Held until the walk ends, after the stream is gone.
+    let _held = connected.held;
 
     let conn = if tcp.tls {
         let t = Instant::now();

@@ -20,8 +20,9 @@ use crate::report::{Hop, PathReport};
 ///
 /// Returns the answering hops ordered by hop number: routers that sent ICMP time exceeded or
 /// destination unreachable (their address), and the target itself when a SYN reached it and it
-/// answered (SYN-ACK or RST). Sockets that could not be created are skipped; the function never
-/// fails and returns by `until`.
+/// answered (SYN-ACK or RST). Sockets that could not be created, or not taken from the probe
+/// descriptor budget ([`super::sockets`]), are skipped; the function never fails and returns
+/// by `until`.
 pub async fn trace(
     addr: SocketAddr,
     source: Option<IpAddr>,
@@ -30,10 +31,15 @@ pub async fn trace(
 ) -> PathReport {
     let mut set = JoinSet::new();
     for hop in 1..=max_hops {
+        // Two descriptors per hop: the socket and its error-queue clone.
+        let Ok(descriptors) = super::sockets::take(2) else {
+            continue;
+        };
         let Ok((socket, errq)) = hop_socket(addr, source, hop) else {
             continue;
         };
         set.spawn(async move {
+            let _descriptors = descriptors;
             let answered = match socket.connect(addr).await {
                 // The target itself answered this hop limit.
                 Ok(_) => Some(addr.ip()),

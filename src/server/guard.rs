@@ -18,9 +18,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Descriptors kept out of the HTTP connections' share: listeners, log, config and
-/// certificate reads, DNS sockets.
-const RESERVED_FDS: u64 = 64;
+// Descriptors kept out of the HTTP connections' share: listeners, log, config and
+// certificate reads (probe sockets, DNS lookups included, have a budget of their own).
+use crate::prober::sockets::RESERVED_FDS;
 
 /// The connection-handling limits.
 #[derive(Debug, Clone, Copy)]
@@ -44,14 +44,25 @@ impl ConnLimits {
         }
     }
 
+    /// The probe descriptor budget these limits leave under the current soft `RLIMIT_NOFILE`
+    /// (1024 when it cannot be read): what is left after the reserve and the HTTP
+    /// connections, so probes running out of descriptors never make accept(2) fail.
+    pub fn probe_sockets(&self) -> usize {
+        crate::prober::sockets::budget_for(soft_nofile(), self.max_connections)
+    }
+
     /// [`ConnLimits::for_nofile`] with the process' current soft `RLIMIT_NOFILE`
     /// (getrlimit(2)); 1024 when it cannot be read.
     pub fn from_rlimit() -> ConnLimits {
-        let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-            .map(|(soft, _)| soft)
-            .unwrap_or(1024);
-        ConnLimits::for_nofile(soft)
+        ConnLimits::for_nofile(soft_nofile())
     }
+}
+
+/// The soft `RLIMIT_NOFILE` (getrlimit(2)); 1024 when it cannot be read.
+fn soft_nofile() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024)
 }
 
 /// One tracked connection as the tracker sees it.

@@ -57,6 +57,8 @@ pub async fn serve(
         limits,
         tracker: Tracker::new(limits.max_connections),
     });
+    // Probe sockets get what the HTTP connections leave of the open-file limit.
+    crate::prober::sockets::set_limit(limits.probe_sockets());
     for listener in listeners {
         tokio::spawn(accept_loop(listener, shared.clone(), stop_rx.clone()));
     }
@@ -253,7 +255,7 @@ async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Shared) -> Re
     } else {
         let header = req.headers().get(AUTHORIZATION);
         match shared.web.auth.check(&settings.users, header).await {
-            AuthOutcome::Allowed => route(req, &shared.state).await,
+            AuthOutcome::Allowed => route(req, peer, &shared.state).await,
             outcome => unauthorized(outcome, header, peer, shared),
         }
     };

@@ -9,6 +9,7 @@ mod listen;
 mod probe;
 mod query;
 mod reload;
+mod self_probe;
 mod setup;
 mod state;
 
@@ -54,12 +55,12 @@ pub async fn run(
 }
 
 /// Dispatches one request by path and method.
-async fn route(req: Request<Incoming>, state: &State) -> Reply {
+async fn route(req: Request<Incoming>, peer: std::net::SocketAddr, state: &State) -> Reply {
     let read = [Method::GET, Method::HEAD];
     match req.uri().path() {
         "/probe" => match only(&req, &[Method::GET]) {
             Some(reply) => reply,
-            None => probe::handle(req.uri().query(), req.headers(), state).await,
+            None => probe::handle(req.uri().query(), req.headers(), peer, state).await,
         },
         "/metrics" => match only(&req, &read) {
             Some(reply) => reply,

@@ -3,6 +3,7 @@
 //! registry.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use hyper::{HeaderMap, StatusCode};
@@ -71,8 +72,16 @@ pub fn module_yaml(module: &Module) -> String {
     module.to_yaml()
 }
 
-/// Answers one `/probe` request.
-pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &State) -> Reply {
+/// Answers one `/probe` request from `peer`.
+pub(super) async fn handle(
+    query: Option<&str>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    state: &State,
+) -> Reply {
+    if let Some(refused) = super::self_probe::refuse(peer, state) {
+        return refused;
+    }
     let pairs = match parse_query(query.unwrap_or("")) {
         Ok(pairs) => pairs,
         Err(err) => return text(StatusCode::BAD_REQUEST, &err.to_string()),

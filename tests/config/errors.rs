@@ -27,7 +27,8 @@ invalid! {
     unknown_tcp_key: "invalid-unknown-field.yml" =>
         "7:7: modules.tcp_connect.tcp: unknown field `tsl`, expected one of \
          `preferred_ip_protocol`, `ip_protocol_fallback`, `source_ip_address`, `query_response`, \
-         `tls`, `tls_config`, `path_trace`, `probe_all_addresses`, `probe_all_addresses_rule`";
+         `tls`, `tls_config`, `path_trace`, `probe_all_addresses`, `probe_all_addresses_rule`, \
+         `probe_all_addresses_limit`, `probe_all_addresses_concurrency`";
     unknown_module_key: "invalid-unknown-module-key.yml" =>
         "4:5: modules.tcp_connect: unknown field `timout`, expected one of `prober`, `timeout`, \
          `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`";
@@ -101,6 +102,12 @@ invalid! {
     address_rule_unknown: "invalid-address-rule.yml" =>
         "6:33: modules.tcp_every_address.tcp.probe_all_addresses_rule: unknown rule `most`, \
          expected `all` or `any`";
+    address_limit_zero: "invalid-address-limit.yml" =>
+        "6:34: modules.tcp_every_address.tcp.probe_all_addresses_limit: must be between 1 and \
+         1024, got `0`";
+    address_concurrency_too_high: "invalid-address-concurrency.yml" =>
+        "6:40: modules.tcp_every_address.tcp.probe_all_addresses_concurrency: must be between 1 \
+         and 1024, got `1025`";
     source_ip_invalid: "invalid-source-ip.yml" =>
         "5:26: modules.tcp_connect.tcp.source_ip_address: invalid IP address `192.0.2.300`";
     wrong_type: "invalid-type.yml" =>

@@ -36,13 +36,22 @@ impl<'a> Exporter<'a> {
     /// it in the client namespace and waits (up to 20 s) until `/-/healthy` answers 200.
     pub fn start(lab: &'a Lab, config: &str) -> Exporter<'a> {
         let program = env!("CARGO_BIN_EXE_handshake_exporter");
-        Exporter::spawn(lab, "exporter", program, LISTEN, config, &[])
+        Exporter::spawn(lab, "exporter", &[program], LISTEN, config, &[])
     }
 
     /// As [`Exporter::start`], with `args` added to the command line.
     pub fn start_with_args(lab: &'a Lab, config: &str, args: &[&str]) -> Exporter<'a> {
         let program = env!("CARGO_BIN_EXE_handshake_exporter");
-        Exporter::spawn(lab, "exporter", program, LISTEN, config, args)
+        Exporter::spawn(lab, "exporter", &[program], LISTEN, config, args)
+    }
+
+    /// As [`Exporter::start`], under an open-file limit (soft and hard, `RLIMIT_NOFILE`) of
+    /// `nofile`, set by prlimit(1).
+    pub fn start_with_nofile(lab: &'a Lab, config: &str, nofile: u64) -> Exporter<'a> {
+        let program = env!("CARGO_BIN_EXE_handshake_exporter");
+        let limit = format!("--nofile={nofile}:{nofile}");
+        let command = ["prlimit", &limit, "--", program];
+        Exporter::spawn(lab, "exporter", &command, LISTEN, config, &[])
     }
 
     /// Starts blackbox_exporter ([`BLACKBOX_BIN`]) with `config` in the client namespace, on
@@ -62,19 +71,20 @@ impl<'a> Exporter<'a> {
         Some(Exporter::spawn(
             lab,
             "blackbox",
-            BLACKBOX_BIN,
+            &[BLACKBOX_BIN],
             BLACKBOX_LISTEN,
             config,
             &[],
         ))
     }
 
-    /// Writes `config` as `<name>.yml`, runs `program` in the client namespace with the flags
-    /// both exporters share plus `args`, logging to `<name>.log`, and waits until it is healthy.
+    /// Writes `config` as `<name>.yml`, runs `command` (the program, or a wrapper and the
+    /// program) in the client namespace with the flags both exporters share plus `args`,
+    /// logging to `<name>.log`, and waits until it is healthy.
     fn spawn(
         lab: &'a Lab,
         name: &str,
-        program: &str,
+        command: &[&str],
         listen: &'static str,
         config: &str,
         args: &[&str],
@@ -84,7 +94,8 @@ impl<'a> Exporter<'a> {
         let out = std::fs::File::create(&log).expect("failed to create the exporter log");
         let err = out.try_clone().expect("failed to clone the log handle");
         let child = Command::new("ip")
-            .args(["netns", "exec", &lab.client, program])
+            .args(["netns", "exec", &lab.client])
+            .args(command)
             .args(["--web.listen-address", listen, "--log.level", "debug"])
             .arg("--config.file")
             .arg(&config_path)
@@ -93,7 +104,7 @@ impl<'a> Exporter<'a> {
             .stdout(out)
             .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("failed to start {program}: {e}"));
+            .unwrap_or_else(|e| panic!("failed to start {}: {e}", command.join(" ")));
         let mut exporter = Exporter {
             lab,
             child,
@@ -165,6 +176,21 @@ impl Drop for Exporter<'_> {
 /// A GET to the exporter from inside the client namespace; returns status and body.
 pub fn get(lab: &Lab, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
     get_from(lab, LISTEN, path, timeout)
+}
+
+/// Probes with `debug=true`: the metrics and the step log (everything before the metrics).
+pub fn probe_debug(lab: &Lab, module: &str, target: &str) -> (Metrics, String) {
+    let path = format!("/probe?module={module}&target={target}&debug=true");
+    let (status, body) = get(lab, &path, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("GET {path} failed: {e}"));
+    println!("GET {path} -> {status}\n{body}");
+    assert_eq!(status, 200, "GET {path}:\n{body}");
+    let log = body
+        .split("Metrics that would have been returned")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    (Metrics::parse(&body), log)
 }
 
 /// Like [`get`], to the exporter listening on `listen`.
