@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod history;
+pub mod logging;
 pub mod metrics;
 pub mod prober;
 pub mod report;

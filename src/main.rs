@@ -155,17 +155,25 @@ fn load(flags: &Flags) -> Result<Config, String> {
     }
 }
 
-/// Writes log records of `level` and above to stderr, one line each, as `format` says.
+/// Writes log records of `level` and above to stderr, one line each, as `format` says; the
+/// records libraries write through `log` too, rustls' at debug level.
 fn init_logging(level: tracing::Level, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level);
-    match format {
-        LogFormat::Logfmt => builder
-            .event_format(tracing_logfmt::EventsFormatter::default())
-            .fmt_fields(tracing_logfmt::FieldsFormatter::default())
-            .init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+    let installed = match format {
+        LogFormat::Logfmt => tracing::subscriber::set_global_default(
+            builder
+                .event_format(tracing_logfmt::EventsFormatter::default())
+                .fmt_fields(tracing_logfmt::FieldsFormatter::default())
+                .finish(),
+        ),
+        LogFormat::Json => {
+            tracing::subscriber::set_global_default(builder.json().flatten_event(true).finish())
+        }
+    };
+    if installed.is_ok() {
+        handshake_exporter::logging::forward_library_logs(level);
     }
 }
 

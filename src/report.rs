@@ -83,6 +83,10 @@ pub enum FailureClass {
     Eof,
     /// The peer does not speak TLS.
     ProtocolMismatch,
+    /// The peer speaks TLS but broke one of its rules or limits (an oversized record or
+    /// certificate message, too many warning alerts, a message out of order); `detail` names
+    /// the RFC 8446 section 6.2 alert for the breach.
+    TlsProtocolViolation,
     /// The peer sent a fatal TLS alert (RFC 8446 section 6); `detail` names it.
     TlsAlert,
     /// No common protocol version or cipher suite, decided on our side.
@@ -105,7 +109,7 @@ pub enum FailureClass {
 
 impl FailureClass {
     /// Every class, in contract order.
-    pub const ALL: [FailureClass; 22] = [
+    pub const ALL: [FailureClass; 23] = [
         FailureClass::DnsNxdomain,
         FailureClass::DnsNoRecords,
         FailureClass::DnsServfail,
@@ -119,6 +123,7 @@ impl FailureClass {
         FailureClass::Reset,
         FailureClass::Eof,
         FailureClass::ProtocolMismatch,
+        FailureClass::TlsProtocolViolation,
         FailureClass::TlsAlert,
         FailureClass::TlsIncompatible,
         FailureClass::TlsCertExpired,
@@ -146,6 +151,7 @@ impl FailureClass {
             FailureClass::Reset => "reset",
             FailureClass::Eof => "eof",
             FailureClass::ProtocolMismatch => "protocol_mismatch",
+            FailureClass::TlsProtocolViolation => "tls_protocol_violation",
             FailureClass::TlsAlert => "tls_alert",
             FailureClass::TlsIncompatible => "tls_incompatible",
             FailureClass::TlsCertExpired => "tls_cert_expired",

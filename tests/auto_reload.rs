@@ -30,15 +30,23 @@ struct Exporter {
     log: Arc<Mutex<String>>,
 }
 
+/// The flags that check the config file every [`INTERVAL`].
+const AUTO_RELOAD: [&str; 3] = [
+    "--config.enable-auto-reload",
+    "--config.auto-reload-interval",
+    "1",
+];
+
 impl Exporter {
     fn start(config: &Path) -> Exporter {
+        Exporter::start_with(config, &AUTO_RELOAD)
+    }
+
+    /// Starts the binary with `args` added to the listen, log and config flags.
+    fn start_with(config: &Path, args: &[&str]) -> Exporter {
         let mut child = Command::new(env!("CARGO_BIN_EXE_handshake_exporter"))
             .args(["--web.listen-address", "127.0.0.1:0"])
-            .args([
-                "--config.enable-auto-reload",
-                "--config.auto-reload-interval",
-                "1",
-            ])
+            .args(args)
             .args(["--log.level", "debug"])
             .arg("--config.file")
             .arg(config)
@@ -54,10 +62,20 @@ impl Exporter {
     }
 
     fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path)
+    }
+
+    /// One HTTP/1.0 request without a body; status and body of the answer.
+    fn request(&self, method: &str, path: &str) -> (u16, String) {
         let mut conn = TcpStream::connect(&self.addr).expect("connect to the exporter");
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("read timeout");
-        write!(conn, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr).expect("send");
+        write!(
+            conn,
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+            self.addr
+        )
+        .expect("send");
         let mut answer = String::new();
         conn.read_to_string(&mut answer).expect("read answer");
         let status = answer
@@ -202,5 +220,110 @@ fn auto_reload_follows_the_file_checksum() {
         exporter.metric("handshake_exporter_config_last_reload_successful"),
         1.0
     );
+    let _ = std::fs::remove_dir_all(path.parent().expect("scratch dir"));
+}
+
+/// What every rejection of an empty or comment-only file says after the file name.
+const NO_DOCUMENT: &str =
+    "the file is empty or holds only comments, expected a map with a `modules` key";
+
+/// The one log line of each rejected reload, checked to name `path` and the reason.
+fn rejections(exporter: &Exporter, path: &Path) -> usize {
+    let log = exporter.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("keeping the running config"))
+        .collect();
+    for line in &lines {
+        let named = format!("failed to reload {}: {}:", path.display(), path.display());
+        assert!(
+            line.contains(&named) && line.contains(NO_DOCUMENT),
+            "{line}"
+        );
+    }
+    lines.len()
+}
+
+/// Rewrites the file in place (truncate, then write), as a non-atomic editor or `>` does: a
+/// reload in between sees `text` alone.
+fn rewrite_in_place(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("rewrite config");
+}
+
+#[test]
+fn empty_and_comment_only_files_keep_the_running_config_on_reload_and_sighup() {
+    let path = scratch("empty-manual");
+    write_config(&path, &module_config("kept"));
+    let exporter = Exporter::start_with(&path, &[]);
+    assert!(exporter.serves("kept"));
+    let gauge = "handshake_exporter_config_last_reload_successful";
+
+    // POST /-/reload of an empty file: 500 with the one-line reason, nothing swapped.
+    rewrite_in_place(&path, "");
+    let (status, body) = exporter.request("POST", "/-/reload");
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body.trim_end().lines().count(), 1, "{body}");
+    assert!(
+        body.contains(&format!("{}:1:1: {NO_DOCUMENT}", path.display())),
+        "{body}"
+    );
+    assert_eq!(exporter.metric(gauge), 0.0);
+    assert!(exporter.serves("kept"));
+    assert_eq!(rejections(&exporter, &path), 1);
+
+    // A good file again, then SIGHUP on a comment-only one: same outcome, logged once more.
+    rewrite_in_place(&path, &module_config("kept"));
+    assert_eq!(exporter.request("POST", "/-/reload").0, 200);
+    assert_eq!(exporter.metric(gauge), 1.0);
+    rewrite_in_place(&path, "# modules follow\n\n  # (being written)\n");
+    let pid = exporter.child.id().to_string();
+    let hup = Command::new("kill").args(["-HUP", &pid]).status();
+    assert!(hup.expect("run kill").success());
+    exporter.wait_for(INTERVAL + SLACK, "reload gauge 0 after SIGHUP", |e| {
+        e.metric(gauge) == 0.0
+    });
+    assert!(exporter.serves("kept"));
+    assert_eq!(rejections(&exporter, &path), 2);
+    let _ = std::fs::remove_dir_all(path.parent().expect("scratch dir"));
+}
+
+#[test]
+fn auto_reload_of_an_empty_file_keeps_the_running_config() {
+    let path = scratch("empty-auto");
+    write_config(&path, &module_config("kept"));
+    let exporter = Exporter::start(&path);
+    assert!(exporter.serves("kept"));
+    rewrite_in_place(&path, "\n");
+    exporter.wait_for(INTERVAL + SLACK, "reload gauge 0", |e| {
+        e.metric("handshake_exporter_config_last_reload_successful") == 0.0
+    });
+    assert!(exporter.serves("kept"));
+    std::thread::sleep(INTERVAL * 2);
+    assert_eq!(
+        rejections(&exporter, &path),
+        1,
+        "tried once until it changes"
+    );
+    let _ = std::fs::remove_dir_all(path.parent().expect("scratch dir"));
+}
+
+#[test]
+fn startup_with_an_empty_file_fails_with_one_line() {
+    let path = scratch("empty-start");
+    for text in ["", "# nothing here yet\n"] {
+        rewrite_in_place(&path, text);
+        let out = Command::new(env!("CARGO_BIN_EXE_handshake_exporter"))
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .arg("--config.file")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the exporter");
+        assert!(!out.status.success(), "started on {text:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.contains(NO_DOCUMENT)).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(errors[0].contains(&path.display().to_string()), "{stderr}");
+    }
     let _ = std::fs::remove_dir_all(path.parent().expect("scratch dir"));
 }

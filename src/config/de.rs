@@ -17,6 +17,10 @@ use serde::Deserialize;
 use super::fields::StrVisitor;
 use super::{duration, ConfigWarning, Module, TcpProbe};
 
+/// Why a file without any YAML node does not load.
+const EMPTY_FILE: &str =
+    "the file is empty or holds only comments, expected a map with a `modules` key";
+
 /// Keys of the top level (blackbox_exporter's `Config`).
 const TOP_FIELDS: &[&str] = &["modules", "restrictions"];
 
@@ -84,14 +88,17 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
         f.write_str("a map with a `modules` key")
     }
 
-    /// An empty file loads as no modules, as it does in blackbox_exporter.
+    /// A document that is only `null` or `~` loads as no modules, as it does in
+    /// blackbox_exporter.
     fn visit_unit<E: de::Error>(self) -> Result<Top, E> {
         Ok(Top::default())
     }
 
-    /// An empty document (no YAML node at all).
+    /// No YAML node at all (an empty, blank or comment-only file) is rejected, as
+    /// blackbox_exporter rejects it (its decoder reports EOF): it is what a reload sees in the
+    /// middle of a non-atomic rewrite, and must not replace the running modules with none.
     fn visit_none<E: de::Error>(self) -> Result<Top, E> {
-        Ok(Top::default())
+        Err(E::custom(EMPTY_FILE))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {

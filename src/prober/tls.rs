@@ -4,7 +4,8 @@
 //! Submodules: `settings` builds the rustls configuration once per module (system roots loaded
 //! once per process), `verifier` records the chain before judging it, `cert_info` and `dn` turn a
 //! certificate into blackbox_exporter's label values, `classify` picks the failure class,
-//! `pinned` trusts a leaf that is itself one of the `ca_file` certificates.
+//! `pinned` trusts a leaf that is itself one of the `ca_file` certificates, `violation` tells a
+//! peer that broke TLS from one that does not speak it.
 
 mod cert_info;
 mod classify;
@@ -15,6 +16,7 @@ mod pinned;
 mod settings;
 mod verdicts;
 mod verifier;
+mod violation;
 
 use std::io;
 use std::net::IpAddr;

@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::guard::{Admission, ConnLimits, Slot, Tracker};
 use super::{route, text, Reply, State};
+use crate::logging::clip;
 use crate::metrics::{AuthFailure, DropReason};
 use crate::webconfig::{basic_credentials, AuthOutcome, Web};
 
@@ -265,7 +266,7 @@ async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Shared) -> Re
     reply
 }
 
-/// The 401 answer, counted and logged with the user name (never the password).
+/// The 401 answer, counted and logged with the user name (clipped, never the password).
 fn unauthorized(
     outcome: AuthOutcome,
     header: Option<&HeaderValue>,
@@ -278,7 +279,8 @@ fn unauthorized(
     };
     shared.state.metrics().guard().auth_failed(reason);
     let user = header.and_then(basic_credentials).map(|(user, _)| user);
-    tracing::warn!(%peer, user = user.as_deref().unwrap_or(""), reason = reason.as_str(), "unauthorized request");
+    let user = clip(user.as_deref().unwrap_or(""));
+    tracing::warn!(%peer, %user, reason = reason.as_str(), "unauthorized request");
     let mut reply = text(StatusCode::UNAUTHORIZED, "Unauthorized");
     reply
         .headers_mut()

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
@@ -85,7 +85,9 @@ async fn route(req: Request<Incoming>, peer: std::net::SocketAddr, state: &State
         },
         path if crate::web::serves(path) => only(&req, &read).unwrap_or_else(|| {
             let page = crate::web::render(path, req.uri().query(), state);
-            reply(page.status, crate::web::HTML_CONTENT_TYPE, page.body)
+            let mut answer = reply(page.status, crate::web::HTML_CONTENT_TYPE, page.body);
+            crate::web::add_page_headers(answer.headers_mut());
+            answer
         }),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
@@ -116,12 +118,16 @@ fn text(status: StatusCode, body: &str) -> Reply {
     reply(status, "text/plain; charset=utf-8", format!("{body}\n"))
 }
 
-/// An answer with `body` as `content_type`.
+/// An answer with `body` as `content_type`, which browsers must take as declared
+/// (`X-Content-Type-Options: nosniff`: a plain-text reason quoting a request is never HTML).
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Reply {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(X_CONTENT_TYPE_OPTIONS, crate::web::nosniff());
     response
 }

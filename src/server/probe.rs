@@ -11,6 +11,7 @@ use hyper::{HeaderMap, StatusCode};
 use super::query::{first, parse_query};
 use super::{reply, text, Reply, State};
 use crate::config::{Config, Module};
+use crate::logging::clip;
 use crate::metrics::{encode_probe, OPENMETRICS_CONTENT_TYPE};
 use crate::prober::{ProbeRequest, Target};
 use crate::report::ProbeReport;
@@ -146,7 +147,7 @@ pub(super) async fn handle(
     drop(slot);
     if let Some(rejection) = &report.rejected {
         state.metrics().guard().rejected(rejection.reason);
-        tracing::warn!(module = module_name, "{rejection}");
+        tracing::warn!(module = module_name, "{}", clip(&rejection.message));
         return text(StatusCode::FORBIDDEN, &rejection.message);
     }
     state.metrics().observe_probe(module_name, &report);
@@ -204,16 +205,16 @@ fn unknown_module(name: &str, config: &Config) -> String {
 /// Logs one probe's outcome at `level` (`--log.prober`).
 fn log_probe(level: tracing::Level, module: &str, target: &Target, report: &ProbeReport) {
     let seconds = report.duration.as_secs_f64();
-    let (host, port) = (target.host.as_str(), target.port);
+    let (host, port) = (clip(&target.host), target.port);
     // tracing's macros take the level as a constant, hence one call per level.
     macro_rules! emit {
         ($level:expr) => {
             match &report.failure {
-                None => tracing::event!($level, module, host, port, seconds, "probe succeeded"),
+                None => tracing::event!($level, module, %host, port, seconds, "probe succeeded"),
                 Some(failure) => tracing::event!(
                     $level,
                     module,
-                    host,
+                    %host,
                     port,
                     seconds,
                     phase = failure.phase.as_str(),

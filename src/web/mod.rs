@@ -5,9 +5,11 @@
 //!
 //! Server-rendered HTML from maud templates, which escape every interpolated value; no
 //! JavaScript; one stylesheet in the page that turns the probe table into cards on a narrow
-//! screen. Links between pages are relative, so the pages also work behind a proxy that serves
-//! the exporter under a path prefix.
+//! screen, allowed by the pages' Content-Security-Policy (`headers`). Links between pages are
+//! relative, so the pages also work behind a proxy that serves the exporter under a path
+//! prefix.
 
+mod headers;
 mod logs;
 mod status;
 
@@ -15,6 +17,8 @@ use std::time::{Duration, SystemTime};
 
 use hyper::StatusCode;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+pub use headers::{add_page_headers, nosniff};
 
 use crate::report::FailureClass;
 use crate::runbooks;

@@ -116,6 +116,10 @@ invalid! {
         "4:4: did not find expected key, while parsing a block mapping at line 2 column 3";
     two_documents: "invalid-two-documents.yml" =>
         "4:1: deserializing from YAML containing more than one document is not supported";
+    empty_file: "invalid-empty.yml" =>
+        "1:1: the file is empty or holds only comments, expected a map with a `modules` key";
+    comments_only: "invalid-comments-only.yml" =>
+        "4:1: the file is empty or holds only comments, expected a map with a `modules` key";
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Real TCP peers for the lab, each a listener in the server namespace with one thread per
 //! connection: a banner server, an SMTP-like STARTTLS server, peers that close (FIN), reset
 //! (RST through SO_LINGER 0, socket(7)), answer plain HTTP, or stay silent, TLS servers, and a
-//! peer that answers a ClientHello with a TLS 1.0 ServerHello.
+//! peer that answers a ClientHello with a TLS 1.0 ServerHello or with records the test wrote.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -39,6 +39,9 @@ pub enum Peer {
     /// Sends `first`, then `repeat` over and over until the client goes away (a hostile
     /// stream); with `repeat` empty, drains after `first`.
     Stream { first: Vec<u8>, repeat: Vec<u8> },
+    /// Reads the ClientHello record and answers with these bytes as they are (TLS records the
+    /// test wrote by hand: alerts, oversized or out-of-order records), then drains.
+    AfterClientHello(Vec<u8>),
 }
 
 /// The `query_response` steps of a module that talks to [`Peer::Smtp`] through STARTTLS, as
@@ -136,6 +139,11 @@ fn handle(mut stream: TcpStream, peer: Peer) {
                 drain(&mut stream);
             }
             while !repeat.is_empty() && stream.write_all(&repeat).is_ok() {}
+        }
+        Peer::AfterClientHello(bytes) => {
+            if read_record(&mut stream) && stream.write_all(&bytes).is_ok() {
+                drain(&mut stream);
+            }
         }
     }
 }
@@ -242,13 +250,18 @@ fn smtp(mut stream: TcpStream, config: Arc<ServerConfig>) {
 }
 
 /// Reads one TLS record (the ClientHello), answers with a TLS 1.0 ServerHello, then drains.
-fn tls10_server_hello(mut stream: TcpStream) {
+/// Reads one TLS record (RFC 8446 §5.1: 5-byte header, then its length); false on EOF or error.
+fn read_record(stream: &mut TcpStream) -> bool {
     let mut header = [0u8; 5];
     if stream.read_exact(&mut header).is_err() {
-        return;
+        return false;
     }
     let mut body = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
-    if stream.read_exact(&mut body).is_err() {
+    stream.read_exact(&mut body).is_ok()
+}
+
+fn tls10_server_hello(mut stream: TcpStream) {
+    if !read_record(&mut stream) {
         return;
     }
     // ServerHello body: version, 32-byte random, empty session id, cipher suite, compression.

@@ -8,6 +8,7 @@ use std::io;
 
 use rustls::{AlertDescription, CertificateError, Error};
 
+use super::violation::{self, Breach};
 use crate::prober::errno::classify_stream;
 use crate::report::{Detail, Failure, FailureClass, Phase, TlsAlert};
 
@@ -65,14 +66,18 @@ pub(crate) fn classify_rustls(err: &Error) -> Failure {
         // or signature scheme.
         Error::PeerIncompatible(_) => (F::TlsIncompatible, Detail::None),
         // The bytes are not TLS (an HTTP or SSH banner fails the record header check as
-        // InvalidContentType), or the peer broke the protocol's rules (PeerMisbehaved: it
-        // speaks something TLS-shaped, but not TLS as RFC 8446 / RFC 5246 define it).
+        // InvalidContentType), or the peer speaks TLS but broke one of its rules or limits
+        // (an oversized record or certificate message, a flood of warning alerts, a message
+        // out of order): `violation` tells which, and names the alert.
         Error::InvalidMessage(_)
         | Error::InappropriateMessage { .. }
         | Error::InappropriateHandshakeMessage { .. }
         | Error::PeerMisbehaved(_)
         | Error::PeerSentOversizedRecord
-        | Error::DecryptError => (F::ProtocolMismatch, Detail::None),
+        | Error::DecryptError => match violation::breach(err) {
+            Some(Breach::Violation(alert)) => (F::TlsProtocolViolation, Detail::TlsAlert(alert)),
+            _ => (F::ProtocolMismatch, Detail::None),
+        },
         // Failures of this process: clock, randomness, our own key, our configuration.
         Error::FailedToGetCurrentTime
         | Error::FailedToGetRandomBytes
