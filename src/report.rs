@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-pub use detail::{Detail, Errno, Rcode, TlsAlert};
+pub use detail::{CertWeakness, Detail, Errno, Rcode, TlsAlert};
 
 /// One step of a probe, in the order the orchestrator walks them.
 ///
