@@ -11,7 +11,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-pub use detail::{Detail, Errno, Limit, Rcode, TlsAlert};
+pub use detail::{CertWeakness, Detail, Errno, Limit, Rcode, TlsAlert};
 pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
 
 /// One step of a probe, in the order the orchestrator walks them.

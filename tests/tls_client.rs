@@ -1,5 +1,5 @@
 //! The module's TLS client and the certificate dates it reports, against rustls servers on
-//! 127.0.0.1: the expiry of the verified chains (root included, the latest of several paths),
+//! 127.0.0.1: the expiry of the verified chains (root included, the latest of several paths, a renewed root),
 //! the client certificate's expiry, and one TLS client reused by the probes of a module, built
 //! again when a file it was read from changes, failing as `prober_error` when the file goes.
 
@@ -22,6 +22,7 @@ use tls_phase_support::{failure, probe, server_config, sign, tls_server, Identit
 const Y2034: i64 = 2_019_686_400;
 const Y2040: i64 = 2_208_988_800;
 const Y2041: i64 = 2_240_611_200;
+const Y2045: i64 = 2_366_841_600;
 const Y2050: i64 = 2_524_608_000;
 
 /// A CA certificate's parameters: `cn`, valid from 2020 until `until` (year).
@@ -114,6 +115,33 @@ async fn last_chain_expiry_is_the_latest_of_several_verified_chains() {
     assert!(out.result.is_ok(), "{:#?}", out.log);
     // Through A: min(2050, 2040, 2034) = 2034; through B: min(2050, 2041, 2045) = 2041.
     assert_eq!(out.facts.verified_chain_expiry, Some(Y2041));
+}
+
+/// A renewed root (same subject and key, later notAfter) next to the old one in `ca_file`, in
+/// either order: the chain's expiry is the renewed root's, so a CA renewal does not read as
+/// "the chain expires when the old root does".
+#[tokio::test]
+async fn last_chain_expiry_follows_a_renewed_root() {
+    let key = KeyPair::generate().expect("root key");
+    let old = ca("Root R", 2034).self_signed(&key).expect("old root");
+    let renewed = ca("Root R", 2045).self_signed(&key).expect("renewed root");
+    let issuer = Issuer::new(ca("Root R", 2034), key);
+    let server = leaf(&issuer, 2050, vec![]);
+    for pem in [
+        format!("{}{}", old.pem(), renewed.pem()),
+        format!("{}{}", renewed.pem(), old.pem()),
+    ] {
+        let (_file, cfg) = trusting(&pem);
+        let addr = tls_server(server_config(&server, &[&TLS13], None, None)).await;
+        let out = probe(addr, "localhost", &cfg).await;
+        assert!(out.result.is_ok(), "{:#?}", out.log);
+        assert_eq!(out.facts.verified_chain_expiry, Some(Y2045));
+    }
+    // The old root alone: the chain ends with it.
+    let (_file, cfg) = trusting(&old.pem());
+    let addr = tls_server(server_config(&server, &[&TLS13], None, None)).await;
+    let out = probe(addr, "localhost", &cfg).await;
+    assert_eq!(out.facts.verified_chain_expiry, Some(Y2034));
 }
 
 /// A module's verifier remembers a chain that verified: probing the same server again gives

@@ -1,7 +1,8 @@
 //! Pinned server certificates on 127.0.0.1: a leaf that is itself one of the `ca_file`
 //! certificates verifies whatever its basicConstraints (as with Go's verifier), while its dates,
 //! name and extended key usage are still checked; a CA certificate used as a leaf without being
-//! pinned stays `tls_cert_invalid`. One certificate is made by `openssl req -x509` exactly as
+//! pinned stays `tls_cert_invalid` under a trusted CA, and is `tls_cert_untrusted` when nothing
+//! trusted issued it. One certificate is made by `openssl req -x509` exactly as
 //! users make them; the others by rcgen.
 
 #[allow(dead_code)]
@@ -107,12 +108,16 @@ async fn unpinned_ca_certificate_as_leaf_stays_invalid() {
     let out = probe_with(&id, "localhost", &pki.tls_config()).await;
     assert_eq!(failure(&out), (FailureClass::TlsCertInvalid, String::new()));
 
-    // Pinning a different self-signed CA:TRUE certificate does not help this one.
+    // Pinning a different self-signed CA:TRUE certificate does not help this one: nothing
+    // trusted issued it.
     let other = ca_true_self_signed(|_| {});
     let id = ca_true_self_signed(|_| {});
     let (_pin, cfg) = other.pinned();
     let out = probe_with(&id, "localhost", &cfg).await;
-    assert_eq!(failure(&out), (FailureClass::TlsCertInvalid, String::new()));
+    assert_eq!(
+        failure(&out),
+        (FailureClass::TlsCertUntrusted, String::new())
+    );
 }
 
 #[tokio::test]

@@ -4,14 +4,17 @@
 //! Submodules: `settings` builds the rustls configuration once per module (system roots loaded
 //! once per process), `verifier` records the chain before judging it, `cert_info` and `dn` turn a
 //! certificate into blackbox_exporter's label values, `classify` picks the failure class,
-//! `pinned` trusts a leaf that is itself one of the `ca_file` certificates, `violation` tells a
-//! peer that broke TLS from one that does not speak it.
+//! `path` and `evidence` put a rejected chain's class in the order the fix takes (untrusted
+//! before invalid), `pinned` trusts a leaf that is itself one of the `ca_file` certificates,
+//! `violation` tells a peer that broke TLS from one that does not speak it.
 
 mod cert_info;
 mod classify;
 mod dn;
+mod evidence;
 #[cfg(feature = "legacy-tls")]
 pub mod legacy;
+mod path;
 mod pinned;
 mod settings;
 mod verdicts;
@@ -128,7 +131,7 @@ async fn connect(
     let result = TlsConnector::from(config)
         .connect(server_name, stream)
         .await;
-    let mut tls = result.map_err(|e| fail(&e, log))?;
+    let mut tls = result.map_err(|e| fail(&e, record, log))?;
     let tls13 = tls.get_ref().1.protocol_version() == Some(ProtocolVersion::TLSv1_3);
     if tls13 && record.certificate_requested() {
         let wait = (started.elapsed() * 2).clamp(VERDICT_MIN_WAIT, VERDICT_MAX_WAIT);
@@ -168,9 +171,13 @@ fn server_name(name: &str, log: &mut StepLog) -> Result<ServerName<'static>, Fai
     }
 }
 
-/// Classifies a handshake error and logs it.
-fn fail(err: &io::Error, log: &mut StepLog) -> Failure {
-    let failure = classify::classify_io(err);
+/// Classifies a handshake error and logs it: as the verifier judged the certificate when it
+/// did (see `evidence`), else from the error.
+fn fail(err: &io::Error, record: &HandshakeRecord, log: &mut StepLog) -> Failure {
+    let failure = match record.certificate_class() {
+        Some((class, detail)) => Failure::new(Phase::Tls, class, detail),
+        None => classify::classify_io(err),
+    };
     log.note(format!("tls: handshake failed: {err} ({failure})"));
     failure
 }

@@ -176,6 +176,18 @@ label_enum! {
     }
 }
 
+label_enum! {
+    /// What makes a certificate of a chain that reaches a trusted root unusable, with class
+    /// `tls_cert_invalid`: a key or a signature algorithm the verifier refuses as too weak
+    /// (NIST SP 800-131A: RSA keys under 2048 bits, SHA-1 and MD5 signatures).
+    CertWeakness {
+        /// An RSA key under 2048 bits signs the chain or the handshake.
+        RsaKey => "weak_rsa_key",
+        /// A certificate below the root is signed with SHA-1 or MD5 (RFC 6151, RFC 9155).
+        SignatureAlgorithm => "weak_signature_algorithm",
+    }
+}
+
 /// The evidence behind a failure: the `detail` label. `Display` prints the label value, empty
 /// for [`Detail::None`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -191,6 +203,8 @@ pub enum Detail {
     Rcode(Rcode),
     /// The exporter's own bound the peer broke.
     Limit(Limit),
+    /// Why a certificate under a trusted root is unusable (class `tls_cert_invalid`).
+    CertWeakness(CertWeakness),
 }
 
 impl Detail {
@@ -208,6 +222,7 @@ impl Detail {
             Detail::TlsAlert(a) => a.as_str(),
             Detail::Rcode(r) => r.as_str(),
             Detail::Limit(l) => l.as_str(),
+            Detail::CertWeakness(w) => w.as_str(),
         }
     }
 
@@ -216,13 +231,19 @@ impl Detail {
         self == Detail::None
     }
 
-    /// Every label value but the empty one: errno names, alert names, rcodes, then limits.
+    /// Every label value but the empty one: errno names, alert names, rcodes, limits, then
+    /// certificate weaknesses.
     pub fn all_values() -> impl Iterator<Item = &'static str> {
         let errnos = Errno::ALL.iter().map(|e| e.as_str());
         let alerts = TlsAlert::ALL.iter().map(|a| a.as_str());
         let rcodes = Rcode::ALL.iter().map(|r| r.as_str());
         let limits = Limit::ALL.iter().map(|l| l.as_str());
-        errnos.chain(alerts).chain(rcodes).chain(limits)
+        let weaknesses = CertWeakness::ALL.iter().map(|w| w.as_str());
+        errnos
+            .chain(alerts)
+            .chain(rcodes)
+            .chain(limits)
+            .chain(weaknesses)
     }
 }
 

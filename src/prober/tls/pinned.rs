@@ -23,6 +23,11 @@ impl Pinned {
         Pinned(certs)
     }
 
+    /// True when `end_entity` is one of the pinned certificates.
+    pub(crate) fn contains(&self, end_entity: &CertificateDer<'_>) -> bool {
+        self.0.iter().any(|pin| pin.as_ref() == end_entity.as_ref())
+    }
+
     /// Judges `end_entity` when it is pinned; `None` when it is not (the caller then builds a
     /// path as usual).
     ///
@@ -37,7 +42,7 @@ impl Pinned {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Option<Result<ServerCertVerified, Error>> {
-        if !self.0.iter().any(|pin| pin.as_ref() == end_entity.as_ref()) {
+        if !self.contains(end_entity) {
             return None;
         }
         Some(check_pinned(end_entity, server_name, now))

@@ -99,12 +99,18 @@ fn system_roots() -> &'static SystemRoots {
 
 /// Adds the notAfter of each certificate of `certs` under the subjectPublicKeyInfo its WebPKI
 /// trust anchor keeps (the content of the SEQUENCE, as webpki stores it). Certificates that do
-/// not parse are left out.
+/// not parse are left out. Of several roots with one key (a renewed root: same subject and key,
+/// later notAfter) the latest notAfter is kept: their trust anchors are identical, so a path
+/// through that key is a path through each of them, and Go's `VerifiedChains` holds one chain
+/// per root, of which blackbox_exporter takes the latest.
 fn add_expiries(expiries: &mut HashMap<Vec<u8>, i64>, certs: &[CertificateDer<'_>]) {
     for der in certs {
         if let (Ok(anchor), Some(expiry)) = (webpki::anchor_from_trusted_cert(der), not_after(der))
         {
-            expiries.insert(anchor.subject_public_key_info.as_ref().to_vec(), expiry);
+            let kept = expiries
+                .entry(anchor.subject_public_key_info.as_ref().to_vec())
+                .or_insert(expiry);
+            *kept = (*kept).max(expiry);
         }
     }
 }

@@ -20,9 +20,12 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSuppo
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 
+use super::classify::classify_rustls;
+use super::evidence::{certificate_class, handshake_signature_class};
+use super::path::{self, Reach};
 use super::pinned::Pinned;
 use super::verdicts::Verdicts;
-use crate::report::CertInfo;
+use crate::report::{CertInfo, Detail, FailureClass};
 
 /// How the chain is judged.
 #[derive(Debug)]
@@ -64,6 +67,9 @@ pub(crate) struct Anchors {
 pub(crate) struct HandshakeRecord {
     chain: Mutex<Vec<CertInfo>>,
     verified_chain_expiry: Mutex<Option<i64>>,
+    /// The class of a rejected certificate, when the verifier judged it from more evidence
+    /// than the rustls error carries (see [`super::evidence`]).
+    certificate_class: Mutex<Option<(FailureClass, Detail)>>,
     certificate_requested: AtomicBool,
     ticket_received: AtomicBool,
 }
@@ -81,6 +87,22 @@ impl HandshakeRecord {
             .verified_chain_expiry
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The class and detail of the certificate rejection that ended the handshake, when the
+    /// verifier judged it; `None` when the rustls error tells it all.
+    pub(crate) fn certificate_class(&self) -> Option<(FailureClass, Detail)> {
+        *self
+            .certificate_class
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn note_certificate_class(&self, class: (FailureClass, Detail)) {
+        *self
+            .certificate_class
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(class);
     }
 
     /// True once the server sent a CertificateRequest (RFC 8446 section 4.3.2).
@@ -153,6 +175,19 @@ struct Presented<'a, 'c> {
 }
 
 impl WebPkiTrust {
+    /// How `chain`, rejected, stands to the trust anchors: a pinned leaf is an anchor itself.
+    fn reach(&self, algorithms: &WebPkiSupportedAlgorithms, chain: &Presented<'_, '_>) -> Reach {
+        if self.pinned.contains(chain.end_entity) {
+            return Reach::Anchor;
+        }
+        path::reach(
+            algorithms,
+            chain.end_entity,
+            chain.intermediates,
+            &self.anchors.roots.roots,
+        )
+    }
+
     /// Judges `chain` for `server_name`; on success also returns the verified chains' expiry.
     fn verify(
         &self,
@@ -275,8 +310,13 @@ impl ServerCertVerifier for RecordingVerifier {
                         intermediates,
                         expiries: &expiries,
                     };
-                    let verdict =
-                        trust.verify(&self.algorithms, &chain, server_name, ocsp_response, now)?;
+                    let verdict = trust
+                        .verify(&self.algorithms, &chain, server_name, ocsp_response, now)
+                        .inspect_err(|e| {
+                            let stack = classify_rustls(e).class;
+                            let reach = trust.reach(&self.algorithms, &chain);
+                            record(|r| r.note_certificate_class(certificate_class(stack, reach)));
+                        })?;
                     self.verdicts.verified(key, seen, verdict, now);
                     verdict
                 }
@@ -303,6 +343,7 @@ impl ServerCertVerifier for RecordingVerifier {
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
         verify_tls12_signature(message, cert, dss, &self.algorithms)
+            .inspect_err(|_| note_weak_handshake_key(cert))
     }
 
     fn verify_tls13_signature(
@@ -312,9 +353,18 @@ impl ServerCertVerifier for RecordingVerifier {
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
         verify_tls13_signature(message, cert, dss, &self.algorithms)
+            .inspect_err(|_| note_weak_handshake_key(cert))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+/// After a handshake signature failed to verify with `cert`'s key: notes `tls_cert_invalid`
+/// when that key is an RSA key too weak for the verifier.
+fn note_weak_handshake_key(cert: &CertificateDer<'_>) {
+    if let Some(class) = handshake_signature_class(path::weak_rsa_key(cert)) {
+        record(|r| r.note_certificate_class(class));
     }
 }
