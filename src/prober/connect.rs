@@ -129,7 +129,7 @@ pub async fn connect(
     ));
     let held = Held {
         _descriptor: descriptor,
-        _live: Live::register(stream.local_addr().ok()),
+        _live: Live::register(stream.local_addr().ok(), stream.peer_addr().ok()),
     };
     Ok(Connected {
         stream,

@@ -1,7 +1,7 @@
 //! Probe sockets as a whole: the descriptor budget every probe socket is taken from, so probes
-//! never take the descriptors the HTTP side needs, and the local addresses of the live
-//! connected ones, so a request that arrives from one of them (a probe of the exporter itself)
-//! is told apart.
+//! never take the descriptors the HTTP side needs, and the addresses of the live connected
+//! ones, so a request that arrives on one of them (a probe of the exporter itself) is told
+//! apart.
 //!
 //! The budget is process-wide, as the open-file limit is (getrlimit(2), `RLIMIT_NOFILE`): a
 //! socket a probe cannot take from it is that probe's `prober_error` with detail `EMFILE`, the
@@ -24,7 +24,8 @@ const UNSET: usize = usize::MAX;
 
 static LIMIT: AtomicUsize = AtomicUsize::new(UNSET);
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static LIVE: LazyLock<Mutex<HashSet<SocketAddr>>> = LazyLock::new(Mutex::default);
+/// (local, peer) of each live probe connection.
+static LIVE: LazyLock<Mutex<HashSet<(SocketAddr, SocketAddr)>>> = LazyLock::new(Mutex::default);
 
 /// The budget for an open-file limit of `nofile` when `http` descriptors go to HTTP
 /// connections: what is left after the reserve and `http`, at least [`MIN_BUDGET`].
@@ -99,9 +100,9 @@ impl Drop for Descriptors {
 
 // Live probe connections.
 
-/// A connected probe socket's local address, known as a probe's while this lives.
+/// A connected probe socket's local and peer addresses, known as a probe's while this lives.
 #[derive(Debug)]
-pub struct Live(Option<SocketAddr>);
+pub struct Live(Option<(SocketAddr, SocketAddr)>);
 
 /// `addr` with an IPv4-mapped IPv6 address as IPv4, as an IPv4 peer shows on a dual-stack
 /// listener.
@@ -109,36 +110,37 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
-fn live_set() -> std::sync::MutexGuard<'static, HashSet<SocketAddr>> {
+fn live_set() -> std::sync::MutexGuard<'static, HashSet<(SocketAddr, SocketAddr)>> {
     // The set holds plain addresses: one a panicking holder left behind is still valid.
     LIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Live {
-    /// Records `local` (getsockname(2) of a connected probe socket; `None` when the kernel did
-    /// not tell) as a probe's own address until the returned value is dropped.
-    pub fn register(local: Option<SocketAddr>) -> Live {
-        let local = local.map(canonical);
-        if let Some(addr) = local {
-            live_set().insert(addr);
+    /// Records the `local` and `peer` addresses of a connected probe socket (getsockname(2),
+    /// getpeername(2); `None` when the kernel did not tell) as a probe's own connection until
+    /// the returned value is dropped.
+    pub fn register(local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Live {
+        let ends = local.zip(peer).map(|(l, p)| (canonical(l), canonical(p)));
+        if let Some(ends) = ends {
+            live_set().insert(ends);
         }
-        Live(local)
+        Live(ends)
     }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
-        if let Some(addr) = self.0 {
-            live_set().remove(&addr);
+        if let Some(ends) = self.0 {
+            live_set().remove(&ends);
         }
     }
 }
 
-/// Whether `peer` (the client address of an accepted HTTP connection) is the local address of
-/// one of this process's live probe connections: the request comes from a probe of the
-/// exporter itself.
-pub fn is_own_probe(peer: SocketAddr) -> bool {
-    live_set().contains(&canonical(peer))
+/// Whether an accepted HTTP connection with client address `peer` and local address `local` is
+/// one of this process's live probe connections seen from the other end (the same TCP
+/// 4-tuple): the request comes from a probe of the exporter itself.
+pub fn is_own_probe(peer: SocketAddr, local: SocketAddr) -> bool {
+    live_set().contains(&(canonical(peer), canonical(local)))
 }
 
 #[cfg(test)]
@@ -153,14 +155,17 @@ mod tests {
     }
 
     #[test]
-    fn a_live_address_is_known_until_dropped() {
+    fn a_live_connection_is_known_until_dropped() {
         let addr: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let server: SocketAddr = "127.0.0.1:19115".parse().unwrap();
         let mapped: SocketAddr = "[::ffff:127.0.0.1]:40001".parse().unwrap();
-        let live = Live::register(Some(addr));
-        assert!(is_own_probe(addr));
-        assert!(is_own_probe(mapped));
-        assert!(!is_own_probe("127.0.0.1:40002".parse().unwrap()));
+        let live = Live::register(Some(addr), Some(server));
+        assert!(is_own_probe(addr, server));
+        assert!(is_own_probe(mapped, server));
+        assert!(!is_own_probe("127.0.0.1:40002".parse().unwrap(), server));
+        // The same local port towards another destination is another connection.
+        assert!(!is_own_probe(addr, "127.0.0.1:9100".parse().unwrap()));
         drop(live);
-        assert!(!is_own_probe(addr));
+        assert!(!is_own_probe(addr, server));
     }
 }

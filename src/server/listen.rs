@@ -112,13 +112,22 @@ async fn connection(
 ) {
     // Small answers on a request/response protocol: do not let Nagle delay them.
     let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
     let settings = shared.web.current();
     let Some(tls) = settings.tls.clone() else {
-        return http(TokioIo::new(stream), false, peer, slot, shared, stop).await;
+        return http(
+            TokioIo::new(stream),
+            false,
+            (peer, local),
+            slot,
+            shared,
+            stop,
+        )
+        .await;
     };
     // Boxed: an HTTPS connection's state is several times a plain one's, and every plain
     // connection would otherwise carry room for it.
-    Box::pin(https(stream, tls, peer, slot, shared, stop)).await
+    Box::pin(https(stream, tls, (peer, local), slot, shared, stop)).await
 }
 
 /// Runs one HTTPS connection: the TLS handshake under the header-read timeout, then HTTP/2 when
@@ -126,7 +135,7 @@ async fn connection(
 async fn https(
     stream: TcpStream,
     tls: Arc<rustls::ServerConfig>,
-    peer: SocketAddr,
+    (peer, local): (SocketAddr, Option<SocketAddr>),
     slot: Slot,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
@@ -154,14 +163,14 @@ async fn https(
         _ = stop.changed() => return,
     };
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-    http(TokioIo::new(stream), h2, peer, slot, shared, stop).await
+    http(TokioIo::new(stream), h2, (peer, local), slot, shared, stop).await
 }
 
 /// Serves HTTP on an established (plain or TLS) stream: HTTP/2 when `h2`, else HTTP/1.1.
 async fn http<I>(
     io: I,
     h2: bool,
-    peer: SocketAddr,
+    (peer, local): (SocketAddr, Option<SocketAddr>),
     slot: Slot,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
@@ -175,7 +184,7 @@ async fn http<I>(
         let shared = service_shared.clone();
         let busy = requests.busy();
         async move {
-            let reply = answer(req, peer, &shared).await;
+            let reply = answer(req, (peer, local), &shared).await;
             drop(busy);
             Ok::<_, Infallible>(reply)
         }
@@ -245,8 +254,13 @@ fn is_header_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// One request through the web config's gate (rate limit, basic authentication), then the
-/// routes; the configured security headers go on every answer.
-async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Shared) -> Reply {
+/// routes; the configured security headers go on every answer. `peer` is the client's address,
+/// `local` the connection's own (getsockname(2)).
+async fn answer(
+    req: Request<Incoming>,
+    (peer, local): (SocketAddr, Option<SocketAddr>),
+    shared: &Shared,
+) -> Reply {
     let settings = shared.web.current();
     let mut reply = if !shared.web.take_token(&settings) {
         text(
@@ -256,7 +270,7 @@ async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Shared) -> Re
     } else {
         let header = req.headers().get(AUTHORIZATION);
         match shared.web.auth.check(&settings.users, header).await {
-            AuthOutcome::Allowed => route(req, peer, &shared.state).await,
+            AuthOutcome::Allowed => route(req, (peer, local), &shared.state).await,
             outcome => unauthorized(outcome, header, peer, shared),
         }
     };

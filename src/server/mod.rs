@@ -55,12 +55,13 @@ pub async fn run(
 }
 
 /// Dispatches one request by path and method.
-async fn route(req: Request<Incoming>, peer: std::net::SocketAddr, state: &State) -> Reply {
+/// `ends` are the connection's client and local addresses.
+async fn route(req: Request<Incoming>, ends: probe::Ends, state: &State) -> Reply {
     let read = [Method::GET, Method::HEAD];
     match req.uri().path() {
         "/probe" => match only(&req, &[Method::GET]) {
             Some(reply) => reply,
-            None => probe::handle(req.uri().query(), req.headers(), peer, state).await,
+            None => probe::handle(req.uri().query(), req.headers(), ends, state).await,
         },
         "/metrics" => match only(&req, &read) {
             Some(reply) => reply,

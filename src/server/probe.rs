@@ -73,14 +73,17 @@ pub fn module_yaml(module: &Module) -> String {
     module.to_yaml()
 }
 
-/// Answers one `/probe` request from `peer`.
+/// The client and local addresses of the connection a request came on.
+pub(super) type Ends = (SocketAddr, Option<SocketAddr>);
+
+/// Answers one `/probe` request that came on a connection with `ends`.
 pub(super) async fn handle(
     query: Option<&str>,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    ends: Ends,
     state: &State,
 ) -> Reply {
-    if let Some(refused) = super::self_probe::refuse(peer, state) {
+    if let Some(refused) = super::self_probe::refuse(ends, state) {
         return refused;
     }
     let pairs = match parse_query(query.unwrap_or("")) {
