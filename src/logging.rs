@@ -69,9 +69,11 @@ fn level_filter(level: tracing::Level) -> log::LevelFilter {
 
 /// The `log` level a record of `target` is written at.
 fn lowered(target: &str, level: log::Level) -> log::Level {
-    let peer_triggered = PEER_TRIGGERED
-        .iter()
-        .any(|name| target == *name || target.starts_with(&format!("{name}::")));
+    let peer_triggered = PEER_TRIGGERED.iter().any(|name| {
+        target
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    });
     if peer_triggered {
         level.max(log::Level::Debug)
     } else {
