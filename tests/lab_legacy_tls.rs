@@ -12,7 +12,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use lab::modules::{module, tls, IP4};
+use lab::modules::{module, tls, tls_config, IP4};
+use lab::servers::SMTP_STARTTLS_STEPS;
 use lab::tlsgen::{
     self, Identity, Leaf, Pki, EXPIRED_NOT_AFTER, FUTURE_NOT_AFTER, VALID_NOT_AFTER,
 };
@@ -75,8 +76,10 @@ const TLS11: &[&str] = &["-tls1_1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0
 const RSA_CBC: &[&str] = &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"];
 
 /// Modules: `tls10` (min_version TLS10), `rsa` (stack: openssl, TLS 1.2 allowed), `tls10_query`
-/// (an HTTP exchange after the handshake), `max11` (max_version TLS11), `tls10_client` (with a
-/// client certificate), all trusting the lab CA at `ca` and checking ok.lab.test.
+/// (an HTTP exchange after the handshake), `max11` (max_version TLS11), `tls10_target` (the
+/// name checked is the target's or `hostname=`), `smtp_openssl` (SMTP STARTTLS through OpenSSL),
+/// `tls10_client` (with a client certificate), all trusting the lab CA at `ca` and, but for
+/// `tls10_target`, checking ok.lab.test.
 fn config(ca: &Path, client: Option<(&Path, &Path)>) -> String {
     let ok = tls(ca, Some("ok.lab.test"));
     let min10 = "        min_version: TLS10\n";
@@ -86,6 +89,17 @@ fn config(ca: &Path, client: Option<(&Path, &Path)>) -> String {
         module("rsa", "3s", &[IP4, &ok, "        stack: openssl\n"]),
         module("tls10_query", "3s", &[IP4, &ok, min10, query]),
         module("max11", "3s", &[IP4, &ok, "        max_version: TLS11\n"]),
+        module("tls10_target", "3s", &[IP4, &tls(ca, None), min10]),
+        module(
+            "smtp_openssl",
+            "3s",
+            &[
+                IP4,
+                SMTP_STARTTLS_STEPS,
+                &tls_config(ca, Some("ok.lab.test")),
+                "        stack: openssl\n",
+            ],
+        ),
     ];
     if let Some((cert, key)) = client {
         let files = format!(
@@ -152,7 +166,8 @@ fn old_protocols_succeed_with_their_facts() {
     }
 }
 
-/// The same module without a legacy flag is rustls, which cannot speak to such a server.
+/// The debug output names the stack, and a `query_response` dialogue runs over the OpenSSL
+/// session after the handshake.
 #[test]
 fn the_stack_is_named_and_query_response_runs_over_it() {
     let lab = lab_or_skip!();
@@ -243,6 +258,41 @@ fn client_certificate_over_tls10() {
     let m = exporter.probe("tls10_client", "ok.lab.test:1030");
     m.assert_success();
     m.assert_value("probe_ssl_client_cert_expiry", &[], VALID_NOT_AFTER as f64);
+    // Without one, the server ends the handshake with an alert.
     let without = exporter.probe("tls10", "ok.lab.test:1030");
-    assert_eq!(without.failure().map(|f| f.phase), Some("tls".to_string()));
+    let failure = without.failure().expect("a failure");
+    assert_eq!(
+        (failure.phase.as_str(), failure.class.as_str()),
+        ("tls", "tls_alert")
+    );
+}
+
+/// STARTTLS hands the upgraded TCP stream to OpenSSL, and the dialogue goes on inside; the
+/// server's TLS 1.3 is spoken too.
+#[test]
+fn starttls_through_openssl() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let smtp = tlsgen::server_config(&pki.leaf(Leaf::Valid), &[], None);
+    lab.serve("203.0.113.2:25", Peer::Smtp(smtp));
+    let m = exporter.probe("smtp_openssl", "ok.lab.test:25");
+    m.assert_success();
+    m.assert_value("probe_tls_version_info", &[("version", "TLS 1.3")], 1.0);
+    m.assert_phase_between("tls", 0.0, 2.0);
+}
+
+/// `hostname=` sets the SNI and the name checked on the OpenSSL stack as on rustls.
+#[test]
+fn hostname_parameter_on_openssl() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let Some(_server) = SServer::start(&lab, &pki.leaf(Leaf::Valid), 1010, TLS10) else {
+        return;
+    };
+    let target = "203.0.113.2:1010";
+    exporter.probe("tls10_target", target).assert_success();
+    let named = exporter.probe_with("tls10_target", target, &[("hostname", "ok.lab.test")]);
+    named.assert_success();
+    let other = exporter.probe_with("tls10_target", target, &[("hostname", "other.lab.test")]);
+    other.assert_failure("tls", "tls_cert_hostname_mismatch", "");
 }
