@@ -3,7 +3,8 @@
 //! namespace. A valid certificate gives success with the version, cipher and certificate facts;
 //! expired, not yet valid, untrusted, wrong-name and wrong-purpose certificates give the classes
 //! the rustls stack gives (tests/lab_tls.rs); a module capped at TLS 1.1 against a modern server
-//! fails with the alert that server sent.
+//! fails with the alert that server sent. Also: STARTTLS, `query_response`, `hostname=` and a
+//! client certificate through OpenSSL, and an nginx serving only TLS 1.0 with RSA and CBC.
 
 #[macro_use]
 mod lab;
@@ -295,4 +296,98 @@ fn hostname_parameter_on_openssl() {
     named.assert_success();
     let other = exporter.probe_with("tls10_target", target, &[("hostname", "other.lab.test")]);
     other.assert_failure("tls", "tls_cert_hostname_mismatch", "");
+}
+
+/// nginx (Debian's nginx-light) in the server namespace with `nginx.conf` written by the test;
+/// killed (by its own PID) when dropped.
+struct Nginx(Child);
+
+impl Nginx {
+    /// Serves `valid` on 203.0.113.2:1050 and `expired` on :1051, TLS 1.0 with RSA key
+    /// exchange and CBC only, as an old appliance's web interface. `None` without nginx.
+    fn start(lab: &Lab, valid: &Identity, expired: &Identity) -> Option<Nginx> {
+        if !lab::available(&["nginx"], &[]) {
+            return None;
+        }
+        let dir = lab.dir.join("nginx");
+        std::fs::create_dir_all(&dir).expect("nginx directory");
+        let mut servers = String::new();
+        for (port, id) in [(1050, valid), (1051, expired)] {
+            let cert = lab.file(&format!("nginx-{port}.crt"), &id.cert_pem);
+            let key = lab.file(&format!("nginx-{port}.key"), &id.key_pem);
+            servers += &format!(
+                "server {{ listen {}:{port} ssl; ssl_certificate {}; ssl_certificate_key {}; \
+                 ssl_protocols TLSv1; ssl_ciphers AES128-SHA:@SECLEVEL=0; \
+                 location / {{ return 200 \"ok\\n\"; }} }}\n",
+                lab::SERVER4,
+                cert.display(),
+                key.display()
+            );
+        }
+        let d = dir.display();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{}}\nhttp {{\naccess_log off;\nclient_body_temp_path {d}/body;\n\
+             proxy_temp_path {d}/proxy;\nfastcgi_temp_path {d}/fastcgi;\n\
+             uwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n{servers}}}\n"
+        );
+        let conf = lab.file("nginx.conf", &conf);
+        let child = Command::new("ip")
+            .args(["netns", "exec", &lab.server, "nginx", "-p"])
+            .arg(&dir)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("failed to start nginx");
+        // nginx writes its PID file once its sockets listen.
+        let pid = dir.join("nginx.pid");
+        let start = std::time::Instant::now();
+        while !pid.exists() {
+            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            assert!(start.elapsed().as_secs() < 10, "nginx did not start: {log}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(Nginx(child))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An nginx speaking only TLS 1.0 with TLS_RSA_WITH_AES_128_CBC_SHA: success with its facts,
+/// and its expired certificate is `tls_cert_expired` with the expiry reported.
+#[test]
+fn nginx_tls10_rsa_cbc() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let (valid, expired) = (pki.leaf(Leaf::Valid), pki.leaf(Leaf::Expired));
+    let Some(_nginx) = Nginx::start(&lab, &valid, &expired) else {
+        return;
+    };
+    let m = exporter.probe("tls10", "ok.lab.test:1050");
+    m.assert_success();
+    m.assert_value("probe_tls_version_info", &[("version", "TLS 1.0")], 1.0);
+    let cipher = [("cipher", "TLS_RSA_WITH_AES_128_CBC_SHA")];
+    m.assert_value("probe_tls_cipher_info", &cipher, 1.0);
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        VALID_NOT_AFTER as f64,
+    );
+    let m = exporter.probe("tls10", "ok.lab.test:1051");
+    m.assert_failure("tls", "tls_cert_expired", "");
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        EXPIRED_NOT_AFTER as f64,
+    );
 }
