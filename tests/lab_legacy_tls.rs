@@ -12,6 +12,7 @@ mod lab;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use lab::modules::{module, tls, tls_config, IP4};
 use lab::servers::SMTP_STARTTLS_STEPS;
@@ -21,8 +22,9 @@ use lab::tlsgen::{
 use lab::{Exporter, Lab, Peer};
 use sha2::{Digest, Sha256};
 
-/// `openssl s_server` in the lab's server namespace; killed (by its own PID) when dropped.
-struct SServer(Child);
+/// `openssl s_server` in the lab's server namespace, its output collected; killed (by its own
+/// PID) when dropped.
+struct SServer(Child, Arc<Mutex<String>>);
 
 impl SServer {
     /// Serves `id` on 203.0.113.2:`port` with `args` (protocol and cipher flags); returns once
@@ -35,7 +37,7 @@ impl SServer {
         let key = lab.file(&format!("s_server-{port}.key"), &id.key_pem);
         let accept = format!("{}:{port}", lab::SERVER4);
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &lab.server, "openssl", "s_server", "-www"])
+            .args(["netns", "exec", &lab.server, "openssl", "s_server"])
             .args(["-accept", &accept, "-cert"])
             .arg(&cert)
             .arg("-key")
@@ -47,13 +49,28 @@ impl SServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("failed to start openssl s_server");
-        let stdout = child.stdout.take().expect("s_server stdout");
-        let ready = BufReader::new(stdout)
-            .lines()
+        let mut lines = BufReader::new(child.stdout.take().expect("s_server stdout")).lines();
+        let ready = lines
+            .by_ref()
             .map_while(Result::ok)
             .any(|line| line.contains("ACCEPT"));
         assert!(ready, "openssl s_server {args:?} did not start listening");
-        Some(SServer(child))
+        // Drained until it exits, so its writes never fail; kept for assertions.
+        let output = Arc::new(Mutex::new(String::new()));
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut out = sink.lock().unwrap_or_else(|p| p.into_inner());
+                out.push_str(&line);
+                out.push('\n');
+            }
+        });
+        Some(SServer(child, output))
+    }
+
+    /// What s_server printed after it started listening.
+    fn output(&self) -> String {
+        self.1.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -67,14 +84,20 @@ impl Drop for SServer {
 /// Protocol flags of a TLS 1.0-only server with an ECDHE CBC suite (RSA, or ECDSA for the
 /// self-signed leaf).
 const TLS10: &[&str] = &[
+    "-www",
     "-tls1",
     "-cipher",
     "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0",
 ];
 /// Protocol flags of a TLS 1.1-only server with an ECDHE-RSA CBC suite.
-const TLS11: &[&str] = &["-tls1_1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"];
+const TLS11: &[&str] = &[
+    "-www",
+    "-tls1_1",
+    "-cipher",
+    "ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
+];
 /// A TLS 1.2 server with RSA key exchange and CBC only (TLS_RSA_WITH_AES_128_CBC_SHA).
-const RSA_CBC: &[&str] = &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"];
+const RSA_CBC: &[&str] = &["-www", "-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"];
 
 /// Modules: `tls10` (min_version TLS10), `rsa` (stack: openssl, TLS 1.2 allowed), `tls10_query`
 /// (an HTTP exchange after the handshake), `max11` (max_version TLS11), `tls10_target` (the
@@ -225,7 +248,7 @@ fn max_tls11_against_a_modern_server_is_the_alert_it_sent() {
     let lab = lab_or_skip!();
     let (pki, exporter) = setup(&lab);
     let id = pki.leaf(Leaf::Valid);
-    let modern = ["-min_protocol", "TLSv1.2"];
+    let modern = ["-www", "-min_protocol", "TLSv1.2"];
     let Some(_server) = SServer::start(&lab, &id, 1040, &modern) else {
         return;
     };
@@ -390,4 +413,26 @@ fn nginx_tls10_rsa_cbc() {
         &[],
         EXPIRED_NOT_AFTER as f64,
     );
+}
+
+/// A probe ends its OpenSSL session with close_notify (SSL_shutdown(3)), as the rustls stack
+/// does: s_server (without `-www`) prints `DONE` when it reads one.
+#[test]
+fn the_session_ends_with_close_notify() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let flags = &TLS10[1..];
+    let Some(server) = SServer::start(&lab, &pki.leaf(Leaf::Valid), 1060, flags) else {
+        return;
+    };
+    exporter.probe("tls10", "ok.lab.test:1060").assert_success();
+    let start = std::time::Instant::now();
+    while !server.output().contains("DONE") {
+        let out = server.output();
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "no close_notify seen:\n{out}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
