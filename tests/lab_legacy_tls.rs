@@ -436,3 +436,23 @@ fn the_session_ends_with_close_notify() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Peers that do not finish a handshake give the classes they give on rustls
+/// (tests/lab_tls.rs `peers_that_do_not_speak_tls`, `timeout_in_tls`).
+#[test]
+fn peers_that_do_not_speak_tls_on_openssl() {
+    let lab = lab_or_skip!();
+    let (_pki, exporter) = setup(&lab);
+    let cases = [
+        (Peer::Http400, "protocol_mismatch", ""),
+        (Peer::Reset, "reset", "ECONNRESET"),
+        (Peer::Fin, "eof", ""),
+        (Peer::Silent, "timeout", ""),
+    ];
+    for (i, (peer, class, detail)) in cases.into_iter().enumerate() {
+        let port = 1070 + i as u16;
+        lab.serve(&format!("203.0.113.2:{port}"), peer);
+        let m = exporter.probe("tls10", &format!("ok.lab.test:{port}"));
+        m.assert_failure("tls", class, detail);
+    }
+}
