@@ -3,7 +3,8 @@
 //! namespace. A valid certificate gives success with the version, cipher and certificate facts;
 //! expired, not yet valid, untrusted, wrong-name and wrong-purpose certificates give the classes
 //! the rustls stack gives (tests/lab_tls.rs); a module capped at TLS 1.1 against a modern server
-//! fails with the alert that server sent.
+//! fails with the alert that server sent. Also: STARTTLS, `query_response`, `hostname=` and a
+//! client certificate through OpenSSL, and an nginx serving only TLS 1.0 with RSA and CBC.
 
 #[macro_use]
 mod lab;
@@ -11,16 +12,19 @@ mod lab;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
-use lab::modules::{module, tls, IP4};
+use lab::modules::{module, tls, tls_config, IP4};
+use lab::servers::SMTP_STARTTLS_STEPS;
 use lab::tlsgen::{
     self, Identity, Leaf, Pki, EXPIRED_NOT_AFTER, FUTURE_NOT_AFTER, VALID_NOT_AFTER,
 };
 use lab::{Exporter, Lab, Peer};
 use sha2::{Digest, Sha256};
 
-/// `openssl s_server` in the lab's server namespace; killed (by its own PID) when dropped.
-struct SServer(Child);
+/// `openssl s_server` in the lab's server namespace, its output collected; killed (by its own
+/// PID) when dropped.
+struct SServer(Child, Arc<Mutex<String>>);
 
 impl SServer {
     /// Serves `id` on 203.0.113.2:`port` with `args` (protocol and cipher flags); returns once
@@ -33,7 +37,7 @@ impl SServer {
         let key = lab.file(&format!("s_server-{port}.key"), &id.key_pem);
         let accept = format!("{}:{port}", lab::SERVER4);
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &lab.server, "openssl", "s_server", "-www"])
+            .args(["netns", "exec", &lab.server, "openssl", "s_server"])
             .args(["-accept", &accept, "-cert"])
             .arg(&cert)
             .arg("-key")
@@ -45,13 +49,28 @@ impl SServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("failed to start openssl s_server");
-        let stdout = child.stdout.take().expect("s_server stdout");
-        let ready = BufReader::new(stdout)
-            .lines()
+        let mut lines = BufReader::new(child.stdout.take().expect("s_server stdout")).lines();
+        let ready = lines
+            .by_ref()
             .map_while(Result::ok)
             .any(|line| line.contains("ACCEPT"));
         assert!(ready, "openssl s_server {args:?} did not start listening");
-        Some(SServer(child))
+        // Drained until it exits, so its writes never fail; kept for assertions.
+        let output = Arc::new(Mutex::new(String::new()));
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut out = sink.lock().unwrap_or_else(|p| p.into_inner());
+                out.push_str(&line);
+                out.push('\n');
+            }
+        });
+        Some(SServer(child, output))
+    }
+
+    /// What s_server printed after it started listening.
+    fn output(&self) -> String {
+        self.1.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -65,18 +84,26 @@ impl Drop for SServer {
 /// Protocol flags of a TLS 1.0-only server with an ECDHE CBC suite (RSA, or ECDSA for the
 /// self-signed leaf).
 const TLS10: &[&str] = &[
+    "-www",
     "-tls1",
     "-cipher",
     "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0",
 ];
 /// Protocol flags of a TLS 1.1-only server with an ECDHE-RSA CBC suite.
-const TLS11: &[&str] = &["-tls1_1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"];
+const TLS11: &[&str] = &[
+    "-www",
+    "-tls1_1",
+    "-cipher",
+    "ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
+];
 /// A TLS 1.2 server with RSA key exchange and CBC only (TLS_RSA_WITH_AES_128_CBC_SHA).
-const RSA_CBC: &[&str] = &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"];
+const RSA_CBC: &[&str] = &["-www", "-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"];
 
 /// Modules: `tls10` (min_version TLS10), `rsa` (stack: openssl, TLS 1.2 allowed), `tls10_query`
-/// (an HTTP exchange after the handshake), `max11` (max_version TLS11), `tls10_client` (with a
-/// client certificate), all trusting the lab CA at `ca` and checking ok.lab.test.
+/// (an HTTP exchange after the handshake), `max11` (max_version TLS11), `tls10_target` (the
+/// name checked is the target's or `hostname=`), `smtp_openssl` (SMTP STARTTLS through OpenSSL),
+/// `tls10_client` (with a client certificate), all trusting the lab CA at `ca` and, but for
+/// `tls10_target`, checking ok.lab.test.
 fn config(ca: &Path, client: Option<(&Path, &Path)>) -> String {
     let ok = tls(ca, Some("ok.lab.test"));
     let min10 = "        min_version: TLS10\n";
@@ -86,6 +113,17 @@ fn config(ca: &Path, client: Option<(&Path, &Path)>) -> String {
         module("rsa", "3s", &[IP4, &ok, "        stack: openssl\n"]),
         module("tls10_query", "3s", &[IP4, &ok, min10, query]),
         module("max11", "3s", &[IP4, &ok, "        max_version: TLS11\n"]),
+        module("tls10_target", "3s", &[IP4, &tls(ca, None), min10]),
+        module(
+            "smtp_openssl",
+            "3s",
+            &[
+                IP4,
+                SMTP_STARTTLS_STEPS,
+                &tls_config(ca, Some("ok.lab.test")),
+                "        stack: openssl\n",
+            ],
+        ),
     ];
     if let Some((cert, key)) = client {
         let files = format!(
@@ -152,7 +190,8 @@ fn old_protocols_succeed_with_their_facts() {
     }
 }
 
-/// The same module without a legacy flag is rustls, which cannot speak to such a server.
+/// The debug output names the stack, and a `query_response` dialogue runs over the OpenSSL
+/// session after the handshake.
 #[test]
 fn the_stack_is_named_and_query_response_runs_over_it() {
     let lab = lab_or_skip!();
@@ -209,7 +248,7 @@ fn max_tls11_against_a_modern_server_is_the_alert_it_sent() {
     let lab = lab_or_skip!();
     let (pki, exporter) = setup(&lab);
     let id = pki.leaf(Leaf::Valid);
-    let modern = ["-min_protocol", "TLSv1.2"];
+    let modern = ["-www", "-min_protocol", "TLSv1.2"];
     let Some(_server) = SServer::start(&lab, &id, 1040, &modern) else {
         return;
     };
@@ -243,6 +282,177 @@ fn client_certificate_over_tls10() {
     let m = exporter.probe("tls10_client", "ok.lab.test:1030");
     m.assert_success();
     m.assert_value("probe_ssl_client_cert_expiry", &[], VALID_NOT_AFTER as f64);
+    // Without one, the server ends the handshake with an alert.
     let without = exporter.probe("tls10", "ok.lab.test:1030");
-    assert_eq!(without.failure().map(|f| f.phase), Some("tls".to_string()));
+    let failure = without.failure().expect("a failure");
+    assert_eq!(
+        (failure.phase.as_str(), failure.class.as_str()),
+        ("tls", "tls_alert")
+    );
+}
+
+/// STARTTLS hands the upgraded TCP stream to OpenSSL, and the dialogue goes on inside; the
+/// server's TLS 1.3 is spoken too.
+#[test]
+fn starttls_through_openssl() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let smtp = tlsgen::server_config(&pki.leaf(Leaf::Valid), &[], None);
+    lab.serve("203.0.113.2:25", Peer::Smtp(smtp));
+    let m = exporter.probe("smtp_openssl", "ok.lab.test:25");
+    m.assert_success();
+    m.assert_value("probe_tls_version_info", &[("version", "TLS 1.3")], 1.0);
+    m.assert_phase_between("tls", 0.0, 2.0);
+}
+
+/// `hostname=` sets the SNI and the name checked on the OpenSSL stack as on rustls.
+#[test]
+fn hostname_parameter_on_openssl() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let Some(_server) = SServer::start(&lab, &pki.leaf(Leaf::Valid), 1010, TLS10) else {
+        return;
+    };
+    let target = "203.0.113.2:1010";
+    exporter.probe("tls10_target", target).assert_success();
+    let named = exporter.probe_with("tls10_target", target, &[("hostname", "ok.lab.test")]);
+    named.assert_success();
+    let other = exporter.probe_with("tls10_target", target, &[("hostname", "other.lab.test")]);
+    other.assert_failure("tls", "tls_cert_hostname_mismatch", "");
+}
+
+/// nginx (Debian's nginx-light) in the server namespace with `nginx.conf` written by the test;
+/// killed (by its own PID) when dropped.
+struct Nginx(Child);
+
+impl Nginx {
+    /// Serves `valid` on 203.0.113.2:1050 and `expired` on :1051, TLS 1.0 with RSA key
+    /// exchange and CBC only, as an old appliance's web interface. `None` without nginx.
+    fn start(lab: &Lab, valid: &Identity, expired: &Identity) -> Option<Nginx> {
+        if !lab::available(&["nginx"], &[]) {
+            return None;
+        }
+        let dir = lab.dir.join("nginx");
+        std::fs::create_dir_all(&dir).expect("nginx directory");
+        let mut servers = String::new();
+        for (port, id) in [(1050, valid), (1051, expired)] {
+            let cert = lab.file(&format!("nginx-{port}.crt"), &id.cert_pem);
+            let key = lab.file(&format!("nginx-{port}.key"), &id.key_pem);
+            servers += &format!(
+                "server {{ listen {}:{port} ssl; ssl_certificate {}; ssl_certificate_key {}; \
+                 ssl_protocols TLSv1; ssl_ciphers AES128-SHA:@SECLEVEL=0; \
+                 location / {{ return 200 \"ok\\n\"; }} }}\n",
+                lab::SERVER4,
+                cert.display(),
+                key.display()
+            );
+        }
+        let d = dir.display();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{}}\nhttp {{\naccess_log off;\nclient_body_temp_path {d}/body;\n\
+             proxy_temp_path {d}/proxy;\nfastcgi_temp_path {d}/fastcgi;\n\
+             uwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n{servers}}}\n"
+        );
+        let conf = lab.file("nginx.conf", &conf);
+        let child = Command::new("ip")
+            .args(["netns", "exec", &lab.server, "nginx", "-p"])
+            .arg(&dir)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("failed to start nginx");
+        // nginx writes its PID file once its sockets listen.
+        let pid = dir.join("nginx.pid");
+        let start = std::time::Instant::now();
+        while !pid.exists() {
+            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            assert!(start.elapsed().as_secs() < 10, "nginx did not start: {log}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(Nginx(child))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An nginx speaking only TLS 1.0 with TLS_RSA_WITH_AES_128_CBC_SHA: success with its facts,
+/// and its expired certificate is `tls_cert_expired` with the expiry reported.
+#[test]
+fn nginx_tls10_rsa_cbc() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let (valid, expired) = (pki.leaf(Leaf::Valid), pki.leaf(Leaf::Expired));
+    let Some(_nginx) = Nginx::start(&lab, &valid, &expired) else {
+        return;
+    };
+    let m = exporter.probe("tls10", "ok.lab.test:1050");
+    m.assert_success();
+    m.assert_value("probe_tls_version_info", &[("version", "TLS 1.0")], 1.0);
+    let cipher = [("cipher", "TLS_RSA_WITH_AES_128_CBC_SHA")];
+    m.assert_value("probe_tls_cipher_info", &cipher, 1.0);
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        VALID_NOT_AFTER as f64,
+    );
+    let m = exporter.probe("tls10", "ok.lab.test:1051");
+    m.assert_failure("tls", "tls_cert_expired", "");
+    m.assert_value(
+        "probe_ssl_earliest_cert_expiry",
+        &[],
+        EXPIRED_NOT_AFTER as f64,
+    );
+}
+
+/// A probe ends its OpenSSL session with close_notify (SSL_shutdown(3)), as the rustls stack
+/// does: s_server (without `-www`) prints `DONE` when it reads one.
+#[test]
+fn the_session_ends_with_close_notify() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let flags = &TLS10[1..];
+    let Some(server) = SServer::start(&lab, &pki.leaf(Leaf::Valid), 1060, flags) else {
+        return;
+    };
+    exporter.probe("tls10", "ok.lab.test:1060").assert_success();
+    let start = std::time::Instant::now();
+    while !server.output().contains("DONE") {
+        let out = server.output();
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "no close_notify seen:\n{out}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Peers that do not finish a handshake give the classes they give on rustls
+/// (tests/lab_tls.rs `peers_that_do_not_speak_tls`, `timeout_in_tls`).
+#[test]
+fn peers_that_do_not_speak_tls_on_openssl() {
+    let lab = lab_or_skip!();
+    let (_pki, exporter) = setup(&lab);
+    let cases = [
+        (Peer::Http400, "protocol_mismatch", ""),
+        (Peer::Reset, "reset", "ECONNRESET"),
+        (Peer::Fin, "eof", ""),
+        (Peer::Silent, "timeout", ""),
+    ];
+    for (i, (peer, class, detail)) in cases.into_iter().enumerate() {
+        let port = 1070 + i as u16;
+        lab.serve(&format!("203.0.113.2:{port}"), peer);
+        let m = exporter.probe("tls10", &format!("ok.lab.test:{port}"));
+        m.assert_failure("tls", class, detail);
+    }
 }

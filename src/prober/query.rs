@@ -364,3 +364,30 @@ impl AsyncWrite for Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Choosing the stack costs a rustls probe no memory while it waits in the tls phase: the
+    /// dispatching future is the rustls handshake's size plus a few words (3,528 B against
+    /// 3,440 B when this was written).
+    #[tokio::test]
+    async fn stack_dispatch_keeps_the_rustls_future_size() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (cfg, host) = (TlsConfig::default(), "localhost");
+        let (mut facts, mut log) = (TlsFacts::default(), StepLog::new(std::time::Instant::now()));
+        let rustls = {
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            std::mem::size_of_val(&tls::handshake(stream, &cfg, host, &mut facts, &mut log))
+        };
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let dispatch = Conn::handshake(stream, &cfg, host, &mut facts, &mut log);
+        let dispatch = std::mem::size_of_val(&dispatch);
+        assert!(
+            dispatch <= rustls + 128,
+            "dispatch {dispatch} B, rustls {rustls} B"
+        );
+    }
+}

@@ -144,3 +144,22 @@ pub(super) fn config(state: &State) -> Markup {
     };
     layout("Configuration", body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use crate::config::Config;
+
+    /// The module list names the TLS stack of each TLS module, and of no other.
+    #[test]
+    fn modules_name_their_tls_stack() {
+        let text = "modules:\n\
+            \x20 old:\n    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        min_version: TLS10\n\
+            \x20 new:\n    prober: tcp\n    tcp:\n      tls: true\n\
+            \x20 plain:\n    prober: tcp\n";
+        let config = Config::from_yaml_str(text, "inline.yml").expect("loads");
+        assert!(describe(&config.modules["old"]).contains("TLS stack openssl"));
+        assert!(describe(&config.modules["new"]).contains("TLS stack rustls"));
+        assert!(!describe(&config.modules["plain"]).contains("stack"));
+    }
+}

@@ -195,7 +195,9 @@ fn earliest_expiry(chain: &StackRef<X509>) -> Option<i64> {
         .min()
 }
 
-/// The chain the server presented, leaf first, described; empty when none arrived.
+/// The chain the server presented, leaf first, described; empty when none arrived. Its size
+/// is bounded by OpenSSL's limit on the Certificate message (SSL_CTX_set_max_cert_list(3),
+/// 100 KiB by default).
 fn presented_chain(ssl: &SslRef) -> Vec<crate::report::CertInfo> {
     let Some(chain) = ssl.peer_cert_chain() else {
         return Vec::new();
