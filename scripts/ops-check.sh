@@ -235,6 +235,12 @@ if command -v kubectl >/dev/null 2>&1; then
     sed -i 's/^# components:$/components:/; s/^#   - https$/  - https/' "$tmp/k8s-https/kustomization.yaml"
     run "kubectl kustomize deploy/kubernetes with components: https" \
         sh -c "kubectl kustomize '$tmp/k8s-https' | grep -q -- '--web.config.file='"
+    # one overlay per location: it renders, and names this location's Service in its Probe
+    for d in deploy/kubernetes-locations/*/; do
+        r=$(basename "$d")
+        run "kubectl kustomize deploy/kubernetes-locations/$r" \
+            sh -c "kubectl kustomize '$d' | grep -q 'url: handshake-exporter-$r.monitoring.svc:19115'"
+    done
 else
     skipped "kubectl kustomize (kubectl not installed)"
 fi
