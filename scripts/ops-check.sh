@@ -189,6 +189,39 @@ sys.exit("fixed job names: %s" % sorted(set(re.findall(r"job=\\\"handshake\w*", 
         bad "scripts/dashboard-queries.py" "$(cat "$tmp/queries")"
     fi
 
+    # the memory rule of docs/scaling.md against the measurement: the latest benchmark table of
+    # docs/performance.md (idle RSS, and peak RSS with N silent probes in flight) and, when
+    # bench/capacity.sh has been run, its silent rows of 1,000 probes in flight or more
+    run "docs/scaling.md memory rule covers the measured idle RSS and KB per probe in flight" python3 -c '
+import re, sys
+rule = re.search(r"memory limit = (\d+(?:\.\d+)?) × \((\d+(?:\.\d+)?) MB \+ --probe\.max-concurrency × (\d+(?:\.\d+)?) KB\)", open("docs/scaling.md").read())
+if not rule:
+    sys.exit("docs/scaling.md states no memory rule")
+_, idle_mb, per_kb = (float(x) for x in rule.groups())
+perf = open("docs/performance.md").read()
+idle = re.search(r"^\| idle RSS after one probe \| (\d+(?:\.\d+)?) MB \|", perf, re.M)
+peak = re.search(r"^\| ([\d,]+) silent probes in flight: peak RSS \| (\d+(?:\.\d+)?) MB \|", perf, re.M)
+if not idle or not peak:
+    sys.exit("docs/performance.md has no idle RSS or silent peak RSS row")
+measured_idle = float(idle.group(1))
+n = int(peak.group(1).replace(",", ""))
+measured_kb = (float(peak.group(2)) - measured_idle) * 1000 / n
+source = "docs/performance.md"
+try:
+    for line in open("bench/capacity.last"):
+        row = dict(kv.split("=", 1) for kv in line.split()[1:]) if line.startswith("CAPACITY ") else {}
+        if (row.get("case") == "silent" and int(row["in_flight_peak"]) >= 1000
+                and float(row["kb_per_probe"]) > measured_kb):
+            measured_kb, source = float(row["kb_per_probe"]), "bench/capacity.last"
+except FileNotFoundError:
+    pass
+problems = []
+if idle_mb < measured_idle:
+    problems.append("idle %g MB < measured %g MB" % (idle_mb, measured_idle))
+if per_kb < measured_kb:
+    problems.append("%g KB per probe < measured %.1f KB (%s)" % (per_kb, measured_kb, source))
+sys.exit("; ".join(problems) or 0)'
+
     # every YAML block of docs/scaling.md is a complete Prometheus configuration
     python3 - "$tmp" <<'PY'
 import re, sys
@@ -235,6 +268,12 @@ if command -v kubectl >/dev/null 2>&1; then
     sed -i 's/^# components:$/components:/; s/^#   - https$/  - https/' "$tmp/k8s-https/kustomization.yaml"
     run "kubectl kustomize deploy/kubernetes with components: https" \
         sh -c "kubectl kustomize '$tmp/k8s-https' | grep -q -- '--web.config.file='"
+    # one overlay per location: it renders, and names this location's Service in its Probe
+    for d in deploy/kubernetes-locations/*/; do
+        r=$(basename "$d")
+        run "kubectl kustomize deploy/kubernetes-locations/$r" \
+            sh -c "kubectl kustomize '$d' | grep -q 'url: handshake-exporter-$r.monitoring.svc:19115'"
+    done
 else
     skipped "kubectl kustomize (kubectl not installed)"
 fi

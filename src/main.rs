@@ -44,10 +44,14 @@ struct Flags {
     /// of the open-file limit left after a reserve of 64.
     #[arg(long = "web.max-connections")]
     max_connections: Option<usize>,
-    /// Time a client has to send a request head or finish the TLS handshake; also how long an
-    /// HTTP/2 connection stays open with no request in flight.
+    /// Time a client has to send a request head or finish the TLS handshake; also how long a
+    /// new HTTP/2 connection waits for its first request.
     #[arg(long = "web.header-read-timeout", default_value = "5s", value_parser = parse_interval)]
     header_read_timeout: Duration,
+    /// How long a keep-alive connection stays open between requests, so a scraper reuses it
+    /// from one scrape to the next.
+    #[arg(long = "web.idle-timeout", default_value = "2m", value_parser = parse_interval)]
+    idle_timeout: Duration,
     /// Seconds subtracted from Prometheus' scrape timeout to get a probe's deadline.
     #[arg(long = "timeout-offset", default_value_t = 0.5, value_parser = parse_offset, allow_negative_numbers = true)]
     timeout_offset: f64,
@@ -257,6 +261,7 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
         limits.max_connections = max;
     }
     limits.header_read_timeout = flags.header_read_timeout;
+    limits.idle_timeout = flags.idle_timeout;
     let listeners = if flags.systemd_socket {
         server::systemd_listeners()
             .map_err(|err| format!("failed to use systemd sockets: {err}"))?
@@ -277,6 +282,7 @@ async fn serve(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(
         max_connections = limits.max_connections,
         header_read_timeout = ?limits.header_read_timeout,
+        idle_timeout = ?limits.idle_timeout,
         "connection limits"
     );
     // Read the system trust roots off the serving path, so the first TLS probe does not wait.

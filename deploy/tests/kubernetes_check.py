@@ -19,7 +19,14 @@ Checked:
     passes --web.config.file; a read-only volume mounted at that file's directory projects
     web.yml from the component's Secret and every file web.yml names (tls.crt, tls.key) from a
     key of a Secret; the kubelet's probes no longer use httpGet (basic auth would answer 401)
-    but still reach the container's port that the Service targets.
+    but still reach the container's port that the Service targets;
+  - one overlay per location in deploy/kubernetes-locations (eu, us, ap), applied here as
+    kustomize would (nameSuffix, labels on objects and pod templates, the RFC 6902 and delete
+    patches): each has one Deployment whose pods carry that region; the Service, the
+    PodDisruptionBudget, the NetworkPolicy and the ServiceMonitor select those pods and no other
+    location's; the NetworkPolicy still lets in Prometheus' pods whatever their region; the
+    Probe goes through that location's Service and gives its series that `region`, as the
+    ServiceMonitor gives the exporter's; the PrometheusRule is left to the global server.
 Prints one line per check and "N passed, M failed"; exits 1 on any failure. Needs PyYAML.
 """
 import os
@@ -32,6 +39,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 K8S = os.path.join(ROOT, "deploy", "kubernetes")
 OPERATOR = os.path.join(K8S, "prometheus-operator")
 HTTPS = os.path.join(K8S, "https")
+LOCATIONS = os.path.join(ROOT, "deploy", "kubernetes-locations")
 results = []
 
 
@@ -169,6 +177,97 @@ def selects(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def overlay(path, base):
+    """The objects of base as the location overlay in path makes them: its patches (RFC 6902
+    operations and `$patch: delete`, each by target kind), its labels (on every object, and on
+    pod templates with includeTemplates) and its nameSuffix (on every name and on the
+    ConfigMap a pod mounts)."""
+    kust = kustomization(path)
+    out = []
+    for _, o in base:
+        deleted = False
+        for patch in kust.get("patches", []):
+            if patch.get("target", {}).get("kind") != o["kind"]:
+                continue
+            body = yaml.safe_load(patch["patch"])
+            if isinstance(body, dict) and body.get("$patch") == "delete":
+                deleted = True
+            else:
+                o = json_patch(o, body)
+        if deleted:
+            continue
+        o = json_patch(o, [])
+        suffix = kust.get("nameSuffix", "")
+        o["metadata"]["name"] += suffix
+        for entry in kust.get("labels", []):
+            o["metadata"].setdefault("labels", {}).update(entry["pairs"])
+            template = o.get("spec", {}).get("template")
+            if entry.get("includeTemplates") and template:
+                template["metadata"].setdefault("labels", {}).update(entry["pairs"])
+        for volume in o.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", []):
+            if "configMap" in volume:
+                volume["configMap"]["name"] += suffix
+        out.append(o)
+    return out
+
+
+def check_locations(base):
+    """Every location overlay, each against the others."""
+    regions = sorted(d for d in os.listdir(LOCATIONS)
+                     if os.path.isfile(os.path.join(LOCATIONS, d, "kustomization.yaml")))
+    check("deploy/kubernetes-locations has the overlays eu, us and ap",
+          {"eu", "us", "ap"} <= set(regions), regions)
+    rendered = {r: overlay(os.path.join(LOCATIONS, r), base) for r in regions}
+    for region, objs in rendered.items():
+        by_kind = {}
+        for o in objs:
+            by_kind.setdefault(o["kind"], []).append(o)
+        deployments = by_kind.get("Deployment", [])
+        check("%s: one Deployment, its pods labelled region %s" % (region, region),
+              len(deployments) == 1
+              and deployments[0]["spec"]["template"]["metadata"]["labels"].get("region") == region,
+              [d["spec"]["template"]["metadata"]["labels"] for d in deployments])
+        if len(deployments) != 1:
+            continue
+        pods = deployments[0]["spec"]["template"]["metadata"]["labels"]
+        others = [d["spec"]["template"]["metadata"]["labels"]
+                  for r, os_ in rendered.items() if r != region
+                  for d in os_ if d["kind"] == "Deployment"]
+        selectors = {
+            "Deployment": deployments[0]["spec"]["selector"]["matchLabels"],
+            "Service": by_kind["Service"][0]["spec"]["selector"],
+            "PodDisruptionBudget": by_kind["PodDisruptionBudget"][0]["spec"]["selector"]["matchLabels"],
+            "NetworkPolicy": by_kind["NetworkPolicy"][0]["spec"]["podSelector"]["matchLabels"],
+        }
+        service = by_kind["Service"][0]
+        monitor = by_kind["ServiceMonitor"][0]
+        selectors["ServiceMonitor (of the Service)"] = monitor["spec"]["selector"]["matchLabels"]
+        for kind, selector in selectors.items():
+            target = service["metadata"]["labels"] if kind.startswith("ServiceMonitor") else pods
+            other = [] if kind.startswith("ServiceMonitor") else others
+            check("%s: the %s selects this location's pods only" % (region, kind),
+                  selects(selector, target) and not any(selects(selector, o) for o in other),
+                  selector)
+        peers = [p.get("podSelector", {}).get("matchLabels", {})
+                 for rule in by_kind["NetworkPolicy"][0]["spec"]["ingress"] for p in rule["from"]]
+        check("%s: the NetworkPolicy lets Prometheus in whatever its region" % region,
+              peers and all("region" not in p for p in peers), peers)
+        port = service["spec"]["ports"][0]["port"]
+        url = "%s.monitoring.svc:%d" % (service["metadata"]["name"], port)
+        for probe in by_kind.get("Probe", []):
+            check("%s: Probe %s goes through %s" % (region, probe["metadata"]["name"], url),
+                  probe["spec"]["prober"]["url"] == url, probe["spec"]["prober"]["url"])
+            labels = probe["spec"]["targets"]["staticConfig"].get("labels", {})
+            check("%s: Probe %s gives its series region %s" % (region, probe["metadata"]["name"], region),
+                  labels.get("region") == region, labels)
+        relabel = {r.get("targetLabel"): r.get("replacement")
+                   for e in monitor["spec"]["endpoints"] for r in e.get("relabelings", [])}
+        check("%s: the ServiceMonitor gives the exporter's series region %s" % (region, region),
+              relabel.get("region") == region, relabel)
+        check("%s: no PrometheusRule (the rules run on the global server)" % region,
+              "PrometheusRule" not in by_kind, sorted(by_kind))
+
+
 def main():
     base = objects(K8S)
     kinds = {}
@@ -260,6 +359,9 @@ def main():
 
     # ---- HTTPS and basic auth
     check_https(deployment, kinds["Service"][0])
+
+    # ---- one Deployment per location
+    check_locations(base + operator_objects)
 
     failed = results.count(False)
     print("%d passed, %d failed" % (len(results) - failed, failed))

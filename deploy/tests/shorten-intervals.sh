@@ -12,8 +12,13 @@
 #
 #   EXPORTER=127.0.0.1:29115 deploy/tests/shorten-intervals.sh /tmp/fast-prometheus
 #   prometheus --config.file=/tmp/fast-prometheus/prometheus.yml ...
+#
+# Further arguments are other Prometheus configuration files (e.g. the ones of docs/scaling.md),
+# whose intervals are shortened in place the same way:
+#   deploy/tests/shorten-intervals.sh /tmp/fast-prometheus /tmp/location-eu.yml
 set -euo pipefail
-dest=${1:?usage: shorten-intervals.sh DEST_DIR}
+dest=${1:?usage: shorten-intervals.sh DEST_DIR [CONFIG_FILE...]}
+shift
 src=$(cd "$(dirname "$0")/../prometheus" && pwd)
 mkdir -p "$dest"
 cp -r "$src"/. "$dest"/
@@ -21,7 +26,7 @@ rm -rf "$dest/rules/tests"
 sed -i -E \
     -e 's/(scrape_interval|evaluation_interval): 15s/\1: 1s/' \
     -e 's/scrape_timeout: 10s/scrape_timeout: 1s/' \
-    "$dest/prometheus.yml"
+    "$dest/prometheus.yml" "$@"
 sed -i -E \
     -e "s/127\.0\.0\.1:19115/${EXPORTER:-127.0.0.1:19115}/g" \
     -e "s/127\.0\.0\.1:9090/${PROMETHEUS:-127.0.0.1:9090}/g" \

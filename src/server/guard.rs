@@ -27,20 +27,27 @@ use crate::prober::sockets::RESERVED_FDS;
 pub struct ConnLimits {
     /// HTTP connections open at once.
     pub max_connections: usize,
-    /// Time a client has to send a whole request head (HTTP/1.1) or finish the TLS handshake;
-    /// also the longest an HTTP/2 connection stays open with no request in flight.
+    /// Time a client has to send a whole request head (HTTP/1.1), counted from the connection's
+    /// start for the first request and from the head's first byte for later ones, or to finish
+    /// the TLS handshake; also the longest a new HTTP/2 connection waits for its first request.
     pub header_read_timeout: Duration,
+    /// The longest a keep-alive connection stays open between requests (from the end of one
+    /// answer to the first byte of the next request on HTTP/1.1, to the next request on
+    /// HTTP/2): above common scrape intervals, so a scraper reuses its connection.
+    pub idle_timeout: Duration,
 }
 
 impl ConnLimits {
     /// Defaults for an open-file limit of `nofile`: half of what is left after a reserve goes
     /// to HTTP connections, the other half to probe sockets (each request runs at most one
-    /// probe at a time), at least 8; requests heads within 5 seconds.
+    /// probe at a time), at least 8; requests heads within 5 seconds; idle keep-alive
+    /// connections kept for 2 minutes, which covers scrape intervals up to 1 minute twice over.
     pub fn for_nofile(nofile: u64) -> ConnLimits {
         let share = nofile.saturating_sub(RESERVED_FDS) / 2;
         ConnLimits {
             max_connections: usize::try_from(share.max(8)).unwrap_or(usize::MAX),
             header_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(120),
         }
     }
 
@@ -81,14 +88,39 @@ struct Entry {
 struct Activity {
     /// Requests being answered on it now (HTTP/2 may have several).
     busy: AtomicUsize,
+    /// When it went quiet, and whether a request was ever answered.
+    stamps: Mutex<Stamps>,
+    /// Woken when a request head starts arriving, so a wait for the idle timeout switches to
+    /// the header-read timeout.
+    head_started: Notify,
+}
+
+/// The instants a connection's quiet-time limits count from.
+#[derive(Debug, Clone, Copy)]
+struct Stamps {
     /// When the last request ended (the connection's start before any).
-    idle_since: Mutex<Instant>,
+    idle_since: Instant,
+    /// When the first byte of a request head arrived on an idle connection, until the
+    /// request starts being answered.
+    head_since: Option<Instant>,
+    /// Whether any request has started on the connection.
+    served: bool,
 }
 
 impl Activity {
-    fn idle_since(&self) -> std::sync::MutexGuard<'_, Instant> {
-        self.idle_since.lock().unwrap_or_else(|p| p.into_inner())
+    fn stamps(&self) -> std::sync::MutexGuard<'_, Stamps> {
+        self.stamps.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Which quiet-time limit a connection ran out of; see [`Slot::quiet_too_long`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quiet {
+    /// No request head (first request) or no whole head (a later one) within the header-read
+    /// timeout.
+    HeadTimeout,
+    /// No new request within the idle timeout after the last answer.
+    Idle,
 }
 
 /// The open connections, oldest first, and each client address's connections.
@@ -178,7 +210,12 @@ impl Tracker {
         let id = inner.last;
         let activity = Arc::new(Activity {
             busy: AtomicUsize::new(0),
-            idle_since: Mutex::new(Instant::now()),
+            stamps: Mutex::new(Stamps {
+                idle_since: Instant::now(),
+                head_since: None,
+                served: false,
+            }),
+            head_started: Notify::new(),
         });
         let evict = Arc::new(Notify::new());
         inner.entries.insert(
@@ -229,26 +266,55 @@ impl Slot {
 
     /// Marks a request as being answered until the returned guard drops.
     pub fn busy(&self) -> BusyGuard {
+        {
+            let mut stamps = self.activity.stamps();
+            stamps.head_since = None;
+            stamps.served = true;
+        }
         self.activity.busy.fetch_add(1, Ordering::AcqRel);
         BusyGuard(self.activity.clone())
     }
 
-    /// Completes once the connection has had no request in flight for `idle`, counted from
-    /// the end of its last request, or from its start when it has had none. hyper bounds the
-    /// wait for an HTTP/1.1 request head itself (its header-read timeout); this bounds an
-    /// HTTP/2 connection, which hyper keeps open for as long as the client does.
-    pub async fn idle_for(&self, idle: Duration) {
+    /// Notes that bytes of a request arrived: on an idle connection, the first of them starts
+    /// the header-read timeout of the request they begin.
+    pub fn head_bytes(&self) {
+        if self.activity.busy.load(Ordering::Acquire) == 0 {
+            let mut stamps = self.activity.stamps();
+            if stamps.head_since.is_none() {
+                stamps.head_since = Some(Instant::now());
+                self.activity.head_started.notify_one();
+            }
+        }
+    }
+
+    /// Completes when the connection has been quiet for too long, with no request in flight:
+    /// `limits.header_read_timeout` from its start before its first request, or from the first
+    /// byte of a request head that is still incomplete (when `heads` counts them, HTTP/1.1);
+    /// `limits.idle_timeout` from the end of its last request otherwise.
+    pub async fn quiet_too_long(&self, limits: &ConnLimits, heads: bool) -> Quiet {
         loop {
             let wait = if self.activity.busy.load(Ordering::Acquire) == 0 {
-                let since = *self.activity.idle_since();
-                match idle.checked_sub(since.elapsed()) {
+                let stamps = *self.activity.stamps();
+                let (since, limit, quiet) = match stamps.head_since {
+                    _ if !stamps.served => (
+                        stamps.idle_since,
+                        limits.header_read_timeout,
+                        Quiet::HeadTimeout,
+                    ),
+                    Some(head) if heads => (head, limits.header_read_timeout, Quiet::HeadTimeout),
+                    _ => (stamps.idle_since, limits.idle_timeout, Quiet::Idle),
+                };
+                match limit.checked_sub(since.elapsed()) {
                     Some(left) if !left.is_zero() => left,
-                    _ => return,
+                    _ => return quiet,
                 }
             } else {
-                idle
+                limits.header_read_timeout.min(limits.idle_timeout)
             };
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.activity.head_started.notified() => {}
+            }
         }
     }
 }
@@ -267,7 +333,7 @@ pub struct BusyGuard(Arc<Activity>);
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         // Stamp before the count drops, so an idle check never sees zero with an old stamp.
-        *self.0.idle_since() = Instant::now();
+        self.0.stamps().idle_since = Instant::now();
         self.0.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -328,11 +394,28 @@ mod tests {
         assert!(quiet_gone.is_err(), "the quiet address lost its connection");
     }
 
+    const LIMITS: ConnLimits = ConnLimits {
+        max_connections: 8,
+        header_read_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(120),
+    };
+
     #[tokio::test(start_paused = true)]
-    async fn idle_for_counts_from_the_last_request() {
+    async fn a_new_connection_gets_the_header_read_timeout() {
+        let tracker = Tracker::new(1);
+        let (fresh, _) = slot(tracker.admit(B));
+        let start = Instant::now();
+        assert_eq!(
+            fresh.quiet_too_long(&LIMITS, true).await,
+            Quiet::HeadTimeout
+        );
+        assert_eq!(start.elapsed(), LIMITS.header_read_timeout);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn between_requests_the_idle_timeout_counts_from_the_last_answer() {
         let tracker = Tracker::new(1);
         let (used, _) = slot(tracker.admit(A));
-        let idle = Duration::from_secs(5);
         let start = Instant::now();
         // A request for 8 s, ending 8 s in: idle from then on.
         let working = used.busy();
@@ -340,14 +423,34 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(8)).await;
             drop(working);
         };
-        let ((), ()) = tokio::join!(used.idle_for(idle), finish);
-        assert_eq!(start.elapsed(), Duration::from_secs(13));
-        // No request at all: idle counts from the connection's start.
-        let tracker = Tracker::new(1);
-        let (fresh, _) = slot(tracker.admit(B));
+        let (quiet, ()) = tokio::join!(used.quiet_too_long(&LIMITS, true), finish);
+        assert_eq!(quiet, Quiet::Idle);
+        assert_eq!(start.elapsed(), Duration::from_secs(128));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_head_started_gets_the_header_read_timeout_from_its_first_byte() {
+        let tracker = Tracker::new(2);
+        let (used, _) = slot(tracker.admit(A));
+        drop(used.busy());
         let start = Instant::now();
-        fresh.idle_for(idle).await;
-        assert_eq!(start.elapsed(), idle);
+        // 60 s idle, then a head starts and never ends.
+        let trickle = async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            used.head_bytes();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            used.head_bytes();
+        };
+        let (quiet, ()) = tokio::join!(used.quiet_too_long(&LIMITS, true), trickle);
+        assert_eq!(quiet, Quiet::HeadTimeout);
+        assert_eq!(start.elapsed(), Duration::from_secs(65));
+        // Where heads are not counted (HTTP/2 frames), bytes do not shorten the idle limit.
+        let (h2, _) = slot(tracker.admit(B));
+        drop(h2.busy());
+        h2.head_bytes();
+        let start = Instant::now();
+        assert_eq!(h2.quiet_too_long(&LIMITS, false).await, Quiet::Idle);
+        assert_eq!(start.elapsed(), LIMITS.idle_timeout);
     }
 
     #[test]

@@ -16,11 +16,13 @@ use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use super::guard::{Admission, ConnLimits, Slot, Tracker};
+use super::guard::{Admission, ConnLimits, Quiet, Slot, Tracker};
+use super::heads::HeadWatch;
 use super::{route, text, Reply, State};
 use crate::logging::clip;
 use crate::metrics::{AuthFailure, DropReason};
@@ -113,17 +115,10 @@ async fn connection(
     // Small answers on a request/response protocol: do not let Nagle delay them.
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
+    let slot = Arc::new(slot);
     let settings = shared.web.current();
     let Some(tls) = settings.tls.clone() else {
-        return http(
-            TokioIo::new(stream),
-            false,
-            (peer, local),
-            slot,
-            shared,
-            stop,
-        )
-        .await;
+        return http(stream, false, (peer, local), slot, shared, stop).await;
     };
     // Boxed: an HTTPS connection's state is several times a plain one's, and every plain
     // connection would otherwise carry room for it.
@@ -136,7 +131,7 @@ async fn https(
     stream: TcpStream,
     tls: Arc<rustls::ServerConfig>,
     (peer, local): (SocketAddr, Option<SocketAddr>),
-    slot: Slot,
+    slot: Arc<Slot>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -163,21 +158,23 @@ async fn https(
         _ = stop.changed() => return,
     };
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-    http(TokioIo::new(stream), h2, (peer, local), slot, shared, stop).await
+    http(stream, h2, (peer, local), slot, shared, stop).await
 }
 
 /// Serves HTTP on an established (plain or TLS) stream: HTTP/2 when `h2`, else HTTP/1.1.
-async fn http<I>(
-    io: I,
+/// The connection closes when it stays quiet too long ([`Slot::quiet_too_long`]): hyper's own
+/// header-read timeout is off, as it would also close idle keep-alive connections.
+async fn http<S>(
+    stream: S,
     h2: bool,
     (peer, local): (SocketAddr, Option<SocketAddr>),
-    slot: Slot,
+    slot: Arc<Slot>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let slot = Arc::new(slot);
+    let io = TokioIo::new(HeadWatch::new(stream, slot.clone()));
     let requests = slot.clone();
     let service_shared = shared.clone();
     let service = service_fn(move |req| {
@@ -194,7 +191,7 @@ async fn http<I>(
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(shared.limits.header_read_timeout)
+        .header_read_timeout(None)
         // Do not poll the socket while a probe runs: that read would hold a third 8 KiB buffer
         // per waiting request, the largest share of memory with thousands of probes in flight.
         .half_close(true);
@@ -206,28 +203,22 @@ async fn http<I>(
     };
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    let timeout = shared.limits.header_read_timeout;
-    // hyper's header-read timeout bounds HTTP/1.1 only: an HTTP/2 connection without a request
-    // in flight for as long is told to go (GOAWAY), as an idle HTTP/1.1 one is closed.
-    let h2_idle = async {
-        if h2 {
-            slot.idle_for(timeout).await
-        } else {
-            std::future::pending().await
-        }
-    };
     let result = tokio::select! {
         result = conn.as_mut() => result,
         _ = slot.evicted() => {
             tracing::debug!(%peer, "idle connection evicted at the connection cap");
             return;
         }
-        () = h2_idle => {
-            shared.state.metrics().guard().dropped(DropReason::HeaderTimeout);
-            tracing::debug!(%peer, "idle HTTP/2 connection closed");
-            conn.as_mut().graceful_shutdown();
-            // A client that does not read its GOAWAY does not hold the connection either.
-            let _ = tokio::time::timeout(timeout, conn).await;
+        quiet = slot.quiet_too_long(&shared.limits, !h2) => {
+            if quiet == Quiet::HeadTimeout {
+                shared.state.metrics().guard().dropped(DropReason::HeaderTimeout);
+            }
+            tracing::debug!(%peer, ?quiet, h2, "quiet connection closed");
+            if h2 {
+                // GOAWAY; a client that does not read it does not hold the connection either.
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(shared.limits.header_read_timeout, conn).await;
+            }
             return;
         }
         _ = stop.changed() => {
@@ -236,21 +227,8 @@ async fn http<I>(
         }
     };
     if let Err(err) = result {
-        if is_header_timeout(err.as_ref()) {
-            shared
-                .state
-                .metrics()
-                .guard()
-                .dropped(DropReason::HeaderTimeout);
-        }
         tracing::debug!(%peer, error = %err, "connection ended with an error");
     }
-}
-
-/// Whether hyper gave up waiting for a request head.
-fn is_header_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
-    err.downcast_ref::<hyper::Error>()
-        .is_some_and(hyper::Error::is_timeout)
 }
 
 /// One request through the web config's gate (rate limit, basic authentication), then the

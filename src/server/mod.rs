@@ -5,6 +5,7 @@
 //! [`run`] takes a bound listener so tests start the real server on `127.0.0.1:0` in-process.
 
 mod guard;
+mod heads;
 mod listen;
 mod probe;
 mod query;

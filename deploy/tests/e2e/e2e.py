@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers of scripts/e2e.sh: a webhook receiver and the checks against the running stack.
+"""Helpers of scripts/e2e.sh and scripts/e2e-locations.sh: a webhook receiver and the checks against the running stack.
 
 Python 3 standard library only. Every command talks to loopback addresses given on the command
 line (inside the test's network namespace). Subcommands:
@@ -27,6 +27,19 @@ line (inside the test's network namespace). Subcommands:
                               not silenced) now and still after S seconds (default 3)
   query URL EXPR              evaluate EXPR with /api/v1/query: exit 0 when the status is
                               success and the result is not empty, 2 when it is empty, 1 else
+  am-wait URL --label K=V... [--state S] [--receiver R] [--timeout S]
+                              wait until Alertmanager holds such an alert in state S (active by
+                              default), routed to receiver R when given
+  am-quiet URL [--label K=V...] [--receiver R] [--state S] [--ignore K=V,K=V...] --seconds N
+                              for N seconds, Alertmanager holds no such alert (every alert when
+                              no --label, any receiver when no --receiver, active by default),
+                              apart from alerts matching an --ignore set
+  am-count URL [--label K=V...] [--receiver R] [--state S] --expect N [--seconds N]
+                              Alertmanager holds exactly N such alerts, now and for the seconds
+                              given (default 3); prints them otherwise
+  query-at URL EXPR --time T --min V
+                              evaluate EXPR at Unix time T: every value of the (non-empty)
+                              result is at least V
 
 Exit status 0 means the check passed; the reason of a failure is printed on stdout.
 """
@@ -277,6 +290,94 @@ def cmd_query(a):
     return 0
 
 
+def am_matching(url, want, receiver, state, ignore=()):
+    """Alertmanager's alerts with these labels, receiver (any when None) and state, except those
+    matching one of the ignore label sets."""
+    out = []
+    for x in get_json(url.rstrip("/") + "/api/v2/alerts"):
+        names = [r.get("name") for r in x.get("receivers", [])]
+        if not matches(x.get("labels", {}), want):
+            continue
+        if any(matches(x.get("labels", {}), i) for i in ignore):
+            continue
+        if receiver and receiver not in names:
+            continue
+        if state and x.get("status", {}).get("state") != state:
+            continue
+        out.append(x)
+    return out
+
+
+def describe(alerts):
+    return "\n".join("  %s %s -> %s" % (x.get("status", {}).get("state"), x.get("labels"),
+                                        [r.get("name") for r in x.get("receivers", [])])
+                     for x in alerts) or "  (none)"
+
+
+def cmd_am_wait(a):
+    want = labels_arg(a.label)
+    if poll(a.timeout, lambda: am_matching(a.url, want, a.receiver, a.state)):
+        return 0
+    print(f"Alertmanager has no {a.state} alert {want} for receiver {a.receiver} after "
+          f"{a.timeout}s; it holds:")
+    print(describe(am_matching(a.url, {}, None, None)))
+    return 1
+
+
+def cmd_am_quiet(a):
+    want = labels_arg(a.label)
+    ignore = [labels_arg(i.split(",")) for i in a.ignore]
+    deadline = time.monotonic() + a.seconds
+    while True:
+        try:
+            found = am_matching(a.url, want, a.receiver, a.state, ignore)
+        except (OSError, ValueError) as e:
+            print(f"failed to read the alerts: {e}")
+            return 1
+        if found:
+            print(f"Alertmanager holds alerts it should not ({want}, receiver {a.receiver}):")
+            print(describe(found))
+            return 1
+        if time.monotonic() >= deadline:
+            return 0
+        time.sleep(1)
+
+
+def cmd_am_count(a):
+    want = labels_arg(a.label)
+    deadline = time.monotonic() + a.seconds
+    while True:
+        try:
+            found = am_matching(a.url, want, a.receiver, a.state)
+        except (OSError, ValueError) as e:
+            print(f"failed to read the alerts: {e}")
+            return 1
+        if len(found) != a.expect:
+            print(f"{len(found)} {a.state} alerts {want} for receiver {a.receiver}, wanted "
+                  f"{a.expect}:")
+            print(describe(found))
+            return 1
+        if time.monotonic() >= deadline:
+            return 0
+        time.sleep(0.5)
+
+
+def cmd_query_at(a):
+    url = a.url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode(
+        {"query": a.expr, "time": a.time})
+    try:
+        ans = get_json(url)
+    except (OSError, ValueError) as e:
+        print(f"failed to query: {e}")
+        return 1
+    result = ans.get("data", {}).get("result") or []
+    values = [float(r["value"][1]) for r in result]
+    if values and min(values) >= a.min:
+        return 0
+    print(f"{a.expr} at {a.time}: {values}, wanted every value >= {a.min}")
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -317,12 +418,28 @@ def main():
     s = sub.add_parser("query")
     s.add_argument("url")
     s.add_argument("expr")
+    for name in ("am-wait", "am-quiet", "am-count"):
+        s = sub.add_parser(name)
+        s.add_argument("url")
+        s.add_argument("--label", action="append", default=[])
+        s.add_argument("--receiver")
+        s.add_argument("--state", default="active")
+        s.add_argument("--timeout", type=float, default=0)
+        s.add_argument("--seconds", type=float, default=3)
+        s.add_argument("--expect", type=int, default=0)
+        s.add_argument("--ignore", action="append", default=[])
+    s = sub.add_parser("query-at")
+    s.add_argument("url")
+    s.add_argument("expr")
+    s.add_argument("--time", required=True)
+    s.add_argument("--min", type=float, required=True)
     a = ap.parse_args()
     return {
         "webhook": cmd_webhook, "ready": cmd_ready, "delivered": cmd_delivered, "only": cmd_only,
         "not-delivered": cmd_not_delivered, "prom-alert": cmd_prom_alert,
         "am-inhibited": cmd_am_inhibited, "post": cmd_post, "am-active": cmd_am_active,
-        "query": cmd_query,
+        "query": cmd_query, "am-wait": cmd_am_wait, "am-quiet": cmd_am_quiet,
+        "am-count": cmd_am_count, "query-at": cmd_query_at,
     }[a.cmd](a)
 
 
