@@ -7,6 +7,7 @@
 //! `path` and `evidence` put a rejected chain's class in the order the fix takes (untrusted
 //! before invalid), `pinned` trusts a leaf that is itself one of the `ca_file` certificates.
 
+mod algorithms;
 mod cert_info;
 mod classify;
 mod dn;

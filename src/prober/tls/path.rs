@@ -37,13 +37,13 @@ pub(crate) enum Reach {
 
 /// The parts of a DER certificate (RFC 5280 section 4.1) a link needs. Names and the key are
 /// the contents of their SEQUENCE, as webpki keeps them in a [`TrustAnchor`].
-struct Parsed<'a> {
+pub(super) struct Parsed<'a> {
     tbs: &'a [u8],
-    signature_algorithm: &'a [u8],
+    pub signature_algorithm: &'a [u8],
     signature: &'a [u8],
-    issuer: &'a [u8],
-    subject: &'a [u8],
-    spki: &'a [u8],
+    pub issuer: &'a [u8],
+    pub subject: &'a [u8],
+    pub spki: &'a [u8],
 }
 
 /// Searches for a path from `end_entity` through `intermediates` (in any order) to one of
@@ -184,18 +184,19 @@ fn element(input: &[u8]) -> Option<Element<'_>> {
 }
 
 /// The contents of the leading element of `input` when its tag is `tag`, and what follows.
-fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+pub(super) fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let e = element(input)?;
     (e.tag == tag).then_some((e.contents, e.rest))
 }
 
-const SEQUENCE: u8 = 0x30;
+pub(super) const SEQUENCE: u8 = 0x30;
 const BIT_STRING: u8 = 0x03;
 const INTEGER: u8 = 0x02;
 /// `[0] EXPLICIT Version` of a TBSCertificate.
 const VERSION: u8 = 0xa0;
 
-fn parse(der: &[u8]) -> Option<Parsed<'_>> {
+/// The parts of a DER certificate; `None` when it does not parse.
+pub(super) fn parse(der: &[u8]) -> Option<Parsed<'_>> {
     let (cert, _) = expect(der, SEQUENCE)?;
     let tbs = element(cert).filter(|e| e.tag == SEQUENCE)?;
     let (signature_algorithm, rest) = expect(tbs.rest, SEQUENCE)?;
@@ -231,7 +232,7 @@ fn bits(contents: &[u8]) -> Option<&[u8]> {
 
 /// SubjectPublicKeyInfo contents (RFC 5280 section 4.1.2.7): the algorithm identifier's
 /// contents and the key's bits.
-fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
     let (algorithm, rest) = expect(spki, SEQUENCE)?;
     let (key, _) = expect(rest, BIT_STRING)?;
     Some((algorithm, bits(key)?))
