@@ -209,8 +209,9 @@ impl IpProtocol {
 
 /// The `tls_config:` block, validated at load: a client certificate comes with its key, and
 /// the version range is not empty. Files are read on the module's first TLS probe, not at load
-/// (as blackbox_exporter reads them at probe time), and again when they change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// (as blackbox_exporter reads them at probe time), and again when they change. Plain data: the
+/// prober keeps the TLS client it builds from these settings (`prober::tls`), keyed by them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TlsConfig {
     /// Extra trusted roots, PEM file.
     pub ca_file: Option<PathBuf>,
@@ -224,14 +225,11 @@ pub struct TlsConfig {
     pub insecure_skip_verify: bool,
     /// The versions the module allows.
     pub versions: VersionRange,
-    /// The TLS client built from these settings on the first probe and reused by the next
-    /// (not configuration: a fresh, empty cache for each loaded module; equal to any other).
-    pub client_cache: crate::prober::tls::ClientCache,
 }
 
 /// The client certificate of a `tls_config` and its key (`cert_file` or `cert`, with `key_file`
 /// or `key`): set together or not at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientCert {
     /// Client certificate chain, PEM, leaf first.
     pub cert: Pem,
@@ -240,7 +238,7 @@ pub struct ClientCert {
 }
 
 /// Where PEM data comes from.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Pem {
     /// A file, read on the module's first TLS probe and again when it changes.
     File(PathBuf),
@@ -260,7 +258,7 @@ impl std::fmt::Debug for Pem {
 
 /// `min_version`..=`max_version` of a `tls_config`, each bound optional; never empty (a minimum
 /// above the maximum is rejected at load).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct VersionRange {
     min: Option<TlsVersion>,
     max: Option<TlsVersion>,

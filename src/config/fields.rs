@@ -372,7 +372,6 @@ impl<'de> Visitor<'de> for TlsVisitor {
             server_name: raw.server_name,
             insecure_skip_verify: raw.insecure_skip_verify,
             versions,
-            client_cache: Default::default(),
         })
     }
 }
