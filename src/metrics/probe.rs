@@ -474,6 +474,38 @@ mod tests {
         assert!(!text.contains("probe_ssl_earliest_cert_expiry"), "{text}");
     }
 
+    /// A peer sending a long chain adds at most [`MAX_DESCRIBED_CERTS`] series per family.
+    #[test]
+    fn certificates_described_are_bounded() {
+        let cert = |n: i64| crate::report::CertInfo {
+            fingerprint_sha256: format!("{n:064x}"),
+            not_after: n,
+            ..Default::default()
+        };
+        let report = ProbeReport {
+            tls: Some(TlsFacts {
+                chain: (0..25).map(cert).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let text = encode_probe(&report).unwrap();
+        for family in [
+            "probe_ssl_cert_info{",
+            "probe_ssl_cert_not_before_timestamp_seconds{",
+            "probe_ssl_cert_not_after_timestamp_seconds{",
+        ] {
+            let series = text.lines().filter(|l| l.starts_with(family)).count();
+            assert_eq!(series, MAX_DESCRIBED_CERTS, "{family}");
+        }
+        assert!(text.contains("chain_pos=\"9\""), "{text}");
+        assert!(!text.contains("chain_pos=\"10\""), "{text}");
+        assert!(
+            text.lines().any(|l| l == "probe_ssl_weak_chain 0"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn ip_hash_matches_blackbox() {
         let localhost: IpAddr = "127.0.0.1".parse().unwrap();

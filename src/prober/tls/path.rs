@@ -281,6 +281,65 @@ fn weak_signature(algorithm: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// Many presented certificates that all claim to issue each other: the search visits each
+    /// once and ends without a path; a real chain among them is still found.
+    #[test]
+    fn a_tangle_of_intermediates_is_searched_once_each() {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let algorithms =
+            rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let ca = |cn: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name.push(DnType::CommonName, cn);
+            p
+        };
+        let root_key = KeyPair::generate().unwrap();
+        let root = ca("root").self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(ca("root"), root_key);
+        let anchors = [webpki::anchor_from_trusted_cert(root.der())
+            .unwrap()
+            .to_owned()];
+        // 40 certificates named "loop", each signed by another "loop" key.
+        let keys: Vec<KeyPair> = (0..40).map(|_| KeyPair::generate().unwrap()).collect();
+        let tangle: Vec<CertificateDer<'static>> = (0..40)
+            .map(|i| {
+                let issuer = Issuer::new(ca("loop"), &keys[(i + 1) % 40]);
+                ca("loop")
+                    .signed_by(&keys[i], &issuer)
+                    .unwrap()
+                    .der()
+                    .clone()
+            })
+            .collect();
+        let leaf_key = KeyPair::generate().unwrap();
+        let loop_issuer = Issuer::new(ca("loop"), &keys[0]);
+        let leaf = CertificateParams::new(vec!["leaf.test".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &loop_issuer)
+            .unwrap();
+        assert_eq!(
+            reach(&algorithms, leaf.der(), &tangle, &anchors),
+            Reach::None
+        );
+        let bridge_key = &keys[39];
+        let bridge = ca("loop").signed_by(bridge_key, &root_issuer).unwrap();
+        let mut with_bridge = tangle.clone();
+        with_bridge.push(bridge.der().clone());
+        // leaf <- loop0 <- loop1 <- ... would be 40 deep; the bridge from loop39's key to the
+        // root is past MAX_DEPTH, so this stays unreachable too: paths are bounded.
+        assert_eq!(
+            reach(&algorithms, leaf.der(), &with_bridge, &anchors),
+            Reach::None
+        );
+        let short = ca("loop").signed_by(&keys[0], &root_issuer).unwrap();
+        with_bridge.push(short.der().clone());
+        assert_eq!(
+            reach(&algorithms, leaf.der(), &with_bridge, &anchors),
+            Reach::Anchor
+        );
+    }
+
     #[test]
     fn der_lengths_short_long_and_truncated() {
         let short = [0x30, 0x02, 0x05, 0x00, 0xff];
