@@ -231,8 +231,9 @@ impl IpProtocol {
 
 /// The `tls_config:` block, validated at load: a client certificate comes with its key, and
 /// the version range is not empty. Files are read on the module's first TLS probe, not at load
-/// (as blackbox_exporter reads them at probe time), and again when they change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// (as blackbox_exporter reads them at probe time), and again when they change. Plain data: the
+/// prober keeps the TLS client it builds from these settings (`prober::tls`), keyed by them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TlsConfig {
     /// Extra trusted roots, PEM file.
     pub ca_file: Option<PathBuf>,
@@ -249,15 +250,10 @@ pub struct TlsConfig {
     /// The TLS library asked for with our own key `stack`; `None` when unset (see
     /// [`TlsConfig::stack`] for the one that is used).
     pub stack: Option<TlsStack>,
-    /// The TLS client built from these settings on the first probe and reused by the next
-    /// (not configuration: a fresh, empty cache for each loaded module; equal to any other).
-    pub client_cache: crate::prober::tls::ClientCache,
-    /// The OpenSSL context of a module on that stack, likewise built on its first probe.
-    pub openssl_cache: crate::prober::tls::OpensslCache,
 }
 
 /// The TLS library a module's handshakes go through (`tls_config.stack`, a key of ours).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TlsStack {
     /// rustls (`rustls`): TLS 1.2 with ECDHE and AEAD suites, and TLS 1.3. The default.
     Rustls,
@@ -298,7 +294,7 @@ impl TlsConfig {
 
 /// The client certificate of a `tls_config` and its key (`cert_file` or `cert`, with `key_file`
 /// or `key`): set together or not at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientCert {
     /// Client certificate chain, PEM, leaf first.
     pub cert: Pem,
@@ -307,7 +303,7 @@ pub struct ClientCert {
 }
 
 /// Where PEM data comes from.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Pem {
     /// A file, read on the module's first TLS probe and again when it changes.
     File(PathBuf),
@@ -327,7 +323,7 @@ impl std::fmt::Debug for Pem {
 
 /// `min_version`..=`max_version` of a `tls_config`, each bound optional; never empty (a minimum
 /// above the maximum is rejected at load).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct VersionRange {
     min: Option<TlsVersion>,
     max: Option<TlsVersion>,

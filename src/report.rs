@@ -4,6 +4,7 @@
 //! The label values are binding: they are the `phase` and `class` values of the metric contract
 //! (`docs/metrics.md`), so dashboards, alert rules and Alertmanager routes match on them.
 
+mod cert;
 mod detail;
 mod steplog;
 
@@ -11,6 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use cert::{KeyAlgorithm, PublicKey, SignatureAlgorithm, MIN_RSA_BITS};
 pub use detail::{CertWeakness, Detail, Errno, Limit, Rcode, TlsAlert};
 pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
 
@@ -245,6 +247,23 @@ pub struct CertInfo {
     pub serial_number: String,
     /// notAfter, unix seconds.
     pub not_after: i64,
+    /// notBefore, unix seconds.
+    pub not_before: i64,
+    /// The subject public key: algorithm and size.
+    pub key: PublicKey,
+    /// The algorithm the issuer signed it with.
+    pub signature_algorithm: SignatureAlgorithm,
+    /// Subject and issuer are the same name (self-issued, RFC 5280 section 3.2): a root when
+    /// it is also self-signed, whose own signature no verifier relies on.
+    pub self_issued: bool,
+}
+
+impl CertInfo {
+    /// True when the certificate weakens its chain: an RSA key under 2048 bits, or, below the
+    /// root (not self-issued), an MD5 or SHA-1 signature.
+    pub fn is_weak(&self) -> bool {
+        self.key.is_weak() || (!self.self_issued && self.signature_algorithm.is_weak())
+    }
 }
 
 /// A TLS protocol version. `Display` is the `probe_tls_version_info{version}` label value
@@ -318,6 +337,12 @@ pub struct TlsFacts {
 }
 
 impl TlsFacts {
+    /// True when a presented certificate is weak ([`CertInfo::is_weak`]); `None` when no
+    /// certificate arrived (`probe_ssl_weak_chain`).
+    pub fn weak_chain(&self) -> Option<bool> {
+        (!self.chain.is_empty()).then(|| self.chain.iter().any(CertInfo::is_weak))
+    }
+
     /// The earliest notAfter of the presented chain, unix seconds (`probe_ssl_earliest_cert_expiry`).
     pub fn earliest_expiry(&self) -> Option<i64> {
         self.chain.iter().map(|c| c.not_after).min()

@@ -17,6 +17,9 @@ include!(concat!(env!("OUT_DIR"), "/runbooks.rs"));
 /// Name of the page that isn't a class but the alert for a certificate close to its notAfter.
 pub const CERT_EXPIRING: &str = "tls_cert_expiring";
 
+/// Name of the page that isn't a class but the alert for a chain with a weak key or signature.
+pub const WEAK_CHAIN: &str = "tls_cert_weak_chain";
+
 /// The Markdown text of runbook `name` (a file stem: `refused`, `README`), if embedded.
 pub fn markdown(name: &str) -> Option<&'static str> {
     RUNBOOKS
@@ -241,6 +244,7 @@ mod tests {
             assert!(!summary.checks.is_empty(), "{class}: no checks");
         }
         assert!(summary(CERT_EXPIRING).is_some());
+        assert!(summary(WEAK_CHAIN).is_some());
     }
 
     #[test]

@@ -350,6 +350,7 @@ fn encoder_keeps_tls_facts_of_a_failed_verification() {
         subject_alternative: "example.test".into(),
         serial_number: "01".into(),
         not_after: 1_700_000_000,
+        ..Default::default()
     };
     let ca = CertInfo {
         not_after: 1_800_000_000,

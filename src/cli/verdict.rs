@@ -50,7 +50,8 @@ pub struct Outcome {
     pub status: Status,
     /// One sentence (or two) in plain words, starting with `OK`, `WARNING` or `FAILED in PHASE`.
     pub verdict: String,
-    /// The runbook page behind the verdict: the class, or `tls_cert_expiring` for a WARNING.
+    /// The runbook page behind the verdict: the class, or `tls_cert_expiring` or
+    /// `tls_cert_weak_chain` for a WARNING.
     pub runbook: Option<&'static str>,
     /// What the runbook says the class means, one sentence.
     pub meaning: Option<String>,
@@ -91,7 +92,15 @@ impl Outcome {
                     Some(runbooks::CERT_EXPIRING),
                     Some(Phase::Tls),
                 ),
-                _ => (Status::Ok, passed(&report, days_left), None, None),
+                _ => match weak_certificate(&report) {
+                    Some(weak) => (
+                        Status::Warning,
+                        format!("WARNING: every phase passed, but the chain is weak: {weak}."),
+                        Some(runbooks::WEAK_CHAIN),
+                        Some(Phase::Tls),
+                    ),
+                    None => (Status::Ok, passed(&report, days_left), None, None),
+                },
             },
         };
         let summary = runbook.and_then(runbooks::summary);
@@ -116,6 +125,17 @@ impl Outcome {
             days_left,
         }
     }
+}
+
+/// What makes the presented chain weak, in words: the first weak certificate, its position,
+/// key and signature algorithm; `None` for a chain that is not weak.
+fn weak_certificate(report: &ProbeReport) -> Option<String> {
+    let chain = &report.tls.as_ref()?.chain;
+    let (pos, cert) = chain.iter().enumerate().find(|(_, c)| c.is_weak())?;
+    Some(format!(
+        "certificate {pos} ({}) has a {}-bit {} key and a {} signature",
+        cert.subject, cert.key.bits, cert.key.algorithm, cert.signature_algorithm
+    ))
 }
 
 /// The verdict sentence of `report` alone (no certificate threshold): `OK: ...` or

@@ -439,8 +439,6 @@ impl<'de> Visitor<'de> for TlsVisitor {
             insecure_skip_verify: raw.insecure_skip_verify,
             versions,
             stack: raw.stack,
-            client_cache: Default::default(),
-            openssl_cache: Default::default(),
         })
     }
 }

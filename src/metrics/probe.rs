@@ -365,6 +365,61 @@ fn tls_families(report: &ProbeReport, out: &mut Vec<Family>) {
             )],
         });
     }
+    cert_families(tls, out);
+}
+
+/// Certificates of a chain described one by one, leaf first; those after the tenth are left
+/// out, so a peer sending a long chain adds at most this many series to each family.
+pub const MAX_DESCRIBED_CERTS: usize = 10;
+
+/// Every presented certificate's facts by its position in the chain, and the weak-chain flag.
+fn cert_families(tls: &crate::report::TlsFacts, out: &mut Vec<Family>) {
+    let mut info = Vec::new();
+    let mut not_before = Vec::new();
+    let mut not_after = Vec::new();
+    for (pos, cert) in tls.chain.iter().take(MAX_DESCRIBED_CERTS).enumerate() {
+        let (pos, bits) = (pos.to_string(), cert.key.bits.to_string());
+        let id = labels([
+            ("chain_pos", pos.as_str()),
+            ("fingerprint_sha256", &cert.fingerprint_sha256),
+        ]);
+        info.push((
+            labels([
+                ("chain_pos", pos.as_str()),
+                ("fingerprint_sha256", &cert.fingerprint_sha256),
+                ("subject", &cert.subject),
+                ("issuer", &cert.issuer),
+                ("key_type", cert.key.algorithm.as_str()),
+                ("key_bits", &bits),
+                ("signature_algorithm", cert.signature_algorithm.as_str()),
+            ]),
+            Value::Int(1),
+        ));
+        not_before.push((id.clone(), Value::Int(cert.not_before)));
+        not_after.push((id, Value::Int(cert.not_after)));
+    }
+    out.push(Family {
+        name: "probe_ssl_cert_info",
+        help: "Each presented certificate by chain position (0 is the leaf): names, key type and size in bits, signature algorithm",
+        series: info,
+    });
+    out.push(Family {
+        name: "probe_ssl_cert_not_before_timestamp_seconds",
+        help: "notBefore of each presented certificate in unix seconds",
+        series: not_before,
+    });
+    out.push(Family {
+        name: "probe_ssl_cert_not_after_timestamp_seconds",
+        help: "notAfter of each presented certificate in unix seconds",
+        series: not_after,
+    });
+    if let Some(weak) = tls.weak_chain() {
+        out.push(one(
+            "probe_ssl_weak_chain",
+            "1 when a presented certificate has an RSA key under 2048 bits or, below the root, an MD5 or SHA-1 signature",
+            flag(weak),
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -422,6 +477,38 @@ mod tests {
         }
         assert!(!text.contains("probe_failure_info"), "{text}");
         assert!(!text.contains("probe_ssl_earliest_cert_expiry"), "{text}");
+    }
+
+    /// A peer sending a long chain adds at most [`MAX_DESCRIBED_CERTS`] series per family.
+    #[test]
+    fn certificates_described_are_bounded() {
+        let cert = |n: i64| crate::report::CertInfo {
+            fingerprint_sha256: format!("{n:064x}"),
+            not_after: n,
+            ..Default::default()
+        };
+        let report = ProbeReport {
+            tls: Some(TlsFacts {
+                chain: (0..25).map(cert).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let text = encode_probe(&report).unwrap();
+        for family in [
+            "probe_ssl_cert_info{",
+            "probe_ssl_cert_not_before_timestamp_seconds{",
+            "probe_ssl_cert_not_after_timestamp_seconds{",
+        ] {
+            let series = text.lines().filter(|l| l.starts_with(family)).count();
+            assert_eq!(series, MAX_DESCRIBED_CERTS, "{family}");
+        }
+        assert!(text.contains("chain_pos=\"9\""), "{text}");
+        assert!(!text.contains("chain_pos=\"10\""), "{text}");
+        assert!(
+            text.lines().any(|l| l == "probe_ssl_weak_chain 0"),
+            "{text}"
+        );
     }
 
     #[test]

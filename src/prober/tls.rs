@@ -8,8 +8,10 @@
 //! before invalid), `pinned` trusts a leaf that is itself one of the `ca_file` certificates,
 //! `violation` tells a peer that broke TLS from one that does not speak it.
 
+mod algorithms;
 mod cert_info;
 mod classify;
+mod clients;
 mod dn;
 mod evidence;
 #[cfg(feature = "legacy-tls")]
@@ -36,7 +38,8 @@ use tokio_rustls::TlsConnector;
 use crate::config::TlsConfig;
 use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts, TlsVersion};
 
-pub use settings::{preload_system_roots, ClientCache};
+pub use clients::forget_clients;
+pub use settings::preload_system_roots;
 
 /// A module's OpenSSL context, built on its first probe through OpenSSL (nothing in a build
 /// without the `legacy-tls` feature).
@@ -61,8 +64,8 @@ const VERDICT_MAX_WAIT: Duration = Duration::from_secs(2);
 /// yields its expiry; version and cipher once the handshake completed; the client
 /// certificate's expiry as soon as the module's TLS client is ready. Returns the TLS stream, or
 /// the failure (phase `tls`; `prober_error` when the TLS files cannot be read or no TLS version
-/// is left to offer). The TLS client comes from `cfg.client_cache`: built on the module's first
-/// probe, reused after.
+/// is left to offer). The TLS client is the one the prober keeps for `cfg` (see `clients`):
+/// built on the first probe with these settings, reused after.
 ///
 /// In TLS 1.3 the server judges a client certificate after our Finished, when the handshake is
 /// already complete for us (RFC 8446 section 4.4.2). So when the server asked for one, this
@@ -77,7 +80,7 @@ pub async fn handshake(
 ) -> Result<TlsStream<TcpStream>, Failure> {
     let name = cfg.server_name.as_deref().unwrap_or(host);
     let server_name = server_name(name, log)?;
-    let client = cfg.client_cache.client(cfg, log).await?;
+    let client = clients::cache_for(cfg).client(cfg, log).await?;
     facts.client_cert_expiry = client.client_cert_expiry;
     let record = Arc::new(HandshakeRecord::default());
     let shaken = with_record(

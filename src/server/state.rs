@@ -152,7 +152,8 @@ impl State {
         }
     }
 
-    /// Replaces the configuration in force (and creates the zero series of its modules).
+    /// Replaces the configuration in force (and creates the zero series of its modules); the
+    /// prober forgets the TLS clients it built for the old one.
     pub fn set_config(&self, config: Config) {
         self.metrics
             .init_modules(config.modules.keys().map(String::as_str));
@@ -161,6 +162,8 @@ impl State {
             Ok(mut guard) => *guard = config,
             Err(poisoned) => *poisoned.into_inner() = config,
         }
+        // The TLS clients built from the old modules read their files as they were.
+        crate::prober::tls::forget_clients();
     }
 
     /// The file reloads read, `None` when serving the builtin modules.

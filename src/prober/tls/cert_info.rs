@@ -14,6 +14,7 @@ use crate::report::CertInfo;
 /// described, and rustls will reject it on its own (`BadEncoding`).
 pub(crate) fn cert_facts(der: &[u8]) -> Option<(CertInfo, i64)> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let (key, signature_algorithm, self_issued) = super::algorithms::describe(der)?;
     let subject_alternative = match cert.subject_alternative_name() {
         Ok(Some(ext)) => ext
             .value
@@ -34,6 +35,10 @@ pub(crate) fn cert_facts(der: &[u8]) -> Option<(CertInfo, i64)> {
         subject_alternative,
         serial_number: serial_hex(cert.raw_serial()),
         not_after: cert.validity().not_after.timestamp(),
+        not_before: cert.validity().not_before.timestamp(),
+        key,
+        signature_algorithm,
+        self_issued,
     };
     Some((info, cert.validity().not_before.timestamp()))
 }

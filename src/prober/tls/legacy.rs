@@ -63,7 +63,9 @@ pub async fn handshake(
     facts: &mut TlsFacts,
     log: &mut StepLog,
 ) -> Result<Session, Failure> {
-    let context = cfg.openssl_cache.context(cfg, log).await?;
+    let context = super::clients::openssl_cache_for(cfg)
+        .context(cfg, log)
+        .await?;
     facts.client_cert_expiry = context.client_cert_expiry;
     let name = cfg.server_name.as_deref().unwrap_or(host);
     let verdict = Arc::new(Mutex::new(Verdict::default()));

@@ -37,13 +37,13 @@ pub(crate) enum Reach {
 
 /// The parts of a DER certificate (RFC 5280 section 4.1) a link needs. Names and the key are
 /// the contents of their SEQUENCE, as webpki keeps them in a [`TrustAnchor`].
-struct Parsed<'a> {
+pub(super) struct Parsed<'a> {
     tbs: &'a [u8],
-    signature_algorithm: &'a [u8],
+    pub signature_algorithm: &'a [u8],
     signature: &'a [u8],
-    issuer: &'a [u8],
-    subject: &'a [u8],
-    spki: &'a [u8],
+    pub issuer: &'a [u8],
+    pub subject: &'a [u8],
+    pub spki: &'a [u8],
 }
 
 /// Searches for a path from `end_entity` through `intermediates` (in any order) to one of
@@ -184,18 +184,19 @@ fn element(input: &[u8]) -> Option<Element<'_>> {
 }
 
 /// The contents of the leading element of `input` when its tag is `tag`, and what follows.
-fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+pub(super) fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let e = element(input)?;
     (e.tag == tag).then_some((e.contents, e.rest))
 }
 
-const SEQUENCE: u8 = 0x30;
+pub(super) const SEQUENCE: u8 = 0x30;
 const BIT_STRING: u8 = 0x03;
 const INTEGER: u8 = 0x02;
 /// `[0] EXPLICIT Version` of a TBSCertificate.
 const VERSION: u8 = 0xa0;
 
-fn parse(der: &[u8]) -> Option<Parsed<'_>> {
+/// The parts of a DER certificate; `None` when it does not parse.
+pub(super) fn parse(der: &[u8]) -> Option<Parsed<'_>> {
     let (cert, _) = expect(der, SEQUENCE)?;
     let tbs = element(cert).filter(|e| e.tag == SEQUENCE)?;
     let (signature_algorithm, rest) = expect(tbs.rest, SEQUENCE)?;
@@ -231,7 +232,7 @@ fn bits(contents: &[u8]) -> Option<&[u8]> {
 
 /// SubjectPublicKeyInfo contents (RFC 5280 section 4.1.2.7): the algorithm identifier's
 /// contents and the key's bits.
-fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
     let (algorithm, rest) = expect(spki, SEQUENCE)?;
     let (key, _) = expect(rest, BIT_STRING)?;
     Some((algorithm, bits(key)?))
@@ -279,6 +280,65 @@ fn weak_signature(algorithm: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Many presented certificates that all claim to issue each other: the search visits each
+    /// once and ends without a path; a real chain among them is still found.
+    #[test]
+    fn a_tangle_of_intermediates_is_searched_once_each() {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let algorithms =
+            rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let ca = |cn: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name.push(DnType::CommonName, cn);
+            p
+        };
+        let root_key = KeyPair::generate().unwrap();
+        let root = ca("root").self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(ca("root"), root_key);
+        let anchors = [webpki::anchor_from_trusted_cert(root.der())
+            .unwrap()
+            .to_owned()];
+        // 40 certificates named "loop", each signed by another "loop" key.
+        let keys: Vec<KeyPair> = (0..40).map(|_| KeyPair::generate().unwrap()).collect();
+        let tangle: Vec<CertificateDer<'static>> = (0..40)
+            .map(|i| {
+                let issuer = Issuer::new(ca("loop"), &keys[(i + 1) % 40]);
+                ca("loop")
+                    .signed_by(&keys[i], &issuer)
+                    .unwrap()
+                    .der()
+                    .clone()
+            })
+            .collect();
+        let leaf_key = KeyPair::generate().unwrap();
+        let loop_issuer = Issuer::new(ca("loop"), &keys[0]);
+        let leaf = CertificateParams::new(vec!["leaf.test".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &loop_issuer)
+            .unwrap();
+        assert_eq!(
+            reach(&algorithms, leaf.der(), &tangle, &anchors),
+            Reach::None
+        );
+        let bridge_key = &keys[39];
+        let bridge = ca("loop").signed_by(bridge_key, &root_issuer).unwrap();
+        let mut with_bridge = tangle.clone();
+        with_bridge.push(bridge.der().clone());
+        // leaf <- loop0 <- loop1 <- ... would be 40 deep; the bridge from loop39's key to the
+        // root is past MAX_DEPTH, so this stays unreachable too: paths are bounded.
+        assert_eq!(
+            reach(&algorithms, leaf.der(), &with_bridge, &anchors),
+            Reach::None
+        );
+        let short = ca("loop").signed_by(&keys[0], &root_issuer).unwrap();
+        with_bridge.push(short.der().clone());
+        assert_eq!(
+            reach(&algorithms, leaf.der(), &with_bridge, &anchors),
+            Reach::Anchor
+        );
+    }
 
     #[test]
     fn der_lengths_short_long_and_truncated() {

@@ -1,9 +1,9 @@
 //! Everything a TLS probe needs before its first byte: the aws-lc-rs crypto provider and the system
 //! trust roots (both loaded once per process), then per module the `ca_file`, client
 //! certificate and version range, assembled into a rustls `ClientConfig` that every probe of the
-//! module reuses ([`ClientCache`]). The files it was built from are checked (modification time,
-//! size, inode) at most once a second; a change rebuilds it. A reload makes new modules, so new
-//! clients.
+//! module reuses ([`ClientCache`], kept by `clients`). The files it was built from are checked
+//! (modification time, size, inode) at most once a second; a change rebuilds it. A reload
+//! forgets every client, so the first probe after it builds anew.
 //!
 //! Any problem here is the exporter's, never the target's: class `prober_error`, detail the
 //! errno name when the OS refused a file (ENOENT, EACCES), else empty.
@@ -179,10 +179,10 @@ impl Client {
     }
 }
 
-/// The TLS client of one module, built on its first TLS probe and kept for the next ones.
-/// Clones share the client (a module copied for one probe uses its module's client).
+/// The TLS client of one module's settings, built on its first TLS probe and kept for the next
+/// ones. Clones share the client.
 #[derive(Clone, Default)]
-pub struct ClientCache(Arc<Mutex<Option<Arc<Client>>>>);
+pub(crate) struct ClientCache(Arc<Mutex<Option<Arc<Client>>>>);
 
 impl fmt::Debug for ClientCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,16 +193,13 @@ impl fmt::Debug for ClientCache {
     }
 }
 
-/// A cache is not configuration: two settings that differ only in their caches are equal.
-impl PartialEq for ClientCache {
-    fn eq(&self, _: &ClientCache) -> bool {
-        true
-    }
-}
-
-impl Eq for ClientCache {}
-
 impl ClientCache {
+    /// True when both share one client.
+    #[cfg(test)]
+    pub(crate) fn is_same(&self, other: &ClientCache) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The module's client for `cfg`: the one built before when its files look unchanged,
     /// else a new one (which replaces it).
     ///
