@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-pub use detail::{Detail, Errno, Rcode, TlsAlert};
+pub use detail::{Detail, Errno, LdapResult, Rcode, ReplyCode, TlsAlert, UpgradeAnswer};
 
 /// One step of a probe, in the order the orchestrator walks them.
 ///
@@ -79,7 +79,8 @@ pub enum FailureClass {
     Reset,
     /// The peer closed cleanly (FIN) before the phase completed.
     Eof,
-    /// The peer does not speak TLS.
+    /// The peer does not speak TLS; in phase `query` (`tcp.starttls`), it greets in another
+    /// protocol than the module's.
     ProtocolMismatch,
     /// The peer sent a fatal TLS alert (RFC 8446 section 6); `detail` names it.
     TlsAlert,
@@ -99,11 +100,14 @@ pub enum FailureClass {
     ExpectMismatch,
     /// The exporter itself could not try (descriptors, ephemeral ports, source address, TLS files).
     ProberError,
+    /// The server refused the protocol's TLS upgrade or does not offer it (`tcp.starttls`);
+    /// `detail` holds what it answered: a reply code, an answer token or an LDAP result.
+    StarttlsRefused,
 }
 
 impl FailureClass {
     /// Every class, in contract order.
-    pub const ALL: [FailureClass; 22] = [
+    pub const ALL: [FailureClass; 23] = [
         FailureClass::DnsNxdomain,
         FailureClass::DnsNoRecords,
         FailureClass::DnsServfail,
@@ -126,6 +130,7 @@ impl FailureClass {
         FailureClass::TlsCertInvalid,
         FailureClass::ExpectMismatch,
         FailureClass::ProberError,
+        FailureClass::StarttlsRefused,
     ];
 
     /// The `class` label value, snake_case and stable.
@@ -153,6 +158,7 @@ impl FailureClass {
             FailureClass::TlsCertInvalid => "tls_cert_invalid",
             FailureClass::ExpectMismatch => "expect_mismatch",
             FailureClass::ProberError => "prober_error",
+            FailureClass::StarttlsRefused => "starttls_refused",
         }
     }
 }

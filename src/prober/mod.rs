@@ -9,6 +9,7 @@ mod orchestrate;
 pub mod query;
 pub mod resolve;
 pub mod runtime;
+pub mod starttls;
 pub mod tls;
 pub mod trace;
 
