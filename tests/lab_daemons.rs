@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 
-use lab::daemons::{copy_owned, owned_dir, run_as, Certs, Daemon, Tls};
+use lab::daemons::{copy_owned, dovecot, owned_dir, postfix, run_as, Certs, Daemon, Tls};
 use lab::modules::{config, module, tls_config, IP4};
 use lab::tlsgen::{EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Metrics, SERVER4};
@@ -45,6 +45,7 @@ fn modules(ca: &Path) -> String {
     })
     .collect();
     all.push(module("implicit", "5s", &[IP4, "      tls: true\n", &tls]));
+    all.push(module("plain_ca", "5s", &[IP4, &tls]));
     let by_hand = "      query_response:\n\
         \x20       - send_bytes: '\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x2f'\n\
         \x20       - expect_bytes: \"S\"\n\
@@ -109,21 +110,7 @@ fn three_ways(start: impl Fn(&Lab, &Certs, Tls) -> Daemon, probes: &[(&str, u16,
 #[test]
 fn dovecot_imap_pop3_sieve_lmtp_and_implicit_tls() {
     three_ways(
-        |lab, certs, tls| {
-            let dir = lab.dir.join(format!("dovecot-{tls:?}"));
-            fs::create_dir_all(&dir).unwrap();
-            let conf = lab.file(
-                &format!("dovecot-{tls:?}.conf"),
-                &dovecot_conf(&dir, certs, tls),
-            );
-            Daemon::spawn(
-                lab,
-                "dovecot",
-                &["dovecot", "-F", "-c", &conf.display().to_string()],
-            )
-            .listening(lab, 143)
-            .listening(lab, 4190)
-        },
+        dovecot,
         &[
             ("starttls_imap", 143, "starttls_not_offered"),
             ("starttls_pop3", 110, "starttls_not_offered"),
@@ -135,87 +122,9 @@ fn dovecot_imap_pop3_sieve_lmtp_and_implicit_tls() {
     );
 }
 
-/// dovecot.conf (2.3) serving IMAP, POP3, ManageSieve and LMTP on 203.0.113.2, with the
-/// implicit-TLS ports when TLS is on.
-fn dovecot_conf(dir: &Path, certs: &Certs, tls: Tls) -> String {
-    let d = dir.display();
-    let (ssl, implicit) = match certs.files(tls) {
-        Some((cert, key)) => (
-            format!(
-                "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
-                cert.display(),
-                key.display()
-            ),
-            true,
-        ),
-        None => ("ssl = no\ndisable_plaintext_auth = no\n".to_string(), false),
-    };
-    let imaps = if implicit {
-        "inet_listener imaps {\n port = 993\n ssl = yes\n}\n"
-    } else {
-        ""
-    };
-    let pop3s = if implicit {
-        "inet_listener pop3s {\n port = 995\n ssl = yes\n}\n"
-    } else {
-        ""
-    };
-    format!(
-        "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log\n\
-         instance_name = lab-dovecot-{pid}\nprotocols = imap pop3 sieve lmtp\nlisten = {SERVER4}\n\
-         {ssl}auth_mechanisms = plain\n\
-         passdb {{\n driver = static\n args = password=lab\n}}\n\
-         userdb {{\n driver = static\n args = uid=dovecot gid=dovecot home={d}/home\n}}\n\
-         mail_location = maildir:{d}/mail\n\
-         service imap-login {{\ninet_listener imap {{\n port = 143\n}}\n{imaps}}}\n\
-         service pop3-login {{\ninet_listener pop3 {{\n port = 110\n}}\n{pop3s}}}\n\
-         service managesieve-login {{\ninet_listener sieve {{\n port = 4190\n}}\n}}\n\
-         service lmtp {{\ninet_listener lmtp {{\n port = 24\n}}\n}}\n\
-         service anvil {{\n chroot =\n}}\n",
-        pid = std::process::id()
-    )
-}
-
 #[test]
 fn postfix_smtp() {
-    three_ways(
-        |lab, certs, tls| {
-            let dir = lab.dir.join(format!("postfix-{tls:?}"));
-            let queue = dir.join("queue");
-            let data = dir.join("data");
-            fs::create_dir_all(&queue).unwrap();
-            fs::create_dir_all(&data).unwrap();
-            lab::daemons::chown(&data, "postfix");
-            fs::copy("/etc/postfix/master.cf", dir.join("master.cf")).unwrap();
-            let tls_lines = match certs.files(tls) {
-                Some((cert, key)) => format!(
-                    "smtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\n\
-                     smtpd_tls_security_level = may\n",
-                    cert.display(),
-                    key.display()
-                ),
-                None => "smtpd_tls_security_level = none\n".to_string(),
-            };
-            let main = format!(
-                "compatibility_level = 3.6\nqueue_directory = {}\ndata_directory = {}\n\
-                 mail_owner = postfix\nsetgid_group = postdrop\nmyhostname = mx.lab.test\n\
-                 mydestination =\ninet_interfaces = {SERVER4}\ninet_protocols = ipv4\n\
-                 alias_maps =\nalias_database =\n{tls_lines}",
-                queue.display(),
-                data.display()
-            );
-            fs::write(dir.join("main.cf"), main).unwrap();
-            let dir_arg = dir.display().to_string();
-            Daemon::forking(
-                lab,
-                "postfix",
-                &["postfix", "-c", &dir_arg, "start"],
-                &queue.join("pid/master.pid"),
-            )
-            .listening(lab, 25)
-        },
-        &[("starttls_smtp", 25, "starttls_not_offered")],
-    );
+    three_ways(postfix, &[("starttls_smtp", 25, "starttls_not_offered")]);
 }
 
 #[test]
@@ -261,6 +170,9 @@ fn postgresql_ssl_request_and_send_bytes() {
         let daemon = Daemon::spawn(&lab, "postgres", &command).listening(&lab, 5432);
         let m = exporter.probe("starttls_postgres", "ok.lab.test:5432");
         assert_way(&m, tls, "N");
+        if tls != Tls::Expired {
+            cli_starttls_postgres(&lab, &certs, tls);
+        }
         let by_hand = exporter.probe("postgres_by_hand", "ok.lab.test:5432");
         match tls {
             Tls::Off => {
@@ -270,6 +182,42 @@ fn postgresql_ssl_request_and_send_bytes() {
             _ => assert_way(&by_hand, tls, ""),
         }
         drop(daemon);
+    }
+}
+
+/// `handshake_exporter probe --starttls postgres` in the client namespace: exit 0 and the
+/// certificate's days with TLS on, exit 2 (CRITICAL) and the refusal with TLS off.
+fn cli_starttls_postgres(lab: &Lab, certs: &Certs, tls: Tls) {
+    let config = lab.file("cli.yml", &modules(&certs.ca));
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.client])
+        .arg(env!("CARGO_BIN_EXE_handshake_exporter"))
+        .args(["probe", "--config.file"])
+        .arg(&config)
+        .args([
+            "--module",
+            "plain_ca",
+            "--starttls",
+            "postgres",
+            "ok.lab.test:5432",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("failed to run the probe command");
+    let text = String::from_utf8_lossy(&out.stdout);
+    match tls {
+        Tls::Off => {
+            assert_eq!(out.status.code(), Some(2), "{text}");
+            assert!(
+                text.contains("FAILED in query: starttls_refused (N)"),
+                "{text}"
+            );
+        }
+        _ => {
+            assert_eq!(out.status.code(), Some(0), "{text}");
+            assert!(text.contains("module plain_ca+starttls=postgres"), "{text}");
+            assert!(text.contains("OK: every phase passed"), "{text}");
+        }
     }
 }
 

@@ -219,3 +219,100 @@ pub fn run_as(user: &str, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Dovecot serving IMAP (143), POP3 (110), ManageSieve (4190) and LMTP (24) on 203.0.113.2,
+/// and IMAPS (993) and POP3S (995) when `tls` is not off.
+pub fn dovecot(lab: &Lab, certs: &Certs, tls: Tls) -> Daemon {
+    let dir = lab.dir.join(format!("dovecot-{tls:?}"));
+    fs::create_dir_all(&dir).unwrap();
+    let conf = lab.file(
+        &format!("dovecot-{tls:?}.conf"),
+        &dovecot_conf(&dir, certs, tls),
+    );
+    Daemon::spawn(
+        lab,
+        "dovecot",
+        &["dovecot", "-F", "-c", &conf.display().to_string()],
+    )
+    .listening(lab, 143)
+    .listening(lab, 4190)
+}
+
+/// dovecot.conf (2.3) serving IMAP, POP3, ManageSieve and LMTP on 203.0.113.2, with the
+/// implicit-TLS ports when TLS is on.
+fn dovecot_conf(dir: &Path, certs: &Certs, tls: Tls) -> String {
+    let d = dir.display();
+    let (ssl, implicit) = match certs.files(tls) {
+        Some((cert, key)) => (
+            format!(
+                "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                cert.display(),
+                key.display()
+            ),
+            true,
+        ),
+        None => ("ssl = no\ndisable_plaintext_auth = no\n".to_string(), false),
+    };
+    let imaps = if implicit {
+        "inet_listener imaps {\n port = 993\n ssl = yes\n}\n"
+    } else {
+        ""
+    };
+    let pop3s = if implicit {
+        "inet_listener pop3s {\n port = 995\n ssl = yes\n}\n"
+    } else {
+        ""
+    };
+    format!(
+        "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log\n\
+         instance_name = lab-dovecot-{pid}\nprotocols = imap pop3 sieve lmtp\nlisten = {SERVER4}\n\
+         {ssl}auth_mechanisms = plain\n\
+         passdb {{\n driver = static\n args = password=lab\n}}\n\
+         userdb {{\n driver = static\n args = uid=dovecot gid=dovecot home={d}/home\n}}\n\
+         mail_location = maildir:{d}/mail\n\
+         service imap-login {{\ninet_listener imap {{\n port = 143\n}}\n{imaps}}}\n\
+         service pop3-login {{\ninet_listener pop3 {{\n port = 110\n}}\n{pop3s}}}\n\
+         service managesieve-login {{\ninet_listener sieve {{\n port = 4190\n}}\n}}\n\
+         service lmtp {{\ninet_listener lmtp {{\n port = 24\n}}\n}}\n\
+         service anvil {{\n chroot =\n}}\n",
+        pid = std::process::id()
+    )
+}
+
+/// Postfix's SMTP server on 203.0.113.2:25, with STARTTLS (`smtpd_tls_security_level =
+/// may`) unless `tls` is off; its master forks, so it is stopped by the PID it writes.
+pub fn postfix(lab: &Lab, certs: &Certs, tls: Tls) -> Daemon {
+    let dir = lab.dir.join(format!("postfix-{tls:?}"));
+    let queue = dir.join("queue");
+    let data = dir.join("data");
+    fs::create_dir_all(&queue).unwrap();
+    fs::create_dir_all(&data).unwrap();
+    chown(&data, "postfix");
+    fs::copy("/etc/postfix/master.cf", dir.join("master.cf")).unwrap();
+    let tls_lines = match certs.files(tls) {
+        Some((cert, key)) => format!(
+            "smtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\n\
+                     smtpd_tls_security_level = may\n",
+            cert.display(),
+            key.display()
+        ),
+        None => "smtpd_tls_security_level = none\n".to_string(),
+    };
+    let main = format!(
+        "compatibility_level = 3.6\nqueue_directory = {}\ndata_directory = {}\n\
+                 mail_owner = postfix\nsetgid_group = postdrop\nmyhostname = mx.lab.test\n\
+                 mydestination =\ninet_interfaces = {SERVER4}\ninet_protocols = ipv4\n\
+                 alias_maps =\nalias_database =\n{tls_lines}",
+        queue.display(),
+        data.display()
+    );
+    fs::write(dir.join("main.cf"), main).unwrap();
+    let dir_arg = dir.display().to_string();
+    Daemon::forking(
+        lab,
+        "postfix",
+        &["postfix", "-c", &dir_arg, "start"],
+        &queue.join("pid/master.pid"),
+    )
+    .listening(lab, 25)
+}
