@@ -6,6 +6,7 @@
 //! `config/config.go`: unknown keys are errors, defaults are filled in, regexes are compiled
 //! and cross-key rules are checked at load, and every error names file, line, column and key.
 
+mod bytes;
 mod de;
 mod duration;
 mod error;
@@ -13,6 +14,7 @@ mod fields;
 mod re2;
 mod restrict;
 mod ser;
+mod starttls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use bytes::{format as format_send_bytes, MAX_SEND_BYTES};
 pub use duration::{format_duration, parse_duration, DurationError};
 pub(crate) use error::invalid as yaml_error;
 pub(crate) use error::one_line;
@@ -30,6 +33,7 @@ pub use fields::MAX_HOPS_LIMIT;
 pub use fields::{DEFAULT_ADDRESS_CONCURRENCY, DEFAULT_ADDRESS_LIMIT, MAX_ADDRESSES_LIMIT};
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
 pub use restrict::{parse_network, Rejection, Restrictions};
+pub use starttls::StarttlsProtocol;
 
 /// `min_version`/`max_version` values; the type is shared with the facts a handshake reports.
 pub use crate::report::TlsVersion;
@@ -142,6 +146,13 @@ pub struct TcpProbe {
     /// Start TLS right after connect.
     #[serde(deserialize_with = "fields::null_as_default")]
     pub tls: bool,
+    /// Speak this protocol's own TLS upgrade right after connect, then the TLS handshake;
+    /// `query_response` steps then run over TLS. Excludes `tls: true` and `starttls` steps.
+    #[serde(
+        deserialize_with = "fields::null_as_default",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub starttls: Option<StarttlsProtocol>,
     /// TLS settings for `tls: true` and for `starttls` steps.
     #[serde(deserialize_with = "fields::null_as_default")]
     pub tls_config: TlsConfig,
@@ -199,6 +210,14 @@ pub struct QueryResponse {
     /// Written with a trailing `\n` after `expect` matched; `${1}` expands captures.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub send: String,
+    /// Written exactly as given, no newline added, after `expect` matched: printable ASCII with
+    /// `\xNN`, `\\`, `\r`, `\n`, `\t`, `\0` escapes, at most [`MAX_SEND_BYTES`]. Never set
+    /// together with `send`.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "ser::send_bytes"
+    )]
+    pub send_bytes: Vec<u8>,
     /// Upgrade the connection to TLS at this step.
     #[serde(skip_serializing_if = "ser::is_false")]
     pub starttls: bool,
@@ -403,6 +422,7 @@ impl Default for TcpProbe {
             source_ip_address: None,
             query_response: Vec::new(),
             tls: false,
+            starttls: None,
             tls_config: TlsConfig::default(),
             path_trace: PathTrace::default(),
             probe_all_addresses: false,

@@ -13,7 +13,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub use cert::{KeyAlgorithm, PublicKey, SignatureAlgorithm, MIN_RSA_BITS};
-pub use detail::{CertWeakness, Detail, Errno, Limit, Rcode, TlsAlert};
+pub use detail::{
+    CertWeakness, Detail, Errno, LdapResult, Limit, Rcode, ReplyCode, TlsAlert, UpgradeAnswer,
+};
 pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
 
 /// One step of a probe, in the order the orchestrator walks them.
@@ -83,7 +85,8 @@ pub enum FailureClass {
     Reset,
     /// The peer closed cleanly (FIN) before the phase completed.
     Eof,
-    /// The peer does not speak TLS.
+    /// The peer does not speak TLS; in phase `query` (`tcp.starttls`), it greets in another
+    /// protocol than the module's.
     ProtocolMismatch,
     /// The peer speaks TLS but broke one of its rules or limits (an oversized record or
     /// certificate message, too many warning alerts, a message out of order); `detail` names
@@ -107,6 +110,9 @@ pub enum FailureClass {
     ExpectMismatch,
     /// The exporter itself could not try (descriptors, ephemeral ports, source address, TLS files).
     ProberError,
+    /// The server refused the protocol's TLS upgrade or does not offer it (`tcp.starttls`);
+    /// `detail` holds what it answered: a reply code, an answer token or an LDAP result.
+    StarttlsRefused,
 }
 
 impl FailureClass {
@@ -135,6 +141,7 @@ impl FailureClass {
         FailureClass::TlsCertInvalid,
         FailureClass::ExpectMismatch,
         FailureClass::ProberError,
+        FailureClass::StarttlsRefused,
     ];
 
     /// The `class` label value, snake_case and stable.
@@ -163,6 +170,7 @@ impl FailureClass {
             FailureClass::TlsCertInvalid => "tls_cert_invalid",
             FailureClass::ExpectMismatch => "expect_mismatch",
             FailureClass::ProberError => "prober_error",
+            FailureClass::StarttlsRefused => "starttls_refused",
         }
     }
 }

@@ -285,3 +285,67 @@ fn tls_answers_match_blackbox() {
     m.assert_success();
     m.assert_value("probe_failed_due_to_regex", &[], 0.0);
 }
+
+/// blackbox_exporter's example modules (its `example.yml`: `smtp_starttls`, `imap_starttls`,
+/// `pop3s_banner`), their dialogues unchanged, trusting the lab CA, run by both exporters
+/// against Debian's postfix and dovecot in the lab, with a valid and an expired certificate
+/// (tests/lab_daemons.rs runs `tcp.starttls` against the same daemons). No SSH daemon is
+/// installed here, so the SSH banner examples stay with the banner peer of the tests above.
+#[test]
+fn blackbox_example_modules_against_postfix_and_dovecot() {
+    use lab::daemons::{dovecot, postfix, Certs, Tls};
+    let Some(lab) = Lab::new() else { return };
+    let certs = Certs::new(&lab);
+    let trust = tls_config(&certs.ca, None);
+    let smtp = r#"      query_response:
+        - expect: "^220 ([^ ]+) ESMTP (.+)$"
+        - send: "EHLO prober\r"
+        - expect: "^250-STARTTLS"
+        - send: "STARTTLS\r"
+        - expect: "^220"
+        - starttls: true
+        - send: "EHLO prober\r"
+        - expect: "^250-AUTH"
+        - send: "QUIT\r"
+"#;
+    let imap = r#"      query_response:
+        - expect: "OK.*STARTTLS"
+        - send: ". STARTTLS"
+        - expect: "OK"
+        - starttls: true
+        - send: ". capability"
+        - expect: "CAPABILITY IMAP4rev1"
+"#;
+    let pop3s = "      query_response:\n        - expect: \"^+OK\"\n      tls: true\n";
+    let modules = [
+        module("smtp_starttls", "2s", &[IP4, smtp, &trust]),
+        module("imap_starttls", "5s", &[IP4, imap, &trust]),
+        module("pop3s_banner", "2s", &[IP4, pop3s, &trust]),
+    ];
+    let Some(pair) = Pair::start(&lab, &lab::modules::config(&modules)) else {
+        return;
+    };
+    for tls in [Tls::Valid, Tls::Expired] {
+        let _postfix = postfix(&lab, &certs, tls);
+        let _dovecot = dovecot(&lab, &certs, tls);
+        // postfix offers no AUTH without SASL and keeps the session open: both wait at the
+        // example's `^250-AUTH` until the deadline, where `tcp.starttls: smtp` needs no dialogue.
+        let m = pair.same("smtp_starttls", "ok.lab.test:25");
+        match tls {
+            Tls::Valid => m.assert_failure("query", "timeout", ""),
+            _ => m.assert_failure("tls", "tls_cert_expired", ""),
+        }
+        let m = pair.same("imap_starttls", "ok.lab.test:143");
+        match tls {
+            Tls::Valid => m.assert_success(),
+            _ => m.assert_failure("tls", "tls_cert_expired", ""),
+        }
+        // The example's `^+OK` is, in RE2, `^` repeated then `OK`: it never matches dovecot's
+        // "+OK Dovecot ready.", which then waits for a command; both exporters time out.
+        let m = pair.same("pop3s_banner", "ok.lab.test:995");
+        match tls {
+            Tls::Valid => m.assert_failure("query", "timeout", ""),
+            _ => m.assert_failure("tls", "tls_cert_expired", ""),
+        }
+    }
+}

@@ -24,6 +24,7 @@ fn step(expect: Option<&str>, send: &str) -> QueryResponse {
         expect: expect.map(|e| regex::Regex::new(e).expect("test regex")),
         expect_bytes: String::new(),
         send: send.to_string(),
+        send_bytes: Vec::new(),
         starttls: false,
         labels: Vec::new(),
     }

@@ -164,6 +164,7 @@ fn send_step(send: &str) -> QueryResponse {
         expect: None,
         expect_bytes: String::new(),
         send: send.to_string(),
+        send_bytes: Vec::new(),
         starttls: false,
         labels: Vec::new(),
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
 
-use crate::config::{parse_duration, Config};
+use crate::config::{parse_duration, Config, StarttlsProtocol};
 use crate::prober::{probe, ProbeRequest, Target};
 use crate::report::ProbeReport;
 
@@ -36,6 +36,11 @@ pub struct ProbeArgs {
     /// Probe with the tls_connect module: TCP, then a TLS handshake.
     #[arg(long)]
     pub tls: bool,
+    /// Speak PROTOCOL's STARTTLS upgrade before the TLS handshake (smtp, lmtp, imap, pop3, ftp,
+    /// xmpp, xmpp-server, ldap, postgres, mysql, nntp, sieve), as `tcp.starttls` does; with
+    /// `--module`, added to that module (which must not start TLS itself), else to tcp_connect.
+    #[arg(long, value_name = "PROTOCOL", value_parser = StarttlsProtocol::parse, conflicts_with = "tls")]
+    pub starttls: Option<StarttlsProtocol>,
     /// Deadline of each probe, a Prometheus duration (`5s`, `1m30s`); default: the module's
     /// timeout, else 10s.
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
@@ -155,6 +160,10 @@ fn prepare(
             ));
         }
     };
+    let (name, module) = match args.starttls {
+        Some(protocol) => with_starttls(name, &module, protocol)?,
+        None => (name, module),
+    };
     let timeout = args.timeout.or(module.timeout).unwrap_or(DEFAULT_TIMEOUT);
     let targets = args
         .targets
@@ -172,6 +181,24 @@ fn prepare(
         ));
     }
     Ok((name, module, targets, timeout))
+}
+
+/// `module` upgraded with `protocol`'s STARTTLS, named `NAME+starttls=PROTOCOL`. A module that
+/// already starts TLS (`tls: true`, a `starttls` step) cannot be upgraded again.
+fn with_starttls(
+    name: String,
+    module: &crate::config::Module,
+    protocol: StarttlsProtocol,
+) -> Result<(String, Arc<crate::config::Module>), String> {
+    let tcp = &module.tcp;
+    if tcp.tls || tcp.query_response.iter().any(|s| s.starttls) {
+        return Err(format!(
+            "module {name:?} already starts TLS; --starttls needs a plain module"
+        ));
+    }
+    let mut upgraded = module.clone();
+    upgraded.tcp.starttls = Some(protocol);
+    Ok((format!("{name}+starttls={protocol}"), Arc::new(upgraded)))
 }
 
 /// Colours only for a terminal, and never when `NO_COLOR` is set to a non-empty value

@@ -330,7 +330,10 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
             match MODULE_FIELDS[index] {
                 "prober" => module.prober = map.next_value()?,
                 "timeout" => module.timeout = map.next_value::<Option<Timeout>>()?.map(|t| t.0),
-                "tcp" => module.tcp = map.next_value::<Option<TcpProbe>>()?.unwrap_or_default(),
+                "tcp" => {
+                    module.tcp = map.next_value::<Option<TcpProbe>>()?.unwrap_or_default();
+                    check_starttls(&module.tcp).map_err(de::Error::custom)?;
+                }
                 // Read by `restrict::read`.
                 "restrictions" => {
                     map.next_value::<IgnoredAny>()?;
@@ -346,6 +349,25 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
         }
         Ok(module)
     }
+}
+
+/// `tcp.starttls` upgrades the connection itself, so neither `tls: true` nor a `starttls`
+/// step may upgrade it again.
+fn check_starttls(tcp: &TcpProbe) -> Result<(), String> {
+    let Some(protocol) = tcp.starttls else {
+        return Ok(());
+    };
+    if tcp.tls {
+        return Err(format!(
+            "`starttls: {protocol}` and `tls: true` are mutually exclusive: the upgrade starts TLS"
+        ));
+    }
+    if tcp.query_response.iter().any(|s| s.starttls) {
+        return Err(format!(
+            "`starttls: {protocol}` already starts TLS: remove `starttls: true` from query_response"
+        ));
+    }
+    Ok(())
 }
 
 /// A module `timeout`: a Prometheus duration greater than zero.

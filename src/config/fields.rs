@@ -250,6 +250,17 @@ impl<'de> Deserialize<'de> for TlsStack {
 
 // ---- QueryResponse
 
+/// A `send_bytes` value, its escapes read at load (see `config/bytes.rs`).
+struct SendBytes(Vec<u8>);
+
+impl<'de> Deserialize<'de> for SendBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new("bytes with \\xNN escapes", |text| {
+            super::bytes::parse(text).map(SendBytes)
+        }))
+    }
+}
+
 /// A `query_response` step as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -260,6 +271,8 @@ struct RawStep {
     expect_bytes: String,
     #[serde(default, deserialize_with = "null_as_default")]
     send: String,
+    #[serde(default)]
+    send_bytes: Option<SendBytes>,
     #[serde(default, deserialize_with = "null_as_default")]
     starttls: bool,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -281,7 +294,9 @@ impl<'de> Visitor<'de> for StepVisitor {
     type Value = QueryResponse;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a query_response step: a map of expect, expect_bytes, send, starttls, labels")
+        f.write_str(
+            "a query_response step: a map of expect, expect_bytes, send, send_bytes, starttls, labels",
+        )
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<QueryResponse, A::Error> {
@@ -289,6 +304,12 @@ impl<'de> Visitor<'de> for StepVisitor {
         if raw.expect.is_some() && !raw.expect_bytes.is_empty() {
             return Err(de::Error::custom(
                 "`expect` and `expect_bytes` are mutually exclusive",
+            ));
+        }
+        let send_bytes = raw.send_bytes.map(|b| b.0).unwrap_or_default();
+        if !raw.send.is_empty() && !send_bytes.is_empty() {
+            return Err(de::Error::custom(
+                "`send` and `send_bytes` are mutually exclusive",
             ));
         }
         if !raw.labels.is_empty() && raw.expect.is_none() {
@@ -307,6 +328,7 @@ impl<'de> Visitor<'de> for StepVisitor {
             expect: raw.expect.map(|e| e.0),
             expect_bytes: raw.expect_bytes,
             send: raw.send,
+            send_bytes,
             starttls: raw.starttls,
             labels: raw.labels,
         })

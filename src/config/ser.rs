@@ -24,6 +24,11 @@ pub(super) fn regex<S: Serializer>(value: &Option<regex::Regex>, s: S) -> Result
     }
 }
 
+/// `send_bytes` in the escapes it is written with.
+pub(super) fn send_bytes<S: Serializer>(value: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&super::bytes::format(value))
+}
+
 /// Whether a bool is `false`, to leave unset flags out of a step.
 pub(super) fn is_false(value: &bool) -> bool {
     !*value

@@ -11,6 +11,7 @@ pub mod query;
 pub mod resolve;
 pub mod runtime;
 pub mod sockets;
+pub mod starttls;
 pub mod tls;
 pub mod trace;
 

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::addresses::{self, Plan};
-use super::{connect, query, resolve, trace, within, ProbeRequest};
+use super::{connect, query, resolve, starttls, trace, within, ProbeRequest};
 use crate::config::AddressRule;
 use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
 
@@ -258,17 +258,28 @@ async fn walk(
     // Held until the walk ends, after the stream is gone.
     let _held = connected.held;
 
-    let conn = if tcp.tls {
+    let mut stream = connected.stream;
+    if let Some(protocol) = tcp.starttls {
+        let t = Instant::now();
+        // The name the server is asked for (an XMPP stream's `to`): the TLS name if set.
+        let name = tcp.tls_config.server_name.as_deref().unwrap_or(host);
+        let upgrade = starttls::upgrade(protocol, stream, name, deadline, log);
+        let upgraded = Box::pin(upgrade).await;
+        report.phases.push((Phase::Query, t.elapsed()));
+        stream = upgraded?;
+    }
+
+    let conn = if tcp.tls || tcp.starttls.is_some() {
         let t = Instant::now();
         let facts = report.tls.insert(TlsFacts::default());
         // Phase futures are boxed, here and below: a probe waiting in one phase then holds
         // only that phase's state, not the largest phase's (thousands wait at once).
-        let handshake = query::Conn::handshake(connected.stream, &tcp.tls_config, host, facts, log);
+        let handshake = query::Conn::handshake(stream, &tcp.tls_config, host, facts, log);
         let shaken = Box::pin(within(deadline, Phase::Tls, handshake)).await;
         report.phases.push((Phase::Tls, t.elapsed()));
         shaken?
     } else {
-        query::Conn::Plain(connected.stream)
+        query::Conn::Plain(stream)
     };
 
     if !tcp.query_response.is_empty() {
@@ -284,7 +295,13 @@ async fn walk(
             log,
         ))
         .await;
-        report.phases.append(&mut outcome.phases);
+        // After a STARTTLS upgrade, the upgrade and the dialogue are one query phase.
+        for (phase, took) in outcome.phases.drain(..) {
+            match report.phases.iter_mut().find(|(p, _)| *p == phase) {
+                Some((_, sum)) => *sum += took,
+                None => report.phases.push((phase, took)),
+            }
+        }
         report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
         report.failed_due_to_bytes = Some(outcome.failed_due_to_bytes);
         report.expect_labels = outcome.expect_labels;

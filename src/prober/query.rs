@@ -150,6 +150,15 @@ impl Dialogue<'_> {
                 let written = write_line(reader.get_mut(), send);
                 within(self.deadline, Phase::Query, written).await?;
             }
+            if !step.send_bytes.is_empty() {
+                log.note(format!(
+                    "step {i}: sending {} bytes {:?}",
+                    step.send_bytes.len(),
+                    crate::config::format_send_bytes(&step.send_bytes)
+                ));
+                let written = write_bytes(reader.get_mut(), &step.send_bytes);
+                within(self.deadline, Phase::Query, written).await?;
+            }
             if step.starttls {
                 // Boxed: only STARTTLS dialogues need the handshake's state.
                 reader = Box::pin(self.starttls(reader, outcome, log)).await?;
@@ -199,7 +208,12 @@ fn expand_labels(step: &QueryResponse, caps: &regex::Captures<'_>) -> Vec<(Strin
 async fn write_line(conn: &mut Conn, line: String) -> Result<(), Failure> {
     let mut bytes = line.into_bytes();
     bytes.push(b'\n');
-    conn.write_all(&bytes)
+    write_bytes(conn, &bytes).await
+}
+
+/// Writes `bytes` as they are, and flushes.
+async fn write_bytes(conn: &mut Conn, bytes: &[u8]) -> Result<(), Failure> {
+    conn.write_all(bytes)
         .await
         .map_err(|e| classify_stream(Phase::Query, &e))?;
     conn.flush()

@@ -1,8 +1,10 @@
 //! The `detail` label of `probe_failure_info`: one closed set of machine tokens. Each token is an
 //! errno name (errno(3)), a TLS alert name (RFC 8446 section 6, IANA "TLS Alerts" registry), a
-//! DNS response code mnemonic (RFC 1035 section 4.1.1, RFC 6895) or the name of an exporter
-//! bound the peer broke (`line_too_long`), and `Display` prints exactly
-//! the label value. docs/metrics.md lists every value; a unit test holds the two together.
+//! DNS response code mnemonic (RFC 1035 section 4.1.1, RFC 6895), the name of an exporter bound
+//! the peer broke (`line_too_long`), a certificate weakness, or what a server answered a STARTTLS
+//! upgrade (a three-digit reply code, an answer token, an LDAP result name of RFC 4511 appendix
+//! A), and `Display` prints exactly the label value. docs/metrics.md lists every value; a unit
+//! test holds the two together.
 
 use std::fmt;
 
@@ -177,6 +179,35 @@ label_enum! {
 }
 
 label_enum! {
+    /// What a server answered a STARTTLS upgrade, when no reply code says it: the answer's own
+    /// token as the protocol spells it, or `starttls_not_offered` when the server's capability
+    /// list lacks the upgrade.
+    UpgradeAnswer {
+        /// SMTP/LMTP EHLO/LHLO keywords, IMAP/ManageSieve/NNTP capabilities, POP3 CAPA, XMPP
+        /// stream features or the MySQL greeting's capability flags do not list the upgrade.
+        NotOffered => "starttls_not_offered",
+        /// IMAP (RFC 9051 section 7.1.2) or ManageSieve (RFC 5804 section 1.3) `NO`.
+        No => "NO",
+        /// IMAP `BAD` (RFC 9051 section 7.1.3).
+        Bad => "BAD",
+        /// IMAP or ManageSieve `BYE`: the server closes the session.
+        Bye => "BYE",
+        /// POP3 `-ERR` (RFC 1939 section 3).
+        Err => "-ERR",
+        /// PostgreSQL's `N` answer to SSLRequest: SSL is not enabled on the server.
+        PostgresNo => "N",
+        /// PostgreSQL's ErrorResponse (`E`) to SSLRequest.
+        PostgresError => "E",
+        /// XMPP `<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>` (RFC 6120 section 5.4.2.2).
+        XmppFailure => "failure",
+        /// An XMPP `<stream:error>` (RFC 6120 section 4.9).
+        XmppStreamError => "stream_error",
+        /// A MySQL ERR_Packet instead of the server greeting (e.g. host not allowed).
+        MysqlErr => "ERR_Packet",
+    }
+}
+
+label_enum! {
     /// What makes a certificate of a chain that reaches a trusted root unusable, with class
     /// `tls_cert_invalid`: a key or a signature algorithm the verifier refuses as too weak
     /// (NIST SP 800-131A: RSA keys under 2048 bits, SHA-1 and MD5 signatures).
@@ -185,6 +216,98 @@ label_enum! {
         RsaKey => "weak_rsa_key",
         /// A certificate below the root is signed with SHA-1 or MD5 (RFC 6151, RFC 9155).
         SignatureAlgorithm => "weak_signature_algorithm",
+    }
+}
+
+label_enum! {
+    /// An LDAP resultCode other than success, named as RFC 4511 appendix A names it.
+    LdapResult {
+        OperationsError => "operationsError",
+        ProtocolError => "protocolError",
+        TimeLimitExceeded => "timeLimitExceeded",
+        SizeLimitExceeded => "sizeLimitExceeded",
+        AuthMethodNotSupported => "authMethodNotSupported",
+        StrongerAuthRequired => "strongerAuthRequired",
+        Referral => "referral",
+        AdminLimitExceeded => "adminLimitExceeded",
+        UnavailableCriticalExtension => "unavailableCriticalExtension",
+        ConfidentialityRequired => "confidentialityRequired",
+        Busy => "busy",
+        Unavailable => "unavailable",
+        UnwillingToPerform => "unwillingToPerform",
+        Other => "other",
+        /// A resultCode this list does not name.
+        Unknown => "unknown_result",
+    }
+}
+
+impl LdapResult {
+    /// The result of resultCode `code` (RFC 4511 appendix A.1); `None` for success (0).
+    pub fn from_code(code: u32) -> Option<LdapResult> {
+        Some(match code {
+            0 => return None,
+            1 => LdapResult::OperationsError,
+            2 => LdapResult::ProtocolError,
+            3 => LdapResult::TimeLimitExceeded,
+            4 => LdapResult::SizeLimitExceeded,
+            7 => LdapResult::AuthMethodNotSupported,
+            8 => LdapResult::StrongerAuthRequired,
+            10 => LdapResult::Referral,
+            11 => LdapResult::AdminLimitExceeded,
+            12 => LdapResult::UnavailableCriticalExtension,
+            13 => LdapResult::ConfidentialityRequired,
+            51 => LdapResult::Busy,
+            52 => LdapResult::Unavailable,
+            53 => LdapResult::UnwillingToPerform,
+            80 => LdapResult::Other,
+            _ => LdapResult::Unknown,
+        })
+    }
+}
+
+/// Lowest and highest three-digit reply code (RFC 5321 section 4.2, RFC 959 section 4.2,
+/// RFC 3977 section 3.2: first digit 1 to 5).
+const REPLY_RANGE: std::ops::RangeInclusive<u16> = 100..=599;
+
+/// Every reply code's digits, so that a code is a `&'static str` like every other token.
+static REPLY_DIGITS: [[u8; 3]; 500] = {
+    let mut all = [[0u8; 3]; 500];
+    let mut i = 0;
+    while i < 500 {
+        let code = i + 100;
+        all[i] = [
+            b'0' + (code / 100) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+        ];
+        i += 1;
+    }
+    all
+};
+
+/// A three-digit reply code of a line-based protocol (SMTP, LMTP, FTP, NNTP), 100 to 599.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplyCode(u16);
+
+impl ReplyCode {
+    /// The code of the reply line `line` (its first three characters), `None` when they are not
+    /// a code of 100 to 599.
+    pub fn parse(line: &str) -> Option<ReplyCode> {
+        let digits = line.get(..3)?;
+        let code: u16 = digits.parse().ok()?;
+        (digits.bytes().all(|b| b.is_ascii_digit()) && REPLY_RANGE.contains(&code))
+            .then_some(ReplyCode(code))
+    }
+
+    /// The number.
+    pub fn code(self) -> u16 {
+        self.0
+    }
+
+    /// The digits, e.g. `454`.
+    pub fn as_str(self) -> &'static str {
+        let digits = &REPLY_DIGITS[usize::from(self.0 - REPLY_RANGE.start())];
+        std::str::from_utf8(digits).unwrap_or("")
     }
 }
 
@@ -205,6 +328,12 @@ pub enum Detail {
     Limit(Limit),
     /// Why a certificate under a trusted root is unusable (class `tls_cert_invalid`).
     CertWeakness(CertWeakness),
+    /// The reply code a server answered a STARTTLS upgrade with (class `starttls_refused`).
+    Reply(ReplyCode),
+    /// A server's answer to a STARTTLS upgrade, as a token (class `starttls_refused`).
+    Upgrade(UpgradeAnswer),
+    /// The LDAP resultCode of a refused StartTLS extended operation (class `starttls_refused`).
+    Ldap(LdapResult),
 }
 
 impl Detail {
@@ -223,6 +352,9 @@ impl Detail {
             Detail::Rcode(r) => r.as_str(),
             Detail::Limit(l) => l.as_str(),
             Detail::CertWeakness(w) => w.as_str(),
+            Detail::Reply(c) => c.as_str(),
+            Detail::Upgrade(a) => a.as_str(),
+            Detail::Ldap(l) => l.as_str(),
         }
     }
 
@@ -231,19 +363,24 @@ impl Detail {
         self == Detail::None
     }
 
-    /// Every label value but the empty one: errno names, alert names, rcodes, limits, then
-    /// certificate weaknesses.
+    /// Every label value but the empty one and the reply codes (documented as a range): errno
+    /// names, alert names, rcodes, limits, certificate weaknesses, upgrade answers and LDAP
+    /// results.
     pub fn all_values() -> impl Iterator<Item = &'static str> {
         let errnos = Errno::ALL.iter().map(|e| e.as_str());
         let alerts = TlsAlert::ALL.iter().map(|a| a.as_str());
         let rcodes = Rcode::ALL.iter().map(|r| r.as_str());
         let limits = Limit::ALL.iter().map(|l| l.as_str());
         let weaknesses = CertWeakness::ALL.iter().map(|w| w.as_str());
+        let answers = UpgradeAnswer::ALL.iter().map(|a| a.as_str());
+        let ldap = LdapResult::ALL.iter().map(|l| l.as_str());
         errnos
             .chain(alerts)
             .chain(rcodes)
             .chain(limits)
             .chain(weaknesses)
+            .chain(answers)
+            .chain(ldap)
     }
 }
 
@@ -277,6 +414,24 @@ impl From<Limit> for Detail {
     }
 }
 
+impl From<ReplyCode> for Detail {
+    fn from(c: ReplyCode) -> Detail {
+        Detail::Reply(c)
+    }
+}
+
+impl From<UpgradeAnswer> for Detail {
+    fn from(a: UpgradeAnswer) -> Detail {
+        Detail::Upgrade(a)
+    }
+}
+
+impl From<LdapResult> for Detail {
+    fn from(l: LdapResult) -> Detail {
+        Detail::Ldap(l)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +447,27 @@ mod tests {
         assert_eq!(Detail::errno(Some(100_000)), Detail::None);
         for e in Errno::ALL {
             assert_eq!(Errno::from_raw(e.raw()), Some(*e), "{e} is no alias");
+        }
+    }
+
+    #[test]
+    fn reply_codes_are_three_digits_of_100_to_599() {
+        assert_eq!(
+            ReplyCode::parse("454 4.7.0 TLS not available").map(ReplyCode::as_str),
+            Some("454")
+        );
+        assert_eq!(ReplyCode::parse("100").map(ReplyCode::as_str), Some("100"));
+        assert_eq!(
+            ReplyCode::parse("599-x").map(ReplyCode::as_str),
+            Some("599")
+        );
+        for bad in ["099 x", "600 x", "+45 x", "45", "", "4 5", "é12"] {
+            assert_eq!(ReplyCode::parse(bad), None, "{bad:?}");
+        }
+        for code in REPLY_RANGE {
+            let c = ReplyCode::parse(&code.to_string()).unwrap();
+            assert_eq!(c.as_str(), code.to_string());
+            assert_eq!(c.code(), code);
         }
     }
 

@@ -27,8 +27,8 @@ invalid! {
     unknown_tcp_key: "invalid-unknown-field.yml" =>
         "7:7: modules.tcp_connect.tcp: unknown field `tsl`, expected one of \
          `preferred_ip_protocol`, `ip_protocol_fallback`, `source_ip_address`, `query_response`, \
-         `tls`, `tls_config`, `path_trace`, `probe_all_addresses`, `probe_all_addresses_rule`, \
-         `probe_all_addresses_limit`, `probe_all_addresses_concurrency`";
+         `tls`, `starttls`, `tls_config`, `path_trace`, `probe_all_addresses`, \
+         `probe_all_addresses_rule`, `probe_all_addresses_limit`, `probe_all_addresses_concurrency`";
     unknown_module_key: "invalid-unknown-module-key.yml" =>
         "4:5: modules.tcp_connect: unknown field `timout`, expected one of `prober`, `timeout`, \
          `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`";
@@ -36,7 +36,7 @@ invalid! {
         "4:1: unknown field `modules_extra`, expected `modules` or `restrictions`";
     unknown_step_key: "invalid-step-key.yml" =>
         "8:11: modules.imap_starttls.tcp.query_response[2]: unknown field `start_tls`, expected \
-         one of `expect`, `expect_bytes`, `send`, `starttls`, `labels`";
+         one of `expect`, `expect_bytes`, `send`, `send_bytes`, `starttls`, `labels`";
     secret_manager_reference: "invalid-tls-secret-ref.yml" =>
         "7:9: modules.mtls.tcp.tls_config: `cert_ref` is not supported: it names a secret \
          manager entry and this exporter has no secret manager; use `cert_file` or `cert`";
@@ -120,6 +120,24 @@ invalid! {
         "1:1: the file is empty or holds only comments, expected a map with a `modules` key";
     comments_only: "invalid-comments-only.yml" =>
         "4:1: the file is empty or holds only comments, expected a map with a `modules` key";
+    starttls_protocol_unknown: "invalid-starttls-protocol.yml" =>
+        "5:17: modules.smtp.tcp.starttls: unknown STARTTLS protocol `smtps`, expected one of \
+         smtp, lmtp, imap, pop3, ftp, xmpp, xmpp-server, ldap, postgres, mysql, nntp, sieve";
+    starttls_and_tls: "invalid-starttls-and-tls.yml" =>
+        "3:5: modules.smtp: `starttls: smtp` and `tls: true` are mutually exclusive: the \
+         upgrade starts TLS";
+    starttls_and_starttls_step: "invalid-starttls-twice.yml" =>
+        "3:5: modules.smtp: `starttls: smtp` already starts TLS: remove `starttls: true` from \
+         query_response";
+    send_bytes_beyond_ascii: "invalid-send-bytes-utf8.yml" =>
+        "6:23: modules.postgres.tcp.query_response[0].send_bytes: character 'Ò' at 0 is not \
+         printable ASCII: write bytes as \\xNN (in single quotes, so YAML keeps the backslash)";
+    send_bytes_bad_escape: "invalid-send-bytes-escape.yml" =>
+        "6:23: modules.postgres.tcp.query_response[0].send_bytes: `\\x` at 0 needs two hex \
+         digits";
+    send_and_send_bytes: "invalid-send-and-send-bytes.yml" =>
+        "6:11: modules.postgres.tcp.query_response[0]: `send` and `send_bytes` are mutually \
+         exclusive";
 }
 
 #[test]

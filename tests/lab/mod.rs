@@ -23,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod chain;
+pub mod daemons;
 pub mod delay;
 pub mod dns;
 pub mod exporter;
