@@ -115,6 +115,21 @@ async fn probe_answers_openmetrics_for_a_percent_encoded_target() {
 }
 
 #[tokio::test]
+async fn a_twice_encoded_target_is_decoded_once_more() {
+    let peer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let server = Server::builtin().await;
+    let resp = server
+        .get(&format!(
+            "/probe?target=127.0.0.1%253A{port}&module=tcp_connect"
+        ))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert!(resp.body.contains("\nprobe_success 1\n"), "{}", resp.body);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn wrong_methods_get_405() {
     let server = Server::builtin().await;
     for (method, path) in [

@@ -233,7 +233,7 @@ impl<'de> Visitor<'de> for ProberOnly {
         let mut prober = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == "prober" {
-                prober = map.next_value::<Option<String>>()?;
+                prober = map.next_value::<Option<ProberName>>()?.map(|p| p.0);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -242,6 +242,34 @@ impl<'de> Visitor<'de> for ProberOnly {
             Some(prober) if !prober.is_empty() => Ok(prober),
             _ => Err(de::Error::missing_field("prober")),
         }
+    }
+}
+
+/// The probers blackbox_exporter master knows (`config/config.go`, `Module.UnmarshalYAML`):
+/// any other `prober` value is a load error there (blackbox_exporter #1521), and here.
+pub(super) const KNOWN_PROBERS: &[&str] =
+    &["http", "tcp", "icmp", "dns", "grpc", "unix", "websocket"];
+
+/// A `prober` value: one of [`KNOWN_PROBERS`], checked inside the visitor so the error carries
+/// the value's own line, column and key (`modules.NAME.prober`). `""` reads as "not given".
+struct ProberName(String);
+
+impl<'de> Deserialize<'de> for ProberName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new("a prober name", |name| {
+            if name.is_empty() || KNOWN_PROBERS.contains(&name) {
+                return Ok(ProberName(name.to_string()));
+            }
+            let known = KNOWN_PROBERS
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(format!(
+                "unknown prober `{}`, expected one of {known}",
+                super::error::one_line(name)
+            ))
+        }))
     }
 }
 

@@ -467,4 +467,32 @@ mod tests {
         }
         assert!(!text.contains("address=\"203.0.113.2\",phase"), "{text}");
     }
+
+    /// Several steps with `labels` of different names give one `probe_expect_info` family with
+    /// one series per step (blackbox_exporter panics on this, its #1526).
+    #[test]
+    fn several_label_blocks_are_one_family() {
+        let report = ProbeReport {
+            expect_labels: vec![
+                vec![("capabilities_notls".into(), "IMAP4rev1 STARTTLS".into())],
+                vec![("capabilities".into(), "IMAP4rev1 AUTH=PLAIN".into())],
+            ],
+            ..Default::default()
+        };
+        let text = encode_probe(&report).unwrap();
+        assert_eq!(
+            text.matches("# TYPE probe_expect_info gauge").count(),
+            1,
+            "{text}"
+        );
+        for line in [
+            "probe_expect_info{capabilities_notls=\"IMAP4rev1 STARTTLS\"} 1",
+            "probe_expect_info{capabilities=\"IMAP4rev1 AUTH=PLAIN\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
 }

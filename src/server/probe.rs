@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hyper::{HeaderMap, StatusCode};
 
-use super::query::{first, parse_query};
+use super::query::{decode_target, first, parse_query};
 use super::{reply, text, Reply, State};
 use crate::config::{Config, Module};
 use crate::metrics::{encode_probe, OPENMETRICS_CONTENT_TYPE};
@@ -108,7 +108,8 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
         Ok(timeout) => timeout,
         Err(err) => return text(StatusCode::BAD_REQUEST, &err.to_string()),
     };
-    let target = match first(&pairs, "target").map(Target::parse) {
+    let raw = first(&pairs, "target").map(decode_target);
+    let target = match raw.as_deref().map(Target::parse) {
         None => return text(StatusCode::BAD_REQUEST, "target parameter is missing"),
         Some(Err(err)) => return text(StatusCode::BAD_REQUEST, &err.to_string()),
         Some(Ok(target)) => target,

@@ -103,6 +103,9 @@ invalid! {
         "4:4: did not find expected key, while parsing a block mapping at line 2 column 3";
     two_documents: "invalid-two-documents.yml" =>
         "4:1: deserializing from YAML containing more than one document is not supported";
+    prober_unknown: "invalid-prober.yml" =>
+        "5:13: modules.ssh_banner.prober: unknown prober `tpc`, expected one of `http`, `tcp`, \
+         `icmp`, `dns`, `grpc`, `unix`, `websocket`";
 }
 
 #[test]
