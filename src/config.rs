@@ -9,6 +9,7 @@
 mod de;
 mod duration;
 mod error;
+mod expect;
 mod fields;
 mod re2;
 mod restrict;
@@ -26,6 +27,7 @@ pub use duration::{format_duration, parse_duration, DurationError};
 pub(crate) use error::invalid as yaml_error;
 pub(crate) use error::one_line;
 pub use error::ConfigError;
+pub use expect::{ClassName, DetailName, ExpectFailure, PhaseName};
 pub use fields::MAX_HOPS_LIMIT;
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
 pub use restrict::{parse_network, Rejection, Restrictions};
@@ -95,6 +97,10 @@ pub struct Module {
     /// Which targets it may probe (global and module `restrictions`); `None`: any.
     #[serde(skip)]
     pub restrictions: Option<Restrictions>,
+    /// The failures that pass the probe (`expect_failure`, ours): a policy check such as "this
+    /// port must not answer". `None`: an ordinary probe, which passes when every phase does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_failure: Option<ExpectFailure>,
 }
 
 /// Which IP protocol a name resolves to first.
@@ -357,6 +363,7 @@ impl Config {
             timeout: Some(Duration::from_secs(5)),
             tcp: TcpProbe::default(),
             restrictions: None,
+            expect_failure: None,
         };
         let mut tls = plain.clone();
         tls.tcp.tls = true;

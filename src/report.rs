@@ -99,11 +99,14 @@ pub enum FailureClass {
     ExpectMismatch,
     /// The exporter itself could not try (descriptors, ephemeral ports, source address, TLS files).
     ProberError,
+    /// Every phase passed, but the module's `expect_failure` says the probe must fail: the
+    /// policy it checks (a closed port, an enforced client certificate) no longer holds.
+    UnexpectedSuccess,
 }
 
 impl FailureClass {
     /// Every class, in contract order.
-    pub const ALL: [FailureClass; 22] = [
+    pub const ALL: [FailureClass; 23] = [
         FailureClass::DnsNxdomain,
         FailureClass::DnsNoRecords,
         FailureClass::DnsServfail,
@@ -126,6 +129,7 @@ impl FailureClass {
         FailureClass::TlsCertInvalid,
         FailureClass::ExpectMismatch,
         FailureClass::ProberError,
+        FailureClass::UnexpectedSuccess,
     ];
 
     /// The `class` label value, snake_case and stable.
@@ -153,6 +157,7 @@ impl FailureClass {
             FailureClass::TlsCertInvalid => "tls_cert_invalid",
             FailureClass::ExpectMismatch => "expect_mismatch",
             FailureClass::ProberError => "prober_error",
+            FailureClass::UnexpectedSuccess => "unexpected_success",
         }
     }
 }
@@ -410,12 +415,35 @@ pub struct ProbeReport {
     pub log: Vec<LogLine>,
     /// Set when the module's `restrictions` refused the target: no connection was made.
     pub rejected: Option<crate::config::Rejection>,
+    /// What the probe of a module with `expect_failure` found, `None` for other modules.
+    pub expectation: Option<Expectation>,
+}
+
+/// The verdict on a probe whose module expects it to fail (`expect_failure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expectation {
+    /// It failed as expected: `probe_success` is 1 and this failure is its `probe_failure_info`.
+    Met(Failure),
+    /// It passed every phase: [`ProbeReport::failure`] is `unexpected_success`.
+    UnexpectedSuccess,
+    /// It failed another way: [`ProbeReport::failure`] keeps the real class.
+    OtherFailure,
 }
 
 impl ProbeReport {
-    /// True when every phase passed.
+    /// True when every phase passed, or, for a module with `expect_failure`, when the probe
+    /// failed as expected.
     pub fn success(&self) -> bool {
         self.failure.is_none()
+    }
+
+    /// What `probe_failure_info` shows: the failure, or the expected failure of a passing
+    /// policy probe.
+    pub fn shown_failure(&self) -> Option<Failure> {
+        match self.expectation {
+            Some(Expectation::Met(failure)) => Some(failure),
+            _ => self.failure,
+        }
     }
 
     /// The `probe_ip_protocol` value: 4 or 6, 0 when resolution failed.

@@ -293,6 +293,10 @@ fn config_example_loads_with_builtin_modules() {
         "max_hops:",
         "probe_all_addresses:",
         "probe_all_addresses_rule:",
+        "expect_failure:",
+        "phases:",
+        "classes:",
+        "details:",
     ] {
         assert!(text.contains(key), "config.example.yml lacks {key}");
     }

@@ -32,6 +32,7 @@ const MODULE_FIELDS: &[&str] = &[
     "dns",
     "grpc",
     "unix",
+    "expect_failure",
 ];
 
 /// Pass one: each module's prober, by module name.
@@ -346,12 +347,14 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
             timeout: None,
             tcp: TcpProbe::default(),
             restrictions: None,
+            expect_failure: None,
         };
         while let Some(index) = map.next_key_seed(FieldSeed::new(MODULE_FIELDS, &mut seen))? {
             match MODULE_FIELDS[index] {
                 "prober" => module.prober = map.next_value()?,
                 "timeout" => module.timeout = map.next_value::<Option<Timeout>>()?.map(|t| t.0),
                 "tcp" => module.tcp = map.next_value::<Option<TcpProbe>>()?.unwrap_or_default(),
+                "expect_failure" => module.expect_failure = map.next_value()?,
                 // Read by `restrict::read`.
                 "restrictions" => {
                     map.next_value::<IgnoredAny>()?;

@@ -12,7 +12,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::report::{Phase, ProbeReport};
+use crate::report::{Expectation, Phase, ProbeReport};
 
 /// A label set in output order.
 type Labels = Vec<(String, String)>;
@@ -142,7 +142,7 @@ fn families(report: &ProbeReport) -> Vec<Family> {
                 .collect(),
         },
     ];
-    if let Some(f) = &report.failure {
+    if let Some(f) = &report.shown_failure() {
         out.push(Family {
             name: "probe_failure_info",
             help: "Where (phase) and why (class, detail) the probe failed",
@@ -155,6 +155,13 @@ fn families(report: &ProbeReport) -> Vec<Family> {
                 Value::Int(1),
             )],
         });
+    }
+    if let Some(expectation) = report.expectation {
+        out.push(one(
+            "probe_failure_expected",
+            "1 when the probe failed as the module's expect_failure states, else 0 (policy probes only)",
+            flag(matches!(expectation, Expectation::Met(_))),
+        ));
     }
     let resolve = report.phase_duration(Phase::Resolve).unwrap_or_default();
     out.push(one(

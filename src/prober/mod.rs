@@ -6,6 +6,7 @@ pub mod connect;
 pub mod errno;
 pub mod icmp;
 mod orchestrate;
+mod policy;
 pub mod query;
 pub mod resolve;
 pub mod runtime;

@@ -66,6 +66,7 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     report.timeout = req.timeout;
     report.duration = start.elapsed();
     log.lines_mut().append(&mut report.log);
+    super::policy::judge(req.module.expect_failure.as_ref(), &mut report, &mut log);
     match &report.failure {
         None => log.note("probe succeeded"),
         Some(f) => log.note(format!("probe failed: {f}")),

@@ -30,7 +30,7 @@ invalid! {
          `tls`, `tls_config`, `path_trace`, `probe_all_addresses`, `probe_all_addresses_rule`";
     unknown_module_key: "invalid-unknown-module-key.yml" =>
         "4:5: modules.tcp_connect: unknown field `timout`, expected one of `prober`, `timeout`, \
-         `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`";
+         `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`, `expect_failure`";
     unknown_top_level_key: "invalid-unknown-top-level-key.yml" =>
         "4:1: unknown field `modules_extra`, expected `modules` or `restrictions`";
     unknown_step_key: "invalid-step-key.yml" =>
@@ -103,6 +103,13 @@ invalid! {
         "4:4: did not find expected key, while parsing a block mapping at line 2 column 3";
     two_documents: "invalid-two-documents.yml" =>
         "4:1: deserializing from YAML containing more than one document is not supported";
+    expect_failure_without_phases_or_classes: "invalid-expect-failure-empty.yml" =>
+        "6:7: modules.port_closed.expect_failure: `expect_failure` needs `phases` or `classes`: \
+         which failures pass the probe";
+    expect_failure_unknown_class: "invalid-expect-failure-class.yml" =>
+        "7:26: modules.port_closed.expect_failure.classes[1]: unknown failure class \
+         `connection_refused`, expected a class of docs/metrics.md such as `refused`, `timeout` \
+         or `tls_alert`";
     prober_unknown: "invalid-prober.yml" =>
         "5:13: modules.ssh_banner.prober: unknown prober `tpc`, expected one of `http`, `tcp`, \
          `icmp`, `dns`, `grpc`, `unix`, `websocket`";

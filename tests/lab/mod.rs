@@ -23,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod chain;
+pub mod daemon;
 pub mod delay;
 pub mod dns;
 pub mod exporter;
