@@ -5,12 +5,14 @@
 //! (`docs/metrics.md`), so dashboards, alert rules and Alertmanager routes match on them.
 
 mod detail;
+mod step;
 
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
 pub use detail::{Detail, Errno, Rcode, TlsAlert};
+pub use step::{QueryStep, StepKind};
 
 /// One step of a probe, in the order the orchestrator walks them.
 ///
@@ -417,6 +419,8 @@ pub struct ProbeReport {
     pub rejected: Option<crate::config::Rejection>,
     /// What the probe of a module with `expect_failure` found, `None` for other modules.
     pub expectation: Option<Expectation>,
+    /// The `query_response` step a failed dialogue stopped at; `None` when none failed.
+    pub failed_step: Option<QueryStep>,
 }
 
 /// The verdict on a probe whose module expects it to fail (`expect_failure`).

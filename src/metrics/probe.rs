@@ -156,6 +156,16 @@ fn families(report: &ProbeReport) -> Vec<Family> {
             )],
         });
     }
+    if let Some(step) = report.failed_step {
+        out.push(Family {
+            name: "probe_query_failed_step_info",
+            help: "The query_response step a failed dialogue stopped at: its index from 0 and its kind",
+            series: vec![(
+                labels([("step", step.index.to_string().as_str()), ("kind", step.kind.as_str())]),
+                Value::Int(1),
+            )],
+        });
+    }
     if let Some(expectation) = report.expectation {
         out.push(one(
             "probe_failure_expected",

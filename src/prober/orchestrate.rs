@@ -240,6 +240,7 @@ async fn walk(
         report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
         report.failed_due_to_bytes = Some(outcome.failed_due_to_bytes);
         report.expect_labels = outcome.expect_labels;
+        report.failed_step = outcome.failed_step;
         if let Some(facts) = outcome.tls {
             report.tls = Some(facts);
         }

@@ -17,7 +17,7 @@ use super::errno::classify_stream;
 use super::tls;
 use super::within;
 use crate::config::{QueryResponse, TlsConfig};
-use crate::report::{Failure, FailureClass, Phase, StepLog, TlsFacts};
+use crate::report::{Failure, FailureClass, Phase, QueryStep, StepKind, StepLog, TlsFacts};
 
 /// Longest line read while waiting for a match, as Go's bufio.Scanner default (64 KiB).
 const MAX_LINE_BYTES: u64 = 64 * 1024;
@@ -45,6 +45,8 @@ pub struct QueryOutcome {
     /// Time spent in the phases this step ran: `query` (the whole dialogue), then `tls` when a
     /// STARTTLS handshake began.
     pub phases: Vec<(Phase, Duration)>,
+    /// The step the dialogue failed at; `None` when every step passed.
+    pub failed_step: Option<QueryStep>,
 }
 
 /// Runs `steps` over `conn` until `deadline`, and records the time of phase `query` (and of a
@@ -74,6 +76,11 @@ pub async fn run(
     };
     let result = dialogue.run(conn, steps, outcome, log).await;
     outcome.phases.insert(0, (Phase::Query, began.elapsed()));
+    match (&result, outcome.failed_step) {
+        (Ok(()), _) => outcome.failed_step = None,
+        (Err(failure), Some(step)) => log.note(format!("{step} failed: {failure}")),
+        (Err(_), None) => {}
+    }
     result
 }
 
@@ -95,7 +102,9 @@ impl Dialogue<'_> {
         let mut reader = BufReader::new(conn);
         for (i, step) in steps.iter().enumerate() {
             let mut send = step.send.clone();
+            let at = |kind| QueryStep { index: i, kind };
             if let Some(re) = &step.expect {
+                outcome.failed_step = Some(at(StepKind::Expect));
                 let read = read_until_match(&mut reader, re, outcome, log, i);
                 let line = within(self.deadline, Phase::Query, read).await?;
                 let caps = re.captures(&line).ok_or_else(|| mismatch(outcome))?;
@@ -106,16 +115,19 @@ impl Dialogue<'_> {
                 }
             }
             if !step.expect_bytes.is_empty() {
+                outcome.failed_step = Some(at(StepKind::ExpectBytes));
                 let expected = step.expect_bytes.as_bytes();
                 let read = read_expected_bytes(&mut reader, expected, outcome, log, i);
                 within(self.deadline, Phase::Query, read).await?;
             }
             if !send.is_empty() {
+                outcome.failed_step = Some(at(StepKind::Send));
                 log.note(format!("step {i}: sending {send:?}"));
                 let written = write_line(reader.get_mut(), send);
                 within(self.deadline, Phase::Query, written).await?;
             }
             if step.starttls {
+                outcome.failed_step = Some(at(StepKind::Starttls));
                 // Boxed: only STARTTLS dialogues need the handshake's state.
                 reader = Box::pin(self.starttls(reader, outcome, log)).await?;
             }

@@ -80,6 +80,9 @@ fn render(record: &Record) -> Markup {
                 @if failure.detail != Detail::None {
                     dt { "Detail" } dd { (failure.detail.as_str()) }
                 }
+                @if let Some(step) = report.failed_step {
+                    dt { "Failed step" } dd { (step.to_string()) }
+                }
                 dt { "Runbook" } dd { a href=(format!("runbooks/{}", failure.class)) { "what to check first" } }
             }
             dt { "Duration" } dd { (seconds(report.duration)) " of " (seconds(report.timeout)) " allowed" }
