@@ -104,11 +104,18 @@ pub enum FailureClass {
     /// Every phase passed, but the module's `expect_failure` says the probe must fail: the
     /// policy it checks (a closed port, an enforced client certificate) no longer holds.
     UnexpectedSuccess,
+    /// `prober: unix`: no socket at the target path (ENOENT, or ENOTDIR for a path through a
+    /// file; connect(2), unix(7)).
+    SocketMissing,
+    /// `prober: unix`: the exporter's user may not connect to the socket (EACCES: no write
+    /// permission on the socket or no search permission on a directory of its path; EPERM;
+    /// unix(7)).
+    PermissionDenied,
 }
 
 impl FailureClass {
     /// Every class, in contract order.
-    pub const ALL: [FailureClass; 23] = [
+    pub const ALL: [FailureClass; 25] = [
         FailureClass::DnsNxdomain,
         FailureClass::DnsNoRecords,
         FailureClass::DnsServfail,
@@ -132,6 +139,8 @@ impl FailureClass {
         FailureClass::ExpectMismatch,
         FailureClass::ProberError,
         FailureClass::UnexpectedSuccess,
+        FailureClass::SocketMissing,
+        FailureClass::PermissionDenied,
     ];
 
     /// The `class` label value, snake_case and stable.
@@ -160,6 +169,8 @@ impl FailureClass {
             FailureClass::ExpectMismatch => "expect_mismatch",
             FailureClass::ProberError => "prober_error",
             FailureClass::UnexpectedSuccess => "unexpected_success",
+            FailureClass::SocketMissing => "socket_missing",
+            FailureClass::PermissionDenied => "permission_denied",
         }
     }
 }

@@ -208,7 +208,7 @@ fn other_probers_are_not_validated() {
                 method: GET\n";
     let config = parse(text);
     assert_eq!(config.skipped["web"], "http");
-    assert_eq!(config.skipped["sock"], "unix");
+    assert_eq!(config.modules["sock"].prober, "unix");
     assert!(config.modules.contains_key("tcp_with_http_block"));
 }
 

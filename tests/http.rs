@@ -30,8 +30,7 @@ async fn probe_rejects_bad_requests_with_one_line_reasons() {
     let server = Server::start(config, None, 10_000).await;
     let host = |t: &str| format!("target {t:?} has an invalid host: use HOST:PORT, [IPv6]:PORT");
     let port = |t: &str| format!("target {t:?} has an invalid port: it must be 1..65535");
-    let skipped =
-        r#"module "http_2xx" uses prober "http"; handshake_exporter runs only tcp modules"#;
+    let skipped = r#"module "http_2xx" uses prober "http"; handshake_exporter runs only tcp and unix modules"#;
     let cases = [
         (
             "module=tcp_connect",

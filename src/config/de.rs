@@ -15,6 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde::Deserialize;
 
 use super::fields::StrVisitor;
+use super::unix::UnixProbe;
 use super::{duration, ConfigWarning, Module, TcpProbe};
 
 /// Keys of the top level (blackbox_exporter's `Config`).
@@ -46,7 +47,8 @@ pub(super) fn outline(text: &str) -> Result<BTreeMap<String, String>, serde_yaml
         .map(|top| top.probers)
 }
 
-/// Pass two: the modules named in `tcp`, fully read and checked.
+/// Pass two: the modules named in `tcp` (those also in `unix` are `prober: unix` modules, read
+/// from their `unix:` block), fully read and checked.
 ///
 /// # Errors
 /// The first unknown key, malformed value or failed check in those modules.
@@ -54,10 +56,12 @@ pub(super) fn outline(text: &str) -> Result<BTreeMap<String, String>, serde_yaml
 pub(super) fn tcp_modules(
     text: &str,
     tcp: &BTreeSet<String>,
+    unix: &BTreeSet<String>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<BTreeMap<String, Module>, serde_yaml::Error> {
-    let mut top =
-        serde_yaml::Deserializer::from_str(text).deserialize_any(TopVisitor { tcp: Some(tcp) })?;
+    let mut top = serde_yaml::Deserializer::from_str(text).deserialize_any(TopVisitor {
+        tcp: Some((tcp, unix)),
+    })?;
     warnings.append(&mut top.warnings);
     Ok(top.modules)
 }
@@ -73,9 +77,10 @@ struct Top {
     warnings: Vec<ConfigWarning>,
 }
 
-/// Reads the top level; `tcp` is `None` in pass one.
+/// Reads the top level; `tcp` (the runnable modules, and the unix ones among them) is `None`
+/// in pass one.
 struct TopVisitor<'a> {
-    tcp: Option<&'a BTreeSet<String>>,
+    tcp: Option<(&'a BTreeSet<String>, &'a BTreeSet<String>)>,
 }
 
 impl<'de> Visitor<'de> for TopVisitor<'_> {
@@ -106,8 +111,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
             }
             match self.tcp {
                 None => top.probers = map.next_value_seed(OutlineModules)?,
-                Some(tcp) => {
-                    (top.modules, top.warnings) = map.next_value_seed(FullModules { tcp })?
+                Some((tcp, unix)) => {
+                    (top.modules, top.warnings) = map.next_value_seed(FullModules { tcp, unix })?
                 }
             }
         }
@@ -277,6 +282,7 @@ impl<'de> Deserialize<'de> for ProberName {
 /// Pass two's `modules:` map: tcp modules read strictly, the others stepped over.
 struct FullModules<'a> {
     tcp: &'a BTreeSet<String>,
+    unix: &'a BTreeSet<String>,
 }
 
 /// Tcp modules by name, and the warnings reading them gave.
@@ -307,6 +313,7 @@ impl<'de> Visitor<'de> for FullModules<'_> {
             if self.tcp.contains(&name) {
                 let seed = ModuleSeed {
                     name: &name,
+                    unix: self.unix.contains(&name),
                     warnings: &mut warnings,
                 };
                 let module = map.next_value_seed(seed)?;
@@ -322,6 +329,8 @@ impl<'de> Visitor<'de> for FullModules<'_> {
 /// One `prober: tcp` module; `name` is only used in the `warnings` it adds.
 struct ModuleSeed<'n> {
     name: &'n str,
+    /// A `prober: unix` module: its settings are in `unix:`, and `tcp:` is ignored.
+    unix: bool,
     warnings: &'n mut Vec<ConfigWarning>,
 }
 
@@ -353,7 +362,13 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
             match MODULE_FIELDS[index] {
                 "prober" => module.prober = map.next_value()?,
                 "timeout" => module.timeout = map.next_value::<Option<Timeout>>()?.map(|t| t.0),
-                "tcp" => module.tcp = map.next_value::<Option<TcpProbe>>()?.unwrap_or_default(),
+                "tcp" if !self.unix => {
+                    module.tcp = map.next_value::<Option<TcpProbe>>()?.unwrap_or_default()
+                }
+                "unix" if self.unix => {
+                    let unix = map.next_value::<Option<UnixProbe>>()?;
+                    module.tcp = unix.map(|u| u.0).unwrap_or_default();
+                }
                 "expect_failure" => module.expect_failure = map.next_value()?,
                 // Read by `restrict::read`.
                 "restrictions" => {

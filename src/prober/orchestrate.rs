@@ -24,6 +24,16 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     let start = Instant::now();
     let deadline = start + req.timeout;
     let mut log = StepLog::new(start.into_std());
+    if req.module.prober == crate::config::UNIX_PROBER {
+        log.note(format!(
+            "probing unix socket {} with module {}, timeout {:.3}s",
+            req.target.host,
+            req.module_name,
+            req.timeout.as_secs_f64()
+        ));
+        let report = super::unix::probe(&req, start, deadline).await;
+        return finish(&req, report, start, log);
+    }
     log.note(format!(
         "probing {}:{} with module {}, timeout {:.3}s",
         req.target.host,
@@ -63,6 +73,16 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         Ok(ips) => one_address(&req, ips[0], start, deadline).await,
     };
     report.phases.insert(0, (Phase::Resolve, resolve_time));
+    finish(&req, report, start, log)
+}
+
+/// Completes `report`: timeout, duration, the expected-failure verdict and the step log.
+fn finish(
+    req: &ProbeRequest,
+    mut report: ProbeReport,
+    start: Instant,
+    mut log: StepLog,
+) -> ProbeReport {
     report.timeout = req.timeout;
     report.duration = start.elapsed();
     log.lines_mut().append(&mut report.log);

@@ -29,6 +29,8 @@ pub enum Conn {
     Plain(TcpStream),
     /// TLS over TCP (direct or after STARTTLS); dropping it sends close_notify.
     Tls(tls::Session),
+    /// A Unix stream socket (`prober: unix`).
+    Unix(tokio::net::UnixStream),
 }
 
 /// What the dialogue produced besides success or failure.
@@ -280,6 +282,7 @@ impl AsyncRead for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+            Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -293,6 +296,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+            Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -300,6 +304,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_flush(cx),
             Conn::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+            Conn::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -307,6 +312,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+            Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

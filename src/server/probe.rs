@@ -109,7 +109,11 @@ pub(super) async fn handle(query: Option<&str>, headers: &HeaderMap, state: &Sta
         Err(err) => return text(StatusCode::BAD_REQUEST, &err.to_string()),
     };
     let raw = first(&pairs, "target").map(decode_target);
-    let target = match raw.as_deref().map(Target::parse) {
+    let parse = match module.prober.as_str() {
+        crate::config::UNIX_PROBER => Target::unix_path,
+        _ => Target::parse,
+    };
+    let target = match raw.as_deref().map(parse) {
         None => return text(StatusCode::BAD_REQUEST, "target parameter is missing"),
         Some(Err(err)) => return text(StatusCode::BAD_REQUEST, &err.to_string()),
         Some(Ok(target)) => target,
@@ -187,7 +191,7 @@ fn apply_hostname(module: &mut Module, hostname: &str) -> Result<(), String> {
 fn unknown_module(name: &str, config: &Config) -> String {
     match config.skipped.get(name) {
         Some(prober) => format!(
-            "module {name:?} uses prober {prober:?}; handshake_exporter runs only tcp modules"
+            "module {name:?} uses prober {prober:?}; handshake_exporter runs only tcp and unix modules"
         ),
         None => format!("unknown module {name:?}"),
     }

@@ -144,7 +144,7 @@ pub(super) fn config(state: &State) -> Markup {
             h2 { "Skipped modules" }
             ul {
                 @for (name, prober) in &config.skipped {
-                    li { (name) ": prober " (prober) " is not supported, only tcp" }
+                    li { (name) ": prober " (prober) " is not supported, only tcp and unix" }
                 }
             }
         }

@@ -110,6 +110,9 @@ invalid! {
         "7:26: modules.port_closed.expect_failure.classes[1]: unknown failure class \
          `connection_refused`, expected a class of docs/metrics.md such as `refused`, `timeout` \
          or `tls_alert`";
+    unix_tls: "invalid-unix-tls.yml" =>
+        "5:7: modules.unix_tls.unix: `tls: true` is not supported over a Unix socket by this \
+         exporter";
     prober_unknown: "invalid-prober.yml" =>
         "5:13: modules.ssh_banner.prober: unknown prober `tpc`, expected one of `http`, `tcp`, \
          `icmp`, `dns`, `grpc`, `unix`, `websocket`";
