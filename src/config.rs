@@ -10,11 +10,13 @@ mod bytes;
 mod de;
 mod duration;
 mod error;
+mod expect;
 mod fields;
 mod re2;
 mod restrict;
 mod ser;
 mod starttls;
+mod unix;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -29,6 +31,7 @@ pub use duration::{format_duration, parse_duration, DurationError};
 pub(crate) use error::invalid as yaml_error;
 pub(crate) use error::one_line;
 pub use error::ConfigError;
+pub use expect::{ClassName, DetailName, ExpectFailure, PhaseName};
 pub use fields::MAX_HOPS_LIMIT;
 pub use fields::{DEFAULT_ADDRESS_CONCURRENCY, DEFAULT_ADDRESS_LIMIT, MAX_ADDRESSES_LIMIT};
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
@@ -37,6 +40,9 @@ pub use starttls::StarttlsProtocol;
 
 /// `min_version`/`max_version` values; the type is shared with the facts a handshake reports.
 pub use crate::report::TlsVersion;
+
+/// The `prober` of modules that connect to a Unix socket (blackbox_exporter 0.28).
+pub const UNIX_PROBER: &str = "unix";
 
 /// A loaded configuration: the runnable tcp modules and the names of skipped ones.
 #[derive(Debug, Clone, Default)]
@@ -54,7 +60,7 @@ pub struct Config {
 pub enum ConfigWarning {
     /// A module of another prober, kept out of `/probe`.
     #[error(
-        "skipping module {}: prober {} is not supported, only tcp",
+        "skipping module {}: prober {} is not supported, only tcp and unix",
         error::one_line(.name),
         error::one_line(.prober)
     )]
@@ -112,6 +118,10 @@ pub struct Module {
     /// Which targets it may probe (global and module `restrictions`); `None`: any.
     #[serde(skip)]
     pub restrictions: Option<Restrictions>,
+    /// The failures that pass the probe (`expect_failure`, ours): a policy check such as "this
+    /// port must not answer". `None`: an ordinary probe, which passes when every phase does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_failure: Option<ExpectFailure>,
 }
 
 /// Which IP protocol a name resolves to first.
@@ -442,6 +452,7 @@ impl Config {
             timeout: Some(Duration::from_secs(5)),
             tcp: TcpProbe::default(),
             restrictions: None,
+            expect_failure: None,
         };
         let mut tls = plain.clone();
         tls.tcp.tls = true;
@@ -476,9 +487,15 @@ impl Config {
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let invalid = |err: serde_yaml::Error| error::invalid(origin, text, &err);
         let probers = de::outline(text).map_err(invalid)?;
-        let (tcp, skipped): (BTreeMap<String, String>, BTreeMap<String, String>) =
-            probers.into_iter().partition(|(_, prober)| prober == "tcp");
-        let tcp_names: BTreeSet<String> = tcp.into_keys().collect();
+        let (runnable, skipped): (BTreeMap<String, String>, BTreeMap<String, String>) = probers
+            .into_iter()
+            .partition(|(_, prober)| prober == "tcp" || prober == UNIX_PROBER);
+        let tcp_names: BTreeSet<String> = runnable.keys().cloned().collect();
+        let unix_names: BTreeSet<String> = runnable
+            .into_iter()
+            .filter(|(_, prober)| prober == UNIX_PROBER)
+            .map(|(name, _)| name)
+            .collect();
         let mut warnings: Vec<ConfigWarning> = skipped
             .iter()
             .map(|(name, prober)| ConfigWarning::SkippedModule {
@@ -486,7 +503,8 @@ impl Config {
                 prober: prober.clone(),
             })
             .collect();
-        let mut modules = de::tcp_modules(text, &tcp_names, &mut warnings).map_err(invalid)?;
+        let mut modules =
+            de::tcp_modules(text, &tcp_names, &unix_names, &mut warnings).map_err(invalid)?;
         for (name, restrictions) in restrict::read(text).map_err(invalid)? {
             if let Some(module) = modules.get_mut(&name) {
                 module.restrictions = Some(restrictions);
@@ -524,7 +542,27 @@ impl Module {
     /// The effective module, defaults filled in, as YAML in the schema it is read from (what
     /// `/probe?debug=true` shows). `expect` shows the pattern as compiled.
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self)
-            .unwrap_or_else(|err| format!("# failed to encode module: {err}\n"))
+        let encoded = serde_yaml::to_value(self).and_then(|mut value| {
+            if self.prober == UNIX_PROBER {
+                as_unix(&mut value);
+            }
+            serde_yaml::to_string(&value)
+        });
+        encoded.unwrap_or_else(|err| format!("# failed to encode module: {err}\n"))
     }
+}
+
+/// Rewrites an encoded `prober: unix` module to its own schema: its settings under `unix:`,
+/// which holds only `query_response` (the one `unix` key this exporter runs).
+fn as_unix(module: &mut serde_yaml::Value) {
+    let Some(map) = module.as_mapping_mut() else {
+        return;
+    };
+    let steps = map
+        .remove("tcp")
+        .and_then(|mut tcp| tcp.as_mapping_mut()?.remove("query_response"))
+        .unwrap_or_default();
+    let mut unix = serde_yaml::Mapping::new();
+    unix.insert("query_response".into(), steps);
+    map.insert("unix".into(), unix.into());
 }

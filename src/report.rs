@@ -7,6 +7,7 @@
 mod cert;
 mod detail;
 mod steplog;
+mod step;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -16,6 +17,7 @@ pub use cert::{KeyAlgorithm, PublicKey, SignatureAlgorithm, MIN_RSA_BITS};
 pub use detail::{
     CertWeakness, Detail, Errno, LdapResult, Limit, Rcode, ReplyCode, TlsAlert, UpgradeAnswer,
 };
+pub use step::{QueryStep, StepKind};
 pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
 
 /// One step of a probe, in the order the orchestrator walks them.
@@ -113,11 +115,21 @@ pub enum FailureClass {
     /// The server refused the protocol's TLS upgrade or does not offer it (`tcp.starttls`);
     /// `detail` holds what it answered: a reply code, an answer token or an LDAP result.
     StarttlsRefused,
+    /// Every phase passed, but the module's `expect_failure` says the probe must fail: the
+    /// policy it checks (a closed port, an enforced client certificate) no longer holds.
+    UnexpectedSuccess,
+    /// `prober: unix`: no socket at the target path (ENOENT, or ENOTDIR for a path through a
+    /// file; connect(2), unix(7)).
+    SocketMissing,
+    /// `prober: unix`: the exporter's user may not connect to the socket (EACCES: no write
+    /// permission on the socket or no search permission on a directory of its path; EPERM;
+    /// unix(7)).
+    PermissionDenied,
 }
 
 impl FailureClass {
     /// Every class, in contract order.
-    pub const ALL: [FailureClass; 23] = [
+    pub const ALL: [FailureClass; 26] = [
         FailureClass::DnsNxdomain,
         FailureClass::DnsNoRecords,
         FailureClass::DnsServfail,
@@ -142,6 +154,9 @@ impl FailureClass {
         FailureClass::ExpectMismatch,
         FailureClass::ProberError,
         FailureClass::StarttlsRefused,
+        FailureClass::UnexpectedSuccess,
+        FailureClass::SocketMissing,
+        FailureClass::PermissionDenied,
     ];
 
     /// The `class` label value, snake_case and stable.
@@ -171,6 +186,9 @@ impl FailureClass {
             FailureClass::ExpectMismatch => "expect_mismatch",
             FailureClass::ProberError => "prober_error",
             FailureClass::StarttlsRefused => "starttls_refused",
+            FailureClass::UnexpectedSuccess => "unexpected_success",
+            FailureClass::SocketMissing => "socket_missing",
+            FailureClass::PermissionDenied => "permission_denied",
         }
     }
 }
@@ -454,12 +472,37 @@ pub struct ProbeReport {
     pub log: Vec<LogLine>,
     /// Set when the module's `restrictions` refused the target: no connection was made.
     pub rejected: Option<crate::config::Rejection>,
+    /// What the probe of a module with `expect_failure` found, `None` for other modules.
+    pub expectation: Option<Expectation>,
+    /// The `query_response` step a failed dialogue stopped at; `None` when none failed.
+    pub failed_step: Option<QueryStep>,
+}
+
+/// The verdict on a probe whose module expects it to fail (`expect_failure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expectation {
+    /// It failed as expected: `probe_success` is 1 and this failure is its `probe_failure_info`.
+    Met(Failure),
+    /// It passed every phase: [`ProbeReport::failure`] is `unexpected_success`.
+    UnexpectedSuccess,
+    /// It failed another way: [`ProbeReport::failure`] keeps the real class.
+    OtherFailure,
 }
 
 impl ProbeReport {
-    /// True when every phase passed.
+    /// True when every phase passed, or, for a module with `expect_failure`, when the probe
+    /// failed as expected.
     pub fn success(&self) -> bool {
         self.failure.is_none()
+    }
+
+    /// What `probe_failure_info` shows: the failure, or the expected failure of a passing
+    /// policy probe.
+    pub fn shown_failure(&self) -> Option<Failure> {
+        match self.expectation {
+            Some(Expectation::Met(failure)) => Some(failure),
+            _ => self.failure,
+        }
     }
 
     /// The `probe_ip_protocol` value: 4 or 6, 0 when resolution failed.

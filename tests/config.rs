@@ -206,7 +206,7 @@ fn other_probers_are_not_validated() {
                 method: GET\n";
     let config = parse(text);
     assert_eq!(config.skipped["web"], "http");
-    assert_eq!(config.skipped["sock"], "unix");
+    assert_eq!(config.modules["sock"].prober, "unix");
     assert!(config.modules.contains_key("tcp_with_http_block"));
 }
 
@@ -293,6 +293,10 @@ fn config_example_loads_with_builtin_modules() {
         "probe_all_addresses_rule:",
         "probe_all_addresses_limit:",
         "probe_all_addresses_concurrency:",
+        "expect_failure:",
+        "phases:",
+        "classes:",
+        "details:",
     ] {
         assert!(text.contains(key), "config.example.yml lacks {key}");
     }

@@ -30,8 +30,7 @@ async fn probe_rejects_bad_requests_with_one_line_reasons() {
     let server = Server::start(config, None, 10_000).await;
     let host = |t: &str| format!("target {t:?} has an invalid host: use HOST:PORT, [IPv6]:PORT");
     let port = |t: &str| format!("target {t:?} has an invalid port: it must be 1..65535");
-    let skipped =
-        r#"module "http_2xx" uses prober "http"; handshake_exporter runs only tcp modules"#;
+    let skipped = r#"module "http_2xx" uses prober "http"; handshake_exporter runs only tcp and unix modules"#;
     let cases = [
         (
             "module=tcp_connect",
@@ -111,6 +110,21 @@ async fn probe_answers_openmetrics_for_a_percent_encoded_target() {
         metrics.contains("handshake_exporter_probes_total{module=\"tcp_connect\",result="),
         "{metrics}"
     );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_twice_encoded_target_is_decoded_once_more() {
+    let peer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let server = Server::builtin().await;
+    let resp = server
+        .get(&format!(
+            "/probe?target=127.0.0.1%253A{port}&module=tcp_connect"
+        ))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert!(resp.body.contains("\nprobe_success 1\n"), "{}", resp.body);
     server.stop().await.unwrap();
 }
 

@@ -204,3 +204,47 @@ fn shipped_smtp_modules_accept_starttls_on_the_last_ehlo_line() {
         );
     }
 }
+
+/// `probe_query_failed_step_info` names the step a dialogue stopped at (index and kind), and
+/// is absent when the dialogue passed.
+#[test]
+fn failed_step_is_named() {
+    let lab = lab_or_skip!();
+    let pki = Pki::new();
+    let exporter = Exporter::start(&lab, &config(&pki.write_ca(&lab)));
+    let expired = tlsgen::server_config(&pki.leaf(Leaf::Expired), &[], None);
+    lab.serve("203.0.113.2:25", Peer::Smtp(expired));
+    let m = exporter.probe("smtp_starttls", "203.0.113.2:25");
+    m.assert_failure("tls", "tls_cert_expired", "");
+    m.assert_value(
+        "probe_query_failed_step_info",
+        &[("step", "5"), ("kind", "starttls")],
+        1.0,
+    );
+
+    lab.serve(
+        "203.0.113.2:22",
+        Peer::BannerThenFin("220 not ssh\r\n".into()),
+    );
+    let m = exporter.probe("ssh_banner", "203.0.113.2:22");
+    m.assert_failure("query", "expect_mismatch", "");
+    m.assert_value(
+        "probe_query_failed_step_info",
+        &[("step", "0"), ("kind", "expect")],
+        1.0,
+    );
+
+    lab.serve("203.0.113.2:7", Peer::Banner("\x00\x01NO\r\n".into()));
+    let m = exporter.probe("binary_hello", "203.0.113.2:7");
+    m.assert_failure("query", "expect_mismatch", "");
+    m.assert_value(
+        "probe_query_failed_step_info",
+        &[("step", "1"), ("kind", "expect_bytes")],
+        1.0,
+    );
+
+    lab.serve_ssh("203.0.113.2:2222");
+    let m = exporter.probe("ssh_banner", "203.0.113.2:2222");
+    m.assert_success();
+    m.assert_absent("probe_query_failed_step_info");
+}

@@ -51,7 +51,7 @@ pub struct ProbeArgs {
     /// What to print.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// Targets, `HOST:PORT` or `[IPv6]:PORT`.
+    /// Targets, `HOST:PORT` or `[IPv6]:PORT`; a socket path for a `prober: unix` module.
     #[arg(value_name = "TARGET", required = true)]
     pub targets: Vec<String>,
 }
@@ -165,11 +165,15 @@ fn prepare(
         None => (name, module),
     };
     let timeout = args.timeout.or(module.timeout).unwrap_or(DEFAULT_TIMEOUT);
+    let parse = match module.prober.as_str() {
+        crate::config::UNIX_PROBER => Target::unix_path,
+        _ => Target::parse,
+    };
     let targets = args
         .targets
         .iter()
         .map(|raw| {
-            Target::parse(raw)
+            parse(raw)
                 .map(|t| (raw.clone(), t))
                 .map_err(|e| e.to_string())
         })

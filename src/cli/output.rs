@@ -35,10 +35,12 @@ pub(super) fn text(outcomes: &[Outcome], colour: bool) -> String {
             "  {:<8} {:<7} {:>10}  EVIDENCE",
             "PHASE", "RESULT", "TIME"
         );
-        let failed = o.report.failure.as_ref().map(|f| f.phase);
+        let failed = o.report.shown_failure().map(|f| f.phase);
+        // A policy probe's expected failure is the good outcome: green.
+        let failed_code = if o.report.success() { GREEN } else { RED };
         for (phase, time) in &o.report.phases {
             let (result, code) = if failed == Some(*phase) {
-                ("FAILED", RED)
+                ("FAILED", failed_code)
             } else {
                 ("ok", GREEN)
             };
@@ -163,6 +165,14 @@ fn json_outcome(o: &Outcome) -> Value {
             "class": f.class.as_str(),
             "detail": f.detail.as_str(),
         })),
+        "expected_failure": match r.expectation {
+            Some(crate::report::Expectation::Met(f)) => json!({
+                "phase": f.phase.as_str(),
+                "class": f.class.as_str(),
+                "detail": f.detail.as_str(),
+            }),
+            _ => Value::Null,
+        },
         "meaning": o.meaning,
         "runbook": o.runbook.map(|name| format!("docs/runbooks/{name}.md")),
         "checks": o.checks,

@@ -1,7 +1,7 @@
 //! From a report to what a person reads: the plugin status, one verdict sentence built from the
 //! evidence, what the class means and the first checks of its runbook.
 
-use crate::report::{Detail, FailureClass, Phase, ProbeReport};
+use crate::report::{Detail, Expectation, FailureClass, Phase, ProbeReport};
 use crate::runbooks;
 
 /// Checks quoted from a runbook.
@@ -75,14 +75,15 @@ impl Outcome {
             .as_ref()
             .and_then(|t| t.earliest_expiry())
             .map(|expiry| (expiry - now) as f64 / 86_400.0);
-        let (status, verdict, runbook, phase) = match &report.failure {
-            Some(failure) => (
+        let (status, verdict, runbook, phase) = match (&report.failure, report.expectation) {
+            (None, Some(Expectation::Met(_))) => (Status::Ok, verdict(&report), None, None),
+            (Some(failure), _) => (
                 Status::Critical,
                 failed(&report, failure.phase, failure.class, failure.detail),
                 Some(failure.class.as_str()),
                 Some(failure.phase),
             ),
-            None => match days_left {
+            (None, _) => match days_left {
                 Some(days) if days <= warn_days => (
                     Status::Warning,
                     format!(
@@ -141,9 +142,16 @@ fn weak_certificate(report: &ProbeReport) -> Option<String> {
 /// The verdict sentence of `report` alone (no certificate threshold): `OK: ...` or
 /// `FAILED in PHASE: CLASS (DETAIL). <what the evidence shows>.`, as `probe` prints it.
 pub fn verdict(report: &ProbeReport) -> String {
-    match &report.failure {
-        Some(f) => failed(report, f.phase, f.class, f.detail),
-        None => passed(report, None),
+    match (&report.failure, report.expectation) {
+        (Some(f), _) => failed(report, f.phase, f.class, f.detail),
+        (None, Some(Expectation::Met(f))) => {
+            let failed = failed(report, f.phase, f.class, f.detail);
+            format!(
+                "OK: the probe failed as the module expects. {}",
+                failed.replacen("FAILED in", "It failed in", 1)
+            )
+        }
+        (None, _) => passed(report, None),
     }
 }
 
@@ -222,6 +230,10 @@ fn evidence(report: &ProbeReport, phase: Phase, class: FailureClass) -> Option<S
         .map(|ip| format!(" to {ip}"))
         .unwrap_or_default();
     let mut sentence = match (phase, class) {
+        (_, FailureClass::UnexpectedSuccess) => format!(
+            "Every phase passed{to}, but the module's expect_failure says this probe must fail: \
+             the policy it checks no longer holds"
+        ),
         (Phase::Connect, FailureClass::Timeout) => {
             let mut s = format!("SYNs{to} went unanswered for {}", human_seconds(spent));
             if let Some(path) = &report.path {
@@ -307,6 +319,41 @@ mod tests {
             ),
             "`nc -vz ::1 443`, `ss 'sport = :443'` HOSTNAME"
         );
+    }
+
+    #[test]
+    fn policy_probes_read_as_such() {
+        use crate::report::Failure;
+        let refused = Failure::bare(Phase::Connect, FailureClass::Refused);
+        let met = ProbeReport {
+            expectation: Some(Expectation::Met(refused)),
+            ..Default::default()
+        };
+        let o = Outcome::new("db:5432".into(), "closed".into(), met, 14.0, 0);
+        assert_eq!(o.status, Status::Ok);
+        assert_eq!(
+            o.verdict,
+            "OK: the probe failed as the module expects. It failed in connect: refused. \
+             The host answered the SYN with a reset after 0.0 ms."
+        );
+        let broken = ProbeReport {
+            failure: Some(Failure::bare(
+                Phase::Connect,
+                FailureClass::UnexpectedSuccess,
+            )),
+            expectation: Some(Expectation::UnexpectedSuccess),
+            ..Default::default()
+        };
+        let o = Outcome::new("db:5432".into(), "closed".into(), broken, 14.0, 0);
+        assert_eq!(o.status, Status::Critical);
+        assert!(
+            o.verdict
+                .starts_with("FAILED in connect: unexpected_success. Every phase passed"),
+            "{}",
+            o.verdict
+        );
+        assert_eq!(o.runbook, Some("unexpected_success"));
+        assert!(!o.checks.is_empty());
     }
 
     #[test]

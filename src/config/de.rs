@@ -15,6 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde::Deserialize;
 
 use super::fields::StrVisitor;
+use super::unix::UnixProbe;
 use super::{duration, ConfigWarning, Module, TcpProbe};
 
 /// Why a file without any YAML node does not load.
@@ -36,6 +37,7 @@ const MODULE_FIELDS: &[&str] = &[
     "dns",
     "grpc",
     "unix",
+    "expect_failure",
 ];
 
 /// Pass one: each module's prober, by module name.
@@ -49,7 +51,8 @@ pub(super) fn outline(text: &str) -> Result<BTreeMap<String, String>, serde_yaml
         .map(|top| top.probers)
 }
 
-/// Pass two: the modules named in `tcp`, fully read and checked.
+/// Pass two: the modules named in `tcp` (those also in `unix` are `prober: unix` modules, read
+/// from their `unix:` block), fully read and checked.
 ///
 /// # Errors
 /// The first unknown key, malformed value or failed check in those modules.
@@ -57,10 +60,12 @@ pub(super) fn outline(text: &str) -> Result<BTreeMap<String, String>, serde_yaml
 pub(super) fn tcp_modules(
     text: &str,
     tcp: &BTreeSet<String>,
+    unix: &BTreeSet<String>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<BTreeMap<String, Module>, serde_yaml::Error> {
-    let mut top =
-        serde_yaml::Deserializer::from_str(text).deserialize_any(TopVisitor { tcp: Some(tcp) })?;
+    let mut top = serde_yaml::Deserializer::from_str(text).deserialize_any(TopVisitor {
+        tcp: Some((tcp, unix)),
+    })?;
     warnings.append(&mut top.warnings);
     Ok(top.modules)
 }
@@ -76,9 +81,10 @@ struct Top {
     warnings: Vec<ConfigWarning>,
 }
 
-/// Reads the top level; `tcp` is `None` in pass one.
+/// Reads the top level; `tcp` (the runnable modules, and the unix ones among them) is `None`
+/// in pass one.
 struct TopVisitor<'a> {
-    tcp: Option<&'a BTreeSet<String>>,
+    tcp: Option<(&'a BTreeSet<String>, &'a BTreeSet<String>)>,
 }
 
 impl<'de> Visitor<'de> for TopVisitor<'_> {
@@ -112,8 +118,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
             }
             match self.tcp {
                 None => top.probers = map.next_value_seed(OutlineModules)?,
-                Some(tcp) => {
-                    (top.modules, top.warnings) = map.next_value_seed(FullModules { tcp })?
+                Some((tcp, unix)) => {
+                    (top.modules, top.warnings) = map.next_value_seed(FullModules { tcp, unix })?
                 }
             }
         }
@@ -240,7 +246,7 @@ impl<'de> Visitor<'de> for ProberOnly {
         let mut prober = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == "prober" {
-                prober = map.next_value::<Option<String>>()?;
+                prober = map.next_value::<Option<ProberName>>()?.map(|p| p.0);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -252,9 +258,38 @@ impl<'de> Visitor<'de> for ProberOnly {
     }
 }
 
+/// The probers blackbox_exporter master knows (`config/config.go`, `Module.UnmarshalYAML`):
+/// any other `prober` value is a load error there (blackbox_exporter #1521), and here.
+pub(super) const KNOWN_PROBERS: &[&str] =
+    &["http", "tcp", "icmp", "dns", "grpc", "unix", "websocket"];
+
+/// A `prober` value: one of [`KNOWN_PROBERS`], checked inside the visitor so the error carries
+/// the value's own line, column and key (`modules.NAME.prober`). `""` reads as "not given".
+struct ProberName(String);
+
+impl<'de> Deserialize<'de> for ProberName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor::new("a prober name", |name| {
+            if name.is_empty() || KNOWN_PROBERS.contains(&name) {
+                return Ok(ProberName(name.to_string()));
+            }
+            let known = KNOWN_PROBERS
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(format!(
+                "unknown prober `{}`, expected one of {known}",
+                super::error::one_line(name)
+            ))
+        }))
+    }
+}
+
 /// Pass two's `modules:` map: tcp modules read strictly, the others stepped over.
 struct FullModules<'a> {
     tcp: &'a BTreeSet<String>,
+    unix: &'a BTreeSet<String>,
 }
 
 /// Tcp modules by name, and the warnings reading them gave.
@@ -285,6 +320,7 @@ impl<'de> Visitor<'de> for FullModules<'_> {
             if self.tcp.contains(&name) {
                 let seed = ModuleSeed {
                     name: &name,
+                    unix: self.unix.contains(&name),
                     warnings: &mut warnings,
                 };
                 let module = map.next_value_seed(seed)?;
@@ -300,6 +336,8 @@ impl<'de> Visitor<'de> for FullModules<'_> {
 /// One `prober: tcp` module; `name` is only used in the `warnings` it adds.
 struct ModuleSeed<'n> {
     name: &'n str,
+    /// A `prober: unix` module: its settings are in `unix:`, and `tcp:` is ignored.
+    unix: bool,
     warnings: &'n mut Vec<ConfigWarning>,
 }
 
@@ -325,15 +363,21 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
             timeout: None,
             tcp: TcpProbe::default(),
             restrictions: None,
+            expect_failure: None,
         };
         while let Some(index) = map.next_key_seed(FieldSeed::new(MODULE_FIELDS, &mut seen))? {
             match MODULE_FIELDS[index] {
                 "prober" => module.prober = map.next_value()?,
                 "timeout" => module.timeout = map.next_value::<Option<Timeout>>()?.map(|t| t.0),
-                "tcp" => {
+                "tcp" if !self.unix => {
                     module.tcp = map.next_value::<Option<TcpProbe>>()?.unwrap_or_default();
                     check_starttls(&module.tcp).map_err(de::Error::custom)?;
                 }
+                "unix" if self.unix => {
+                    let unix = map.next_value::<Option<UnixProbe>>()?;
+                    module.tcp = unix.map(|u| u.0).unwrap_or_default();
+                }
+                "expect_failure" => module.expect_failure = map.next_value()?,
                 // Read by `restrict::read`.
                 "restrictions" => {
                     map.next_value::<IgnoredAny>()?;

@@ -12,7 +12,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::report::{Phase, ProbeReport};
+use crate::report::{Expectation, Phase, ProbeReport};
 
 /// A label set in output order.
 type Labels = Vec<(String, String)>;
@@ -142,7 +142,7 @@ fn families(report: &ProbeReport) -> Vec<Family> {
                 .collect(),
         },
     ];
-    if let Some(f) = &report.failure {
+    if let Some(f) = &report.shown_failure() {
         out.push(Family {
             name: "probe_failure_info",
             help: "Where (phase) and why (class, detail) the probe failed",
@@ -155,6 +155,23 @@ fn families(report: &ProbeReport) -> Vec<Family> {
                 Value::Int(1),
             )],
         });
+    }
+    if let Some(step) = report.failed_step {
+        out.push(Family {
+            name: "probe_query_failed_step_info",
+            help: "The query_response step a failed dialogue stopped at: its index from 0 and its kind",
+            series: vec![(
+                labels([("step", step.index.to_string().as_str()), ("kind", step.kind.as_str())]),
+                Value::Int(1),
+            )],
+        });
+    }
+    if let Some(expectation) = report.expectation {
+        out.push(one(
+            "probe_failure_expected",
+            "1 when the probe failed as the module's expect_failure states, else 0 (policy probes only)",
+            flag(matches!(expectation, Expectation::Met(_))),
+        ));
     }
     let resolve = report.phase_duration(Phase::Resolve).unwrap_or_default();
     out.push(one(
@@ -558,5 +575,33 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
         assert!(!text.contains("address=\"203.0.113.2\",phase"), "{text}");
+    }
+
+    /// Several steps with `labels` of different names give one `probe_expect_info` family with
+    /// one series per step (blackbox_exporter panics on this, its #1526).
+    #[test]
+    fn several_label_blocks_are_one_family() {
+        let report = ProbeReport {
+            expect_labels: vec![
+                vec![("capabilities_notls".into(), "IMAP4rev1 STARTTLS".into())],
+                vec![("capabilities".into(), "IMAP4rev1 AUTH=PLAIN".into())],
+            ],
+            ..Default::default()
+        };
+        let text = encode_probe(&report).unwrap();
+        assert_eq!(
+            text.matches("# TYPE probe_expect_info gauge").count(),
+            1,
+            "{text}"
+        );
+        for line in [
+            "probe_expect_info{capabilities_notls=\"IMAP4rev1 STARTTLS\"} 1",
+            "probe_expect_info{capabilities=\"IMAP4rev1 AUTH=PLAIN\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
     }
 }

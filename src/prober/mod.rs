@@ -7,6 +7,7 @@ pub mod connect;
 pub mod errno;
 pub mod icmp;
 mod orchestrate;
+mod policy;
 pub mod query;
 pub mod resolve;
 pub mod runtime;
@@ -14,6 +15,7 @@ pub mod sockets;
 pub mod starttls;
 pub mod tls;
 pub mod trace;
+pub mod unix;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,7 +39,8 @@ pub(crate) async fn within<T>(
         .unwrap_or_else(|_| Err(Failure::timeout(phase)))
 }
 
-/// `host:port` of a probe target. `host` is a name or an IP literal without brackets.
+/// `host:port` of a probe target. `host` is a name or an IP literal without brackets; for a
+/// `prober: unix` module it is the socket path and `port` is 0 ([`Target::unix_path`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// DNS name or IP literal (IPv6 without brackets).
@@ -74,6 +77,36 @@ pub enum TargetError {
     /// Empty host, or an IPv6 literal without brackets or with bad brackets.
     #[error("target {0:?} has an invalid host: use HOST:PORT, [IPv6]:PORT")]
     BadHost(String),
+    /// A `prober: unix` target that cannot be a socket path.
+    #[error("target {0:?} is not a Unix socket path: {1}")]
+    BadPath(String, &'static str),
+}
+
+/// Longest Unix socket path: `sun_path` holds 108 bytes with the terminating NUL (unix(7)).
+pub const MAX_UNIX_PATH_BYTES: usize = 107;
+
+impl Target {
+    /// A `prober: unix` target: the socket path as given (blackbox_exporter 0.28 dials the
+    /// target as it is), in `host`, with `port` 0.
+    ///
+    /// Errors: [`TargetError::BadPath`] for an empty path, one with a NUL byte, or one longer
+    /// than [`MAX_UNIX_PATH_BYTES`].
+    pub fn unix_path(s: &str) -> Result<Target, TargetError> {
+        let bad = |why| Err(TargetError::BadPath(s.to_string(), why));
+        if s.is_empty() {
+            return Err(TargetError::Empty);
+        }
+        if s.contains('\0') {
+            return bad("it contains a NUL byte");
+        }
+        if s.len() > MAX_UNIX_PATH_BYTES {
+            return bad("it is longer than 107 bytes (sun_path, unix(7))");
+        }
+        Ok(Target {
+            host: s.to_string(),
+            port: 0,
+        })
+    }
 }
 
 impl Target {

@@ -28,6 +28,16 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     let start = Instant::now();
     let deadline = start + req.timeout;
     let mut log = StepLog::new(start.into_std());
+    if req.module.prober == crate::config::UNIX_PROBER {
+        log.note(format!(
+            "probing unix socket {} with module {}, timeout {:.3}s",
+            req.target.host,
+            req.module_name,
+            req.timeout.as_secs_f64()
+        ));
+        let report = super::unix::probe(&req, start, deadline).await;
+        return finish(&req, report, start, log);
+    }
     log.note(format!(
         "probing {}:{} with module {}, timeout {:.3}s",
         req.target.host,
@@ -78,11 +88,22 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         Ok(ips) => one_address(&req, ips[0], start, deadline).await,
     };
     report.phases.insert(0, (Phase::Resolve, resolve_time));
+    finish(&req, report, start, log)
+}
+
+/// Completes `report`: timeout, duration, the expected-failure verdict and the step log.
+fn finish(
+    req: &ProbeRequest,
+    mut report: ProbeReport,
+    start: Instant,
+    mut log: StepLog,
+) -> ProbeReport {
     report.timeout = req.timeout;
     report.duration = start.elapsed();
     // Chronological before the budget applies, so the cut falls at one moment of the probe.
     report.log.sort_by_key(|l| l.offset);
     log.append(std::mem::take(&mut report.log));
+    super::policy::judge(req.module.expect_failure.as_ref(), &mut report, &mut log);
     match &report.failure {
         None => log.note("probe succeeded"),
         Some(f) => log.note(format!("probe failed: {f}")),
@@ -305,6 +326,7 @@ async fn walk(
         report.failed_due_to_regex = Some(outcome.failed_due_to_regex);
         report.failed_due_to_bytes = Some(outcome.failed_due_to_bytes);
         report.expect_labels = outcome.expect_labels;
+        report.failed_step = outcome.failed_step;
         if let Some(facts) = outcome.tls {
             report.tls = Some(facts);
         }

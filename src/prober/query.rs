@@ -17,7 +17,9 @@ use super::errno::classify_stream;
 use super::tls;
 use super::within;
 use crate::config::{QueryResponse, TlsConfig};
-use crate::report::{Failure, FailureClass, Limit, Phase, StepLog, TlsFacts};
+use crate::report::{
+    Failure, FailureClass, Limit, Phase, QueryStep, StepKind, StepLog, TlsFacts,
+};
 
 /// Longest line an `expect` step reads, its newline included: Go's `bufio.MaxScanTokenSize`
 /// (64 KiB), where blackbox_exporter's line scanner stops with "token too long". A longer line
@@ -38,6 +40,8 @@ pub enum Conn {
     /// TLS through OpenSSL (`tls_config.stack: openssl`); dropping it sends close_notify.
     #[cfg(feature = "legacy-tls")]
     Legacy(tls::legacy::Session),
+    /// A Unix stream socket (`prober: unix`).
+    Unix(tokio::net::UnixStream),
 }
 
 impl Conn {
@@ -78,6 +82,8 @@ pub struct QueryOutcome {
     /// Time spent in the phases this step ran: `query` (the whole dialogue), then `tls` when a
     /// STARTTLS handshake began.
     pub phases: Vec<(Phase, Duration)>,
+    /// The step the dialogue failed at; `None` when every step passed.
+    pub failed_step: Option<QueryStep>,
 }
 
 /// Runs `steps` over `conn` until `deadline`, and records the time of phase `query` (and of a
@@ -109,6 +115,11 @@ pub async fn run(
     };
     let result = dialogue.run(conn, steps, outcome, log).await;
     outcome.phases.insert(0, (Phase::Query, began.elapsed()));
+    match (&result, outcome.failed_step) {
+        (Ok(()), _) => outcome.failed_step = None,
+        (Err(failure), Some(step)) => log.note(format!("{step} failed: {failure}")),
+        (Err(_), None) => {}
+    }
     result
 }
 
@@ -130,7 +141,9 @@ impl Dialogue<'_> {
         let mut reader = BufReader::new(conn);
         for (i, step) in steps.iter().enumerate() {
             let mut send = step.send.clone();
+            let at = |kind| QueryStep { index: i, kind };
             if let Some(re) = &step.expect {
+                outcome.failed_step = Some(at(StepKind::Expect));
                 let read = read_until_match(&mut reader, re, outcome, log, i);
                 let line = within(self.deadline, Phase::Query, read).await?;
                 let caps = re.captures(&line).ok_or_else(|| mismatch(outcome))?;
@@ -141,11 +154,13 @@ impl Dialogue<'_> {
                 }
             }
             if !step.expect_bytes.is_empty() {
+                outcome.failed_step = Some(at(StepKind::ExpectBytes));
                 let expected = step.expect_bytes.as_bytes();
                 let read = read_expected_bytes(&mut reader, expected, outcome, log, i);
                 within(self.deadline, Phase::Query, read).await?;
             }
             if !send.is_empty() {
+                outcome.failed_step = Some(at(StepKind::Send));
                 log.note(format!("step {i}: sending {send:?}"));
                 let written = write_line(reader.get_mut(), send);
                 within(self.deadline, Phase::Query, written).await?;
@@ -160,6 +175,7 @@ impl Dialogue<'_> {
                 within(self.deadline, Phase::Query, written).await?;
             }
             if step.starttls {
+                outcome.failed_step = Some(at(StepKind::Starttls));
                 // Boxed: only STARTTLS dialogues need the handshake's state.
                 reader = Box::pin(self.starttls(reader, outcome, log)).await?;
             }
@@ -342,6 +358,7 @@ impl AsyncRead for Conn {
             Conn::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
             #[cfg(feature = "legacy-tls")]
             Conn::Legacy(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -357,6 +374,7 @@ impl AsyncWrite for Conn {
             Conn::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
             #[cfg(feature = "legacy-tls")]
             Conn::Legacy(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -366,6 +384,7 @@ impl AsyncWrite for Conn {
             Conn::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
             #[cfg(feature = "legacy-tls")]
             Conn::Legacy(s) => Pin::new(s).poll_flush(cx),
+            Conn::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -375,6 +394,7 @@ impl AsyncWrite for Conn {
             Conn::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
             #[cfg(feature = "legacy-tls")]
             Conn::Legacy(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

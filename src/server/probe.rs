@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hyper::{HeaderMap, StatusCode};
 
-use super::query::{first, parse_query};
+use super::query::{decode_target, first, parse_query};
 use super::{reply, text, Reply, State};
 use crate::config::{Config, Module};
 use crate::logging::clip;
@@ -121,7 +121,12 @@ pub(super) async fn handle(
         Ok(timeout) => timeout,
         Err(err) => return text(StatusCode::BAD_REQUEST, &err.to_string()),
     };
-    let target = match first(&pairs, "target").map(Target::parse) {
+    let raw = first(&pairs, "target").map(decode_target);
+    let parse = match module.prober.as_str() {
+        crate::config::UNIX_PROBER => Target::unix_path,
+        _ => Target::parse,
+    };
+    let target = match raw.as_deref().map(parse) {
         None => return text(StatusCode::BAD_REQUEST, "target parameter is missing"),
         Some(Err(err)) => return text(StatusCode::BAD_REQUEST, &err.to_string()),
         Some(Ok(target)) => target,
@@ -199,7 +204,7 @@ fn apply_hostname(module: &mut Module, hostname: &str) -> Result<(), String> {
 fn unknown_module(name: &str, config: &Config) -> String {
     match config.skipped.get(name) {
         Some(prober) => format!(
-            "module {name:?} uses prober {prober:?}; handshake_exporter runs only tcp modules"
+            "module {name:?} uses prober {prober:?}; handshake_exporter runs only tcp and unix modules"
         ),
         None => format!("unknown module {name:?}"),
     }

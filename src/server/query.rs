@@ -52,6 +52,17 @@ pub(super) fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
         .map(|(_, v)| v.as_str())
 }
 
+/// The `target` parameter decoded once more after the query string itself, as
+/// blackbox_exporter master does (`url.QueryUnescape` in `prober/handler.go`, #1525): clients
+/// that encode an already encoded value (`127.0.0.1%253A22`) then reach `127.0.0.1:22`. A value
+/// that does not decode again (a lone `%`, bytes that are not UTF-8) is kept as it is.
+pub fn decode_target(value: &str) -> std::borrow::Cow<'_, str> {
+    match decode(value) {
+        Ok(decoded) if decoded != value => std::borrow::Cow::Owned(decoded),
+        _ => std::borrow::Cow::Borrowed(value),
+    }
+}
+
 /// Decodes one component: `+` becomes a space, `%XX` the byte XX.
 fn decode(component: &str) -> Result<String, QueryError> {
     let bytes = component.as_bytes();
@@ -103,6 +114,19 @@ mod tests {
         assert_eq!(first(&pairs, "flag"), Some(""));
         assert_eq!(first(&pairs, "b"), Some(""));
         assert_eq!(first(&pairs, "c"), None);
+    }
+
+    #[test]
+    fn target_is_decoded_once_more() {
+        let pairs = parse_query("target=127.0.0.1%253A22&b=50%25").unwrap();
+        assert_eq!(first(&pairs, "target"), Some("127.0.0.1%3A22"));
+        assert_eq!(decode_target("127.0.0.1%3A22"), "127.0.0.1:22");
+        // Once only: a triple encoding keeps one level.
+        assert_eq!(decode_target("h%25253A1"), "h%253A1");
+        // Values that do not decode again are kept.
+        assert_eq!(decode_target("50%"), "50%");
+        assert_eq!(decode_target("a%ff"), "a%ff");
+        assert_eq!(decode_target("[::1]:443"), "[::1]:443");
     }
 
     #[test]

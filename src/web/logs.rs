@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use super::{class_cell, layout, ok, problem, seconds, utc, Page};
 use crate::history::Record;
 use crate::metrics::encode_probe;
-use crate::report::{Detail, ProbeReport};
+use crate::report::{Detail, Expectation, ProbeReport};
 use crate::server::State;
 
 /// Finds the record and renders it, or explains in one line why not.
@@ -64,17 +64,24 @@ fn render(record: &Record) -> Markup {
             dt { "Module" } dd { a href=(format!("config#module-{}", record.module_name)) { (record.module_name) } }
             dt { "Target" } dd { (record.target) }
             dt { "Result" } dd {
-                @match &report.failure {
-                    None => span.ok { "success" },
-                    Some(_) => span.failed { "failed" },
+                @match (&report.failure, report.expectation) {
+                    (None, Some(Expectation::Met(_))) => span.ok { "failed as expected" },
+                    (None, _) => span.ok { "success" },
+                    (Some(_), _) => span.failed { "failed" },
                 }
             }
+            @if report.expectation.is_some() {
+                dt { "Policy" } dd { "this module expects the probe to fail (expect_failure)" }
+            }
             dt { "Verdict" } dd.verdict { (crate::cli::verdict(report)) }
-            @if let Some(failure) = &report.failure {
+            @if let Some(failure) = &report.shown_failure() {
                 dt { "Phase" } dd { (failure.phase.as_str()) }
                 dt { "Class" } dd { (class_cell(failure.class, "")) }
                 @if failure.detail != Detail::None {
                     dt { "Detail" } dd { (failure.detail.as_str()) }
+                }
+                @if let Some(step) = report.failed_step {
+                    dt { "Failed step" } dd { (step.to_string()) }
                 }
                 dt { "Runbook" } dd { a href=(format!("runbooks/{}", failure.class)) { "what to check first" } }
             }
@@ -101,7 +108,7 @@ fn render(record: &Record) -> Markup {
 
 /// The time of each phase that started.
 fn phases(report: &ProbeReport) -> Markup {
-    let failed = report.failure.as_ref().map(|f| f.phase);
+    let failed = report.shown_failure().map(|f| f.phase);
     html! {
         h2 { "Phases" }
         table.phases {

@@ -7,6 +7,7 @@ use maud::{html, Markup};
 
 use super::{class_cell, layout, seconds, utc};
 use crate::config::Module;
+use crate::report::Expectation;
 use crate::server::State;
 
 /// The exporter's version and the git revision it was built from.
@@ -67,12 +68,18 @@ pub(super) fn landing(state: &State) -> Markup {
                                 td.nowrap data-label="Time" { (utc(record.time)) }
                                 td data-label="Module" { (record.module_name) }
                                 td data-label="Target" { (record.target) }
-                                @match &report.failure {
-                                    None => {
+                                @match (&report.failure, report.expectation) {
+                                    (None, Some(Expectation::Met(failure))) => {
+                                        td.ok data-label="Result" { "failed as expected" }
+                                        td data-label="Phase" { (failure.phase.as_str()) }
+                                        td data-label="Class" { (class_cell(failure.class, "")) }
+                                        td data-label="Detail" { (failure.detail.as_str()) }
+                                    }
+                                    (None, _) => {
                                         td.ok data-label="Result" { "success" }
                                         td {} td {} td {}
                                     }
-                                    Some(failure) => {
+                                    (Some(failure), _) => {
                                         td.failed data-label="Result" { "failed" }
                                         td data-label="Phase" { (failure.phase.as_str()) }
                                         td data-label="Class" { (class_cell(failure.class, "")) }
@@ -109,6 +116,9 @@ fn describe(module: &Module) -> String {
     if module.tcp.path_trace.enabled {
         parts.push("path trace".into());
     }
+    if module.expect_failure.is_some() {
+        parts.push("expects failure".into());
+    }
     match module.timeout {
         Some(t) => parts.push(format!("timeout {}", humantime::format_duration(t))),
         None => parts.push("timeout from the scrape".into()),
@@ -137,7 +147,7 @@ pub(super) fn config(state: &State) -> Markup {
             h2 { "Skipped modules" }
             ul {
                 @for (name, prober) in &config.skipped {
-                    li { (name) ": prober " (prober) " is not supported, only tcp" }
+                    li { (name) ": prober " (prober) " is not supported, only tcp and unix" }
                 }
             }
         }

@@ -31,7 +31,7 @@ invalid! {
          `probe_all_addresses_rule`, `probe_all_addresses_limit`, `probe_all_addresses_concurrency`";
     unknown_module_key: "invalid-unknown-module-key.yml" =>
         "4:5: modules.tcp_connect: unknown field `timout`, expected one of `prober`, `timeout`, \
-         `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`";
+         `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`, `expect_failure`";
     unknown_top_level_key: "invalid-unknown-top-level-key.yml" =>
         "4:1: unknown field `modules_extra`, expected `modules` or `restrictions`";
     unknown_step_key: "invalid-step-key.yml" =>
@@ -138,6 +138,19 @@ invalid! {
     send_and_send_bytes: "invalid-send-and-send-bytes.yml" =>
         "6:11: modules.postgres.tcp.query_response[0]: `send` and `send_bytes` are mutually \
          exclusive";
+    expect_failure_without_phases_or_classes: "invalid-expect-failure-empty.yml" =>
+        "6:7: modules.port_closed.expect_failure: `expect_failure` needs `phases` or `classes`: \
+         which failures pass the probe";
+    expect_failure_unknown_class: "invalid-expect-failure-class.yml" =>
+        "7:26: modules.port_closed.expect_failure.classes[1]: unknown failure class \
+         `connection_refused`, expected a class of docs/metrics.md such as `refused`, `timeout` \
+         or `tls_alert`";
+    unix_tls: "invalid-unix-tls.yml" =>
+        "5:7: modules.unix_tls.unix: `tls: true` is not supported over a Unix socket by this \
+         exporter";
+    prober_unknown: "invalid-prober.yml" =>
+        "5:13: modules.ssh_banner.prober: unknown prober `tpc`, expected one of `http`, `tcp`, \
+         `icmp`, `dns`, `grpc`, `unix`, `websocket`";
 }
 
 #[test]

@@ -24,6 +24,7 @@
 
 pub mod chain;
 pub mod daemons;
+pub mod daemon;
 pub mod delay;
 pub mod dns;
 pub mod exporter;
