@@ -1,7 +1,8 @@
 //! The module's TLS client and the certificate dates it reports, against rustls servers on
-//! 127.0.0.1: the expiry of the verified chains (root included, the latest of several paths, a renewed root),
-//! the client certificate's expiry, and one TLS client reused by the probes of a module, built
-//! again when a file it was read from changes, failing as `prober_error` when the file goes.
+//! 127.0.0.1: the expiry of the verified chains (root included, the latest of several paths,
+//! a renewed root), the client certificate's expiry, and one TLS client reused by the probes
+//! of a module, built again when a file it was read from changes, failing as `prober_error`
+//! when the file goes.
 
 #[allow(dead_code)]
 mod tls_phase_support;

@@ -42,6 +42,15 @@ struct Verdict {
 }
 
 impl Verdict {
+    /// Notes verify error `code` (x509_vfy.h) at `depth`, while fewer than
+    /// [`MAX_VERIFY_ERRORS`] are kept.
+    fn note(&mut self, code: i32, depth: u32) {
+        if self.errors.len() < MAX_VERIFY_ERRORS {
+            self.errors
+                .push((classify::verify_class(code), code, depth));
+        }
+    }
+
     /// The class standing for the errors seen (see [`classify::rank`]); `None` without any.
     fn class(&self) -> Option<FailureClass> {
         self.errors
@@ -163,10 +172,7 @@ fn new_ssl(
 fn verify_step(v: &mut Verdict, ok: bool, ctx: &mut X509StoreContextRef, skip: bool) -> bool {
     let depth = ctx.error_depth();
     if !ok {
-        let code = ctx.error().as_raw();
-        if v.errors.len() < MAX_VERIFY_ERRORS {
-            v.errors.push((classify::verify_class(code), code, depth));
-        }
+        v.note(ctx.error().as_raw(), depth);
         // An error after the leaf's last call (name constraints) is rejected at once.
         return skip || v.rejected.is_none();
     }
@@ -268,5 +274,29 @@ impl AsyncWrite for Session {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut *self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// However many errors a chain gives, at most [`MAX_VERIFY_ERRORS`] are kept, and the class
+    /// is chosen among them by rank.
+    #[test]
+    fn verify_errors_are_bounded_and_ranked() {
+        let mut v = Verdict::default();
+        for depth in 0..1000 {
+            v.note(openssl_sys::X509_V_ERR_HOSTNAME_MISMATCH, depth);
+        }
+        assert_eq!(v.errors.len(), MAX_VERIFY_ERRORS);
+        assert_eq!(v.class(), Some(FailureClass::TlsCertHostnameMismatch));
+        let mut v = Verdict::default();
+        v.note(openssl_sys::X509_V_ERR_INVALID_PURPOSE, 0);
+        v.note(openssl_sys::X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, 0);
+        assert_eq!(v.class(), Some(FailureClass::TlsCertUntrusted));
+        v.note(openssl_sys::X509_V_ERR_CERT_HAS_EXPIRED, 0);
+        assert_eq!(v.class(), Some(FailureClass::TlsCertExpired));
+        assert_eq!(Verdict::default().class(), None);
     }
 }
