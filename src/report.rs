@@ -129,7 +129,7 @@ pub enum FailureClass {
 
 impl FailureClass {
     /// Every class, in contract order.
-    pub const ALL: [FailureClass; 26] = [
+    pub const ALL: [FailureClass; 27] = [
         FailureClass::DnsNxdomain,
         FailureClass::DnsNoRecords,
         FailureClass::DnsServfail,
