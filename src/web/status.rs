@@ -100,6 +100,9 @@ fn describe(module: &Module) -> String {
     if module.tcp.query_response.iter().any(|s| s.starttls) {
         parts.push("STARTTLS".into());
     }
+    if let Some(protocol) = module.tcp.starttls {
+        parts.push(format!("STARTTLS {protocol}"));
+    }
     if !module.tcp.query_response.is_empty() {
         parts.push(format!("{} query steps", module.tcp.query_response.len()));
     }
