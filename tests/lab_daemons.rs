@@ -502,3 +502,26 @@ fn serve_nntp(lab: &Lab, certs: &Certs, tls: Tls, port: u16) {
         }
     });
 }
+
+/// The module file these tests probe with is one a user can check: `--config.check` is clean.
+#[test]
+fn the_module_file_passes_config_check() {
+    let dir = std::env::temp_dir().join(format!("lab-daemons-check-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let file = dir.join("modules.yml");
+    fs::write(&file, modules(&ca)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handshake_exporter"))
+        .arg(format!("--config.file={}", file.display()))
+        .arg("--config.check")
+        .output()
+        .expect("failed to run the exporter");
+    let _ = fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.trim(), "OK");
+}
