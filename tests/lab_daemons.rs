@@ -46,6 +46,11 @@ fn modules(ca: &Path) -> String {
     .collect();
     all.push(module("implicit", "5s", &[IP4, "      tls: true\n", &tls]));
     all.push(module("plain_ca", "5s", &[IP4, &tls]));
+    // The upgrade, then a dialogue over TLS: one query phase holds both.
+    let after = "      starttls: imap\n      query_response:\n\
+        \x20       - send: \"a3 CAPABILITY\\r\"\n\
+        \x20       - expect: \"^a3 OK\"\n";
+    all.push(module("imap_then_dialogue", "5s", &[IP4, after, &tls]));
     let by_hand = "      query_response:\n\
         \x20       - send_bytes: '\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x2f'\n\
         \x20       - expect_bytes: \"S\"\n\
@@ -63,6 +68,8 @@ fn setup() -> Option<(Lab, Certs)> {
 
 /// What a probe in each of the three ways must show.
 fn assert_way(m: &Metrics, tls: Tls, off_detail: &str) {
+    let query = m.find("probe_tcp_duration_seconds", &[("phase", "query")]);
+    assert!(query.len() <= 1, "one query phase at most:\n{}", m.body);
     match tls {
         Tls::Valid => {
             m.assert_success();
@@ -116,6 +123,7 @@ fn dovecot_imap_pop3_sieve_lmtp_and_implicit_tls() {
             ("starttls_pop3", 110, "starttls_not_offered"),
             ("starttls_sieve", 4190, "starttls_not_offered"),
             ("starttls_lmtp", 24, "starttls_not_offered"),
+            ("imap_then_dialogue", 143, "starttls_not_offered"),
             ("implicit", 993, ""),
             ("implicit", 995, ""),
         ],
