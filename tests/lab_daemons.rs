@@ -46,6 +46,11 @@ fn modules(ca: &Path) -> String {
     .collect();
     all.push(module("implicit", "5s", &[IP4, "      tls: true\n", &tls]));
     all.push(module("plain_ca", "5s", &[IP4, &tls]));
+    // The upgrade, then a dialogue over TLS: one query phase holds both.
+    let after = "      starttls: imap\n      query_response:\n\
+        \x20       - send: \"a3 CAPABILITY\\r\"\n\
+        \x20       - expect: \"^a3 OK\"\n";
+    all.push(module("imap_then_dialogue", "5s", &[IP4, after, &tls]));
     let by_hand = "      query_response:\n\
         \x20       - send_bytes: '\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x2f'\n\
         \x20       - expect_bytes: \"S\"\n\
@@ -63,6 +68,8 @@ fn setup() -> Option<(Lab, Certs)> {
 
 /// What a probe in each of the three ways must show.
 fn assert_way(m: &Metrics, tls: Tls, off_detail: &str) {
+    let query = m.find("probe_tcp_duration_seconds", &[("phase", "query")]);
+    assert!(query.len() <= 1, "one query phase at most:\n{}", m.body);
     match tls {
         Tls::Valid => {
             m.assert_success();
@@ -116,6 +123,7 @@ fn dovecot_imap_pop3_sieve_lmtp_and_implicit_tls() {
             ("starttls_pop3", 110, "starttls_not_offered"),
             ("starttls_sieve", 4190, "starttls_not_offered"),
             ("starttls_lmtp", 24, "starttls_not_offered"),
+            ("imap_then_dialogue", 143, "starttls_not_offered"),
             ("implicit", 993, ""),
             ("implicit", 995, ""),
         ],
@@ -501,4 +509,27 @@ fn serve_nntp(lab: &Lab, certs: &Certs, tls: Tls, port: u16) {
             line.clear();
         }
     });
+}
+
+/// The module file these tests probe with is one a user can check: `--config.check` is clean.
+#[test]
+fn the_module_file_passes_config_check() {
+    let dir = std::env::temp_dir().join(format!("lab-daemons-check-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let file = dir.join("modules.yml");
+    fs::write(&file, modules(&ca)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handshake_exporter"))
+        .arg(format!("--config.file={}", file.display()))
+        .arg("--config.check")
+        .output()
+        .expect("failed to run the exporter");
+    let _ = fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.trim(), "OK");
 }

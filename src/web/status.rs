@@ -107,7 +107,13 @@ fn describe(module: &Module) -> String {
     if module.tcp.query_response.iter().any(|s| s.starttls) {
         parts.push("STARTTLS".into());
     }
-    if module.tcp.tls || module.tcp.query_response.iter().any(|s| s.starttls) {
+    if let Some(protocol) = module.tcp.starttls {
+        parts.push(format!("STARTTLS {protocol}"));
+    }
+    if module.tcp.tls
+        || module.tcp.starttls.is_some()
+        || module.tcp.query_response.iter().any(|s| s.starttls)
+    {
         parts.push(format!("TLS stack {}", module.tcp.tls_config.stack()));
     }
     if !module.tcp.query_response.is_empty() {
