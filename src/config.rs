@@ -11,6 +11,7 @@ mod duration;
 mod error;
 mod expect;
 mod fields;
+mod proxy;
 mod re2;
 mod restrict;
 mod ser;
@@ -30,6 +31,7 @@ pub(crate) use error::one_line;
 pub use error::ConfigError;
 pub use expect::{ClassName, DetailName, ExpectFailure, PhaseName};
 pub use fields::MAX_HOPS_LIMIT;
+pub use proxy::{ProxyKind, ProxyUrl, Secret};
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
 pub use restrict::{parse_network, Rejection, Restrictions};
 
@@ -151,6 +153,20 @@ pub struct TcpProbe {
     /// With `probe_all_addresses`, whether every address must pass or one is enough.
     #[serde(deserialize_with = "fields::null_as_default")]
     pub probe_all_addresses_rule: AddressRule,
+    /// The SOCKS5 or HTTP CONNECT proxy to reach the target through (blackbox_exporter PR
+    /// #1564's key); `None`: connect directly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<ProxyUrl>,
+    /// User name for the proxy: SOCKS5 username/password (RFC 1929) or HTTP Basic
+    /// `Proxy-Authorization` (RFC 9110 section 11.7.2).
+    #[serde(
+        deserialize_with = "fields::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub proxy_username: Option<String>,
+    /// Password for the proxy, never printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_password: Option<Secret>,
 }
 
 /// How per-address outcomes make `probe_success` when every resolved address is probed.
@@ -354,6 +370,9 @@ impl Default for TcpProbe {
             path_trace: PathTrace::default(),
             probe_all_addresses: false,
             probe_all_addresses_rule: AddressRule::All,
+            proxy_url: None,
+            proxy_username: None,
+            proxy_password: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-pub use detail::{Detail, Errno, Rcode, TlsAlert};
+pub use detail::{Detail, Errno, ProxyReply, Rcode, TlsAlert};
 pub use step::{QueryStep, StepKind};
 
 /// One step of a probe, in the order the orchestrator walks them.
@@ -23,6 +23,9 @@ pub enum Phase {
     Resolve,
     /// The TCP three-way handshake.
     Connect,
+    /// With `tcp.proxy_url`: the proxy's own handshake and its answer to the request for the
+    /// target (SOCKS5 RFC 1928, HTTP CONNECT RFC 9110 section 9.3.6).
+    Proxy,
     /// The TLS handshake and certificate verification.
     Tls,
     /// The `query_response` dialogue after the connection is open.
@@ -31,13 +34,20 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in probe order.
-    pub const ALL: [Phase; 4] = [Phase::Resolve, Phase::Connect, Phase::Tls, Phase::Query];
+    pub const ALL: [Phase; 5] = [
+        Phase::Resolve,
+        Phase::Connect,
+        Phase::Proxy,
+        Phase::Tls,
+        Phase::Query,
+    ];
 
     /// The `phase` label value: `resolve`, `connect`, `tls` or `query`.
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Resolve => "resolve",
             Phase::Connect => "connect",
+            Phase::Proxy => "proxy",
             Phase::Tls => "tls",
             Phase::Query => "query",
         }

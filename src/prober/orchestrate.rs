@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
-use super::{connect, query, resolve, tls, trace, within, ProbeRequest};
+use super::{connect, proxy, query, resolve, tls, trace, within, ProbeRequest};
 use crate::config::AddressRule;
 use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
 
@@ -47,8 +47,10 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         return rejected(rejection, start);
     }
     let t = Instant::now();
+    // Through a proxy, the proxy's name is resolved here and the target's by the proxy.
+    let resolve_host = tcp.proxy_url.as_ref().map_or(&req.target.host, |p| &p.host);
     let resolving = resolve::resolve(
-        &req.target.host,
+        resolve_host,
         tcp.preferred_ip_protocol,
         tcp.ip_protocol_fallback,
         &mut log,
@@ -56,7 +58,7 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
     // Boxed: the resolver's future is large and only lives while resolving.
     let resolved = Box::pin(within(deadline, Phase::Resolve, resolving)).await;
     let resolve_time = t.elapsed();
-    if let (Ok(ips), Some(restrictions)) = (&resolved, restrictions) {
+    if let (Ok(ips), Some(restrictions), None) = (&resolved, restrictions, &tcp.proxy_url) {
         if let Err(rejection) = restrictions.check_addresses(&req.target.host, ips) {
             return rejected(rejection, start);
         }
@@ -220,7 +222,8 @@ async fn walk(
     let host = req.target.host.as_str();
 
     let t = Instant::now();
-    let addr = SocketAddr::new(ip, req.target.port);
+    let port = tcp.proxy_url.as_ref().map_or(req.target.port, |p| p.port);
+    let addr = SocketAddr::new(ip, port);
     let connected = connect_traced(req, addr, start, deadline, report, log).await;
     let took = connected.as_ref().map_or_else(|_| t.elapsed(), |c| c.took);
     report.phases.push((Phase::Connect, took));
@@ -229,18 +232,26 @@ async fn walk(
         e.failure
     })?;
     report.tcp_info = connected.tcp_info;
+    let mut stream = connected.stream;
+    if tcp.proxy_url.is_some() {
+        let t = Instant::now();
+        let opening = proxy::open(stream, tcp, host, req.target.port, log);
+        let opened = Box::pin(within(deadline, Phase::Proxy, opening)).await;
+        report.phases.push((Phase::Proxy, t.elapsed()));
+        stream = opened?;
+    }
 
     let conn = if tcp.tls {
         let t = Instant::now();
         let facts = report.tls.insert(TlsFacts::default());
         // Phase futures are boxed, here and below: a probe waiting in one phase then holds
         // only that phase's state, not the largest phase's (thousands wait at once).
-        let handshake = tls::handshake(connected.stream, &tcp.tls_config, host, facts, log);
+        let handshake = tls::handshake(stream, &tcp.tls_config, host, facts, log);
         let shaken = Box::pin(within(deadline, Phase::Tls, handshake)).await;
         report.phases.push((Phase::Tls, t.elapsed()));
         query::Conn::Tls(tls::Session::new(shaken?))
     } else {
-        query::Conn::Plain(connected.stream)
+        query::Conn::Plain(stream)
     };
 
     if !tcp.query_response.is_empty() {

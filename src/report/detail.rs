@@ -164,6 +164,29 @@ label_enum! {
     }
 }
 
+label_enum! {
+    /// A proxy's answer (phase `proxy`): a SOCKS5 reply field (RFC 1928 section 6) or an RFC 1929
+    /// authentication status, or an HTTP CONNECT status code (RFC 9110 section 15).
+    ProxyReply {
+        SocksGeneralFailure => "socks_general_failure",
+        SocksNotAllowed => "socks_not_allowed",
+        SocksNetworkUnreachable => "socks_network_unreachable",
+        SocksHostUnreachable => "socks_host_unreachable",
+        SocksConnectionRefused => "socks_connection_refused",
+        SocksTtlExpired => "socks_ttl_expired",
+        SocksCommandNotSupported => "socks_command_not_supported",
+        SocksAddressTypeNotSupported => "socks_address_type_not_supported",
+        SocksNoAcceptableMethods => "socks_no_acceptable_methods",
+        SocksAuthFailed => "socks_auth_failed",
+        Http403 => "http_403",
+        Http407 => "http_407",
+        Http502 => "http_502",
+        Http503 => "http_503",
+        Http504 => "http_504",
+        HttpOther => "http_other",
+    }
+}
+
 /// The evidence behind a failure: the `detail` label. `Display` prints the label value, empty
 /// for [`Detail::None`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -177,6 +200,8 @@ pub enum Detail {
     TlsAlert(TlsAlert),
     /// The resolver's response code.
     Rcode(Rcode),
+    /// The proxy's answer (phase `proxy`).
+    ProxyReply(ProxyReply),
 }
 
 impl Detail {
@@ -193,6 +218,7 @@ impl Detail {
             Detail::Errno(e) => e.as_str(),
             Detail::TlsAlert(a) => a.as_str(),
             Detail::Rcode(r) => r.as_str(),
+            Detail::ProxyReply(p) => p.as_str(),
         }
     }
 
@@ -206,7 +232,8 @@ impl Detail {
         let errnos = Errno::ALL.iter().map(|e| e.as_str());
         let alerts = TlsAlert::ALL.iter().map(|a| a.as_str());
         let rcodes = Rcode::ALL.iter().map(|r| r.as_str());
-        errnos.chain(alerts).chain(rcodes)
+        let replies = ProxyReply::ALL.iter().map(|p| p.as_str());
+        errnos.chain(alerts).chain(rcodes).chain(replies)
     }
 }
 
@@ -225,6 +252,12 @@ impl From<Errno> for Detail {
 impl From<TlsAlert> for Detail {
     fn from(a: TlsAlert) -> Detail {
         Detail::TlsAlert(a)
+    }
+}
+
+impl From<ProxyReply> for Detail {
+    fn from(p: ProxyReply) -> Detail {
+        Detail::ProxyReply(p)
     }
 }
 

@@ -27,7 +27,8 @@ invalid! {
     unknown_tcp_key: "invalid-unknown-field.yml" =>
         "7:7: modules.tcp_connect.tcp: unknown field `tsl`, expected one of \
          `preferred_ip_protocol`, `ip_protocol_fallback`, `source_ip_address`, `query_response`, \
-         `tls`, `tls_config`, `path_trace`, `probe_all_addresses`, `probe_all_addresses_rule`";
+         `tls`, `tls_config`, `path_trace`, `probe_all_addresses`, `probe_all_addresses_rule`, \
+         `proxy_url`, `proxy_username`, `proxy_password`";
     unknown_module_key: "invalid-unknown-module-key.yml" =>
         "4:5: modules.tcp_connect: unknown field `timout`, expected one of `prober`, `timeout`, \
          `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`, `expect_failure`";
