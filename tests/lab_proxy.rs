@@ -104,6 +104,55 @@ fn http_connect_through_tinyproxy() {
     m.assert_failure("proxy", "admin_prohibited", "http_403");
 }
 
+/// squid on 203.0.113.2:3128: CONNECT denied to port 2222 (403); a refused or silent target
+/// gives its own answers (squid's ERR_CONNECT_FAIL and its connect timeout).
+fn squid(lab: &Lab) -> Daemon {
+    let dir = lab.dir.display();
+    let conf = lab.file(
+        "squid.conf",
+        &format!(
+            "http_port 203.0.113.2:3128\nacl tunnel port 22 1 2002\nacl CONNECT method CONNECT\n\
+             http_access deny CONNECT !tunnel\nhttp_access allow all\ncache deny all\n\
+             connect_timeout 1 second\npid_filename {dir}/squid.pid\naccess_log none\n\
+             cache_log {dir}/squid-cache.log\ncoredump_dir {dir}\nshutdown_lifetime 0 seconds\n"
+        ),
+    );
+    let conf = conf.display().to_string();
+    Daemon::start(
+        lab,
+        &lab.server,
+        "squid",
+        "squid",
+        &["-N", "-f", &conf],
+        "203.0.113.2:3128",
+    )
+}
+
+#[test]
+fn http_connect_replies_through_squid() {
+    if !lab::available(&["squid"], &[]) {
+        return;
+    }
+    let lab = lab_or_skip!();
+    lab.serve_ssh("203.0.113.2:22");
+    lab.drop_syns("203.0.113.2:2002");
+    let _proxy = squid(&lab);
+    let squid = lab::modules::config(&[module(
+        "squid",
+        "3s",
+        &[IP4, "      proxy_url: http://203.0.113.2:3128\n"],
+    )]);
+    let exporter = Exporter::start(&lab, &squid);
+    exporter.probe("squid", "203.0.113.2:22").assert_success();
+    let m = exporter.probe("squid", "203.0.113.2:2222");
+    m.assert_failure("proxy", "admin_prohibited", "http_403");
+    let m = exporter.probe("squid", "203.0.113.2:1");
+    m.assert_failure_in("proxy", "refused", &["http_502", "http_503"]);
+    // squid answers a silent target with 503 too; its X-Squid-Error names ETIMEDOUT.
+    let m = exporter.probe("squid", "203.0.113.2:2002");
+    m.assert_failure("proxy", "timeout", "http_503");
+}
+
 #[test]
 fn an_unreachable_proxy_fails_in_connect() {
     let lab = lab_or_skip!();

@@ -221,22 +221,46 @@ async fn connect(
         }
         header.extend_from_slice(&byte);
     }
-    let status = std::str::from_utf8(&header)
-        .ok()
-        .and_then(|h| h.strip_prefix("HTTP/1."))
+    let text = std::str::from_utf8(&header).map_err(|_| Error::Garbled)?;
+    let status = text
+        .strip_prefix("HTTP/1.")
         .and_then(|h| h.get(2..5))
         .and_then(|code| code.parse::<u16>().ok())
         .ok_or(Error::Garbled)?;
     match http_class(status) {
         None => Ok(()),
-        Some((class, reply)) => Err(Error::Reply(class, reply)),
+        Some((class, reply)) => Err(Error::Reply(squid_errno(text).unwrap_or(class), reply)),
+    }
+}
+
+/// The class squid states for a failed connect in its `X-Squid-Error: ERR_CONNECT_FAIL <errno>`
+/// header (squid's error page codes, the errno of its own connect(2)), which tells a silent
+/// target (ETIMEDOUT) from a refusing one behind the same 503.
+fn squid_errno(header: &str) -> Option<FailureClass> {
+    let value = header.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("x-squid-error")
+            .then_some(value.trim())
+    })?;
+    let errno: i32 = value
+        .strip_prefix("ERR_CONNECT_FAIL ")?
+        .trim()
+        .parse()
+        .ok()?;
+    match errno {
+        libc::ECONNREFUSED => Some(FailureClass::Refused),
+        libc::ETIMEDOUT => Some(FailureClass::Timeout),
+        libc::EHOSTUNREACH => Some(FailureClass::HostUnreachable),
+        libc::ENETUNREACH => Some(FailureClass::NetworkUnreachable),
+        _ => None,
     }
 }
 
 /// The class of a CONNECT answer's status (RFC 9110 section 15); `None` for 2xx, the tunnel
 /// is open. 403 (the proxy's policy) and 407 (credentials missing or refused)
-/// `admin_prohibited`; 502 and 503 (the proxy could not reach the target: squid answers 503
-/// to a refused connection) `refused`; 504 `timeout`; any other `protocol_mismatch`.
+/// `admin_prohibited`; 502 and 503 (the proxy could not reach the target) `refused` unless
+/// squid's `X-Squid-Error` names the errno ([`squid_errno`]); 504 `timeout`; any other
+/// `protocol_mismatch`.
 pub fn http_class(status: u16) -> Option<(FailureClass, ProxyReply)> {
     match status {
         200..=299 => None,
