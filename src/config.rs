@@ -12,6 +12,7 @@ mod duration;
 mod error;
 mod expect;
 mod fields;
+mod proxy;
 mod re2;
 mod restrict;
 mod ser;
@@ -34,6 +35,7 @@ pub use error::ConfigError;
 pub use expect::{ClassName, DetailName, ExpectFailure, PhaseName};
 pub use fields::MAX_HOPS_LIMIT;
 pub use fields::{DEFAULT_ADDRESS_CONCURRENCY, DEFAULT_ADDRESS_LIMIT, MAX_ADDRESSES_LIMIT};
+pub use proxy::{ProxyKind, ProxyUrl, Secret};
 pub use re2::{compile as compile_go_regex, translate as translate_go_regex};
 pub use restrict::{parse_network, Rejection, Restrictions};
 pub use starttls::StarttlsProtocol;
@@ -184,6 +186,20 @@ pub struct TcpProbe {
     /// [`MAX_ADDRESSES_LIMIT`], default 8); the others wait for a turn.
     #[serde(deserialize_with = "fields::address_concurrency")]
     pub probe_all_addresses_concurrency: usize,
+    /// The SOCKS5 or HTTP CONNECT proxy to reach the target through (blackbox_exporter PR
+    /// #1564's key); `None`: connect directly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<ProxyUrl>,
+    /// User name for the proxy: SOCKS5 username/password (RFC 1929) or HTTP Basic
+    /// `Proxy-Authorization` (RFC 9110 section 11.7.2).
+    #[serde(
+        deserialize_with = "fields::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub proxy_username: Option<String>,
+    /// Password for the proxy, never printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_password: Option<Secret>,
 }
 
 /// How per-address outcomes make `probe_success` when every resolved address is probed.
@@ -439,6 +455,9 @@ impl Default for TcpProbe {
             probe_all_addresses_rule: AddressRule::All,
             probe_all_addresses_limit: fields::DEFAULT_ADDRESS_LIMIT,
             probe_all_addresses_concurrency: fields::DEFAULT_ADDRESS_CONCURRENCY,
+            proxy_url: None,
+            proxy_username: None,
+            proxy_password: None,
         }
     }
 }

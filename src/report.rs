@@ -15,7 +15,8 @@ use std::time::Duration;
 
 pub use cert::{KeyAlgorithm, PublicKey, SignatureAlgorithm, MIN_RSA_BITS};
 pub use detail::{
-    CertWeakness, Detail, Errno, LdapResult, Limit, Rcode, ReplyCode, TlsAlert, UpgradeAnswer,
+    CertWeakness, Detail, Errno, LdapResult, Limit, ProxyReply, Rcode, ReplyCode, TlsAlert,
+    UpgradeAnswer,
 };
 pub use step::{QueryStep, StepKind};
 pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
@@ -29,6 +30,9 @@ pub enum Phase {
     Resolve,
     /// The TCP three-way handshake.
     Connect,
+    /// With `tcp.proxy_url`: the proxy's own handshake and its answer to the request for the
+    /// target (SOCKS5 RFC 1928, HTTP CONNECT RFC 9110 section 9.3.6).
+    Proxy,
     /// The TLS handshake and certificate verification.
     Tls,
     /// The `query_response` dialogue after the connection is open.
@@ -37,13 +41,20 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in probe order.
-    pub const ALL: [Phase; 4] = [Phase::Resolve, Phase::Connect, Phase::Tls, Phase::Query];
+    pub const ALL: [Phase; 5] = [
+        Phase::Resolve,
+        Phase::Connect,
+        Phase::Proxy,
+        Phase::Tls,
+        Phase::Query,
+    ];
 
     /// The `phase` label value: `resolve`, `connect`, `tls` or `query`.
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Resolve => "resolve",
             Phase::Connect => "connect",
+            Phase::Proxy => "proxy",
             Phase::Tls => "tls",
             Phase::Query => "query",
         }

@@ -131,7 +131,7 @@ fn phase_evidence(report: &ProbeReport, phase: Phase) -> String {
                 }
             }
         }
-        Phase::Query => {}
+        Phase::Proxy | Phase::Query => {}
     }
     parts.join(", ")
 }

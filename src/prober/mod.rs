@@ -8,6 +8,7 @@ pub mod errno;
 pub mod icmp;
 mod orchestrate;
 mod policy;
+pub mod proxy;
 pub mod query;
 pub mod resolve;
 pub mod runtime;

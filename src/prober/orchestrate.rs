@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::addresses::{self, Plan};
-use super::{connect, query, resolve, starttls, trace, within, ProbeRequest};
+use super::{connect, proxy, query, resolve, starttls, trace, within, ProbeRequest};
 use crate::config::AddressRule;
 use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
 
@@ -51,12 +51,14 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         return rejected(rejection, start);
     }
     let t = Instant::now();
+    // Through a proxy, the proxy's name is resolved here and the target's by the proxy.
+    let resolve_host = tcp.proxy_url.as_ref().map_or(&req.target.host, |p| &p.host);
     // A lookup in DNS opens sockets too: at most two at once (A and AAAA).
-    let resolved = match dns_descriptors(&req.target.host, &mut log) {
+    let resolved = match dns_descriptors(resolve_host, &mut log) {
         Err(failure) => Err(failure),
         Ok(held) => {
             let resolving = resolve::resolve(
-                &req.target.host,
+                resolve_host,
                 tcp.preferred_ip_protocol,
                 tcp.ip_protocol_fallback,
                 &mut log,
@@ -68,7 +70,7 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         }
     };
     let resolve_time = t.elapsed();
-    if let (Ok(ips), Some(restrictions)) = (&resolved, restrictions) {
+    if let (Ok(ips), Some(restrictions), None) = (&resolved, restrictions, &tcp.proxy_url) {
         if let Err(rejection) = restrictions.check_addresses(&req.target.host, ips) {
             return rejected(rejection, start);
         }
@@ -267,7 +269,8 @@ async fn walk(
     let host = req.target.host.as_str();
 
     let t = Instant::now();
-    let addr = SocketAddr::new(ip, req.target.port);
+    let port = tcp.proxy_url.as_ref().map_or(req.target.port, |p| p.port);
+    let addr = SocketAddr::new(ip, port);
     let connected = connect_traced(req, addr, start, deadline, report, log).await;
     let took = connected.as_ref().map_or_else(|_| t.elapsed(), |c| c.took);
     report.phases.push((Phase::Connect, took));
@@ -280,6 +283,13 @@ async fn walk(
     let _held = connected.held;
 
     let mut stream = connected.stream;
+    if tcp.proxy_url.is_some() {
+        let t = Instant::now();
+        let opening = proxy::open(stream, tcp, host, req.target.port, log);
+        let opened = Box::pin(within(deadline, Phase::Proxy, opening)).await;
+        report.phases.push((Phase::Proxy, t.elapsed()));
+        stream = opened?;
+    }
     if let Some(protocol) = tcp.starttls {
         let t = Instant::now();
         // The name the server is asked for (an XMPP stream's `to`): the TLS name if set.

@@ -311,6 +311,29 @@ impl ReplyCode {
     }
 }
 
+label_enum! {
+    /// A proxy's answer (phase `proxy`): a SOCKS5 reply field (RFC 1928 section 6) or an RFC 1929
+    /// authentication status, or an HTTP CONNECT status code (RFC 9110 section 15).
+    ProxyReply {
+        SocksGeneralFailure => "socks_general_failure",
+        SocksNotAllowed => "socks_not_allowed",
+        SocksNetworkUnreachable => "socks_network_unreachable",
+        SocksHostUnreachable => "socks_host_unreachable",
+        SocksConnectionRefused => "socks_connection_refused",
+        SocksTtlExpired => "socks_ttl_expired",
+        SocksCommandNotSupported => "socks_command_not_supported",
+        SocksAddressTypeNotSupported => "socks_address_type_not_supported",
+        SocksNoAcceptableMethods => "socks_no_acceptable_methods",
+        SocksAuthFailed => "socks_auth_failed",
+        Http403 => "http_403",
+        Http407 => "http_407",
+        Http502 => "http_502",
+        Http503 => "http_503",
+        Http504 => "http_504",
+        HttpOther => "http_other",
+    }
+}
+
 /// The evidence behind a failure: the `detail` label. `Display` prints the label value, empty
 /// for [`Detail::None`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -334,6 +357,8 @@ pub enum Detail {
     Upgrade(UpgradeAnswer),
     /// The LDAP resultCode of a refused StartTLS extended operation (class `starttls_refused`).
     Ldap(LdapResult),
+    /// The proxy's answer (phase `proxy`).
+    ProxyReply(ProxyReply),
 }
 
 impl Detail {
@@ -355,6 +380,7 @@ impl Detail {
             Detail::Reply(c) => c.as_str(),
             Detail::Upgrade(a) => a.as_str(),
             Detail::Ldap(l) => l.as_str(),
+            Detail::ProxyReply(p) => p.as_str(),
         }
     }
 
@@ -374,6 +400,7 @@ impl Detail {
         let weaknesses = CertWeakness::ALL.iter().map(|w| w.as_str());
         let answers = UpgradeAnswer::ALL.iter().map(|a| a.as_str());
         let ldap = LdapResult::ALL.iter().map(|l| l.as_str());
+        let replies = ProxyReply::ALL.iter().map(|p| p.as_str());
         errnos
             .chain(alerts)
             .chain(rcodes)
@@ -381,6 +408,7 @@ impl Detail {
             .chain(weaknesses)
             .chain(answers)
             .chain(ldap)
+            .chain(replies)
     }
 }
 
@@ -399,6 +427,12 @@ impl From<Errno> for Detail {
 impl From<TlsAlert> for Detail {
     fn from(a: TlsAlert) -> Detail {
         Detail::TlsAlert(a)
+    }
+}
+
+impl From<ProxyReply> for Detail {
+    fn from(p: ProxyReply) -> Detail {
+        Detail::ProxyReply(p)
     }
 }
 

@@ -28,7 +28,8 @@ invalid! {
         "7:7: modules.tcp_connect.tcp: unknown field `tsl`, expected one of \
          `preferred_ip_protocol`, `ip_protocol_fallback`, `source_ip_address`, `query_response`, \
          `tls`, `starttls`, `tls_config`, `path_trace`, `probe_all_addresses`, \
-         `probe_all_addresses_rule`, `probe_all_addresses_limit`, `probe_all_addresses_concurrency`";
+         `probe_all_addresses_rule`, `probe_all_addresses_limit`, `probe_all_addresses_concurrency`, \
+         `proxy_url`, `proxy_username`, `proxy_password`";
     unknown_module_key: "invalid-unknown-module-key.yml" =>
         "4:5: modules.tcp_connect: unknown field `timout`, expected one of `prober`, `timeout`, \
          `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`, `expect_failure`";
