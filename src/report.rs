@@ -6,8 +6,8 @@
 
 mod cert;
 mod detail;
-mod steplog;
 mod step;
+mod steplog;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -17,9 +17,7 @@ use super::errno::classify_stream;
 use super::tls;
 use super::within;
 use crate::config::{QueryResponse, TlsConfig};
-use crate::report::{
-    Failure, FailureClass, Limit, Phase, QueryStep, StepKind, StepLog, TlsFacts,
-};
+use crate::report::{Failure, FailureClass, Limit, Phase, QueryStep, StepKind, StepLog, TlsFacts};
 
 /// Longest line an `expect` step reads, its newline included: Go's `bufio.MaxScanTokenSize`
 /// (64 KiB), where blackbox_exporter's line scanner stops with "token too long". A longer line

@@ -23,8 +23,8 @@
 #![allow(dead_code)]
 
 pub mod chain;
-pub mod daemons;
 pub mod daemon;
+pub mod daemons;
 pub mod delay;
 pub mod dns;
 pub mod exporter;
