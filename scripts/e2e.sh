@@ -413,6 +413,8 @@ check "exporter down without a region: an alert without a region stays active" \
 # Expressions that cannot have data in this setup, with the reason. Keep it short.
 declare -A no_data_allowed=(
     ['(min by (module, region) (probe_ssl_client_cert_expiry{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) - time()) / 86400']="no module presents a client certificate here"
+    ['max by (instance, module, region) (probe_failure_expected{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no module here has expect_failure"
+    ['max by (instance, module, region, chain_pos, subject, issuer, key_type, key_bits, signature_algorithm) (probe_ssl_cert_info{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) and on (instance, module, region) (max by (instance, module, region) (probe_ssl_weak_chain{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) == 1)']="no weak chain is served here"
 )
 queries=$(python3 scripts/dashboard-queries.py)
 if [ -z "$queries" ]; then

@@ -429,8 +429,8 @@ fn yamlish() -> impl Strategy<Value = String> {
     proptest::collection::vec(line, 0..16).prop_map(|lines| lines.join("\n"))
 }
 
-/// Loads `text` and checks the outcome: a config whose modules are all tcp, each printing as
-/// YAML that loads back the same, or a one-line error naming the origin.
+/// Loads `text` and checks the outcome: a config whose modules are all tcp or unix, each
+/// printing as YAML that loads back the same, or a one-line error naming the origin.
 fn check_config(text: &str) -> Result<(), TestCaseError> {
     match Config::from_yaml_str(text, "fuzz.yml") {
         Ok(config) => {
@@ -438,7 +438,11 @@ fn check_config(text: &str) -> Result<(), TestCaseError> {
                 one_line(warning)?;
             }
             for module in config.modules.values() {
-                prop_assert_eq!(&module.prober, "tcp");
+                prop_assert!(
+                    module.prober == "tcp" || module.prober == "unix",
+                    "prober {}",
+                    module.prober
+                );
             }
             // Every module, printed as `debug=true` shows it, loads back the same.
             let mut shown = Mapping::new();
