@@ -212,14 +212,16 @@ async fn connect(
     let mut reader = BufReader::with_capacity(1, &mut *s);
     let mut header = Vec::new();
     while !header.ends_with(b"\r\n\r\n") {
-        if header.len() >= MAX_CONNECT_HEADER_BYTES {
+        let room = MAX_CONNECT_HEADER_BYTES.saturating_sub(header.len());
+        if room == 0 {
             return Err(Error::Garbled);
         }
-        let mut byte = Vec::with_capacity(1);
-        if reader.read_until(b'\n', &mut byte).await? == 0 {
+        // Each line is read within what is left of the bound: a proxy that never sends a
+        // newline stops at the bound too, not only one that sends too many lines.
+        let mut line = (&mut reader).take(room as u64);
+        if line.read_until(b'\n', &mut header).await? == 0 {
             return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
-        header.extend_from_slice(&byte);
     }
     let text = std::str::from_utf8(&header).map_err(|_| Error::Garbled)?;
     let status = text
@@ -270,5 +272,33 @@ pub fn http_class(status: u16) -> Option<(FailureClass, ProxyReply)> {
         503 => Some((FailureClass::Refused, ProxyReply::Http503)),
         504 => Some((FailureClass::Timeout, ProxyReply::Http504)),
         _ => Some((FailureClass::ProtocolMismatch, ProxyReply::HttpOther)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn a_connect_answer_without_line_ends_stops_at_the_header_bound() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A proxy whose status line never ends: it writes until the probe side goes away.
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let chunk = vec![b'X'; 4096];
+            let mut sent = conn.write_all(b"HTTP/1.1 200 ").await;
+            while sent.is_ok() {
+                sent = conn.write_all(&chunk).await;
+            }
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let answer = connect(&mut stream, None, None, "target.test", 443);
+        let answer = tokio::time::timeout(Duration::from_secs(10), answer)
+            .await
+            .expect("the answer is cut at the bound, not read while the proxy sends");
+        assert!(matches!(answer, Err(Error::Garbled)));
     }
 }
