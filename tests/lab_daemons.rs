@@ -23,8 +23,8 @@ use lab::modules::{config, module, tls_config, IP4};
 use lab::tlsgen::{EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Metrics, SERVER4};
 
-/// Every module the daemons are probed with: one per STARTTLS protocol, implicit TLS, and a
-/// PostgreSQL SSLRequest written by hand with `send_bytes`.
+/// Every module the daemons are probed with: one per STARTTLS protocol, implicit TLS, a
+/// PostgreSQL SSLRequest written by hand with `send_bytes`, and blackbox's SSH banner example.
 fn modules(ca: &Path) -> String {
     let tls = tls_config(ca, None);
     let mut all: Vec<String> = [
@@ -59,6 +59,10 @@ fn modules(ca: &Path) -> String {
         \x20       - expect_bytes: \"S\"\n\
         \x20       - starttls: true\n";
     all.push(module("postgres_by_hand", "5s", &[IP4, by_hand, &tls]));
+    // blackbox_exporter's example module, its dialogue unchanged.
+    let banner = "      query_response:\n        - expect: \"^SSH-2.0-\"\n\
+        \x20       - send: \"SSH-2.0-blackbox-ssh-check\"\n";
+    all.push(module("ssh_banner", "5s", &[IP4, banner]));
     config(&all)
 }
 
@@ -527,12 +531,8 @@ fn nnrpd(lab: &Lab, certs: &Certs, tls: Tls) -> (Daemon, Option<Daemon>) {
 
 #[test]
 fn sshd_answers_the_ssh_banner_example() {
-    let Some((lab, _certs)) = setup() else { return };
-    // blackbox_exporter's example module, its dialogue unchanged.
-    let banner = "      query_response:\n        - expect: \"^SSH-2.0-\"\n\
-                  \x20       - send: \"SSH-2.0-blackbox-ssh-check\"\n";
-    let config = config(&[module("ssh_banner", "5s", &[IP4, banner])]);
-    let exporter = Exporter::start(&lab, &config);
+    let Some((lab, certs)) = setup() else { return };
+    let exporter = Exporter::start(&lab, &modules(&certs.ca));
     let _sshd = sshd(&lab, 22);
     let m = exporter.probe("ssh_banner", "ok.lab.test:22");
     m.assert_success();
