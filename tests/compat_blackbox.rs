@@ -289,8 +289,7 @@ fn tls_answers_match_blackbox() {
 /// blackbox_exporter's example modules (its `example.yml`: `smtp_starttls`, `imap_starttls`,
 /// `pop3s_banner`), their dialogues unchanged, trusting the lab CA, run by both exporters
 /// against Debian's postfix and dovecot in the lab, with a valid and an expired certificate
-/// (tests/lab_daemons.rs runs `tcp.starttls` against the same daemons). No SSH daemon is
-/// installed here, so the SSH banner examples stay with the banner peer of the tests above.
+/// (tests/lab_daemons.rs runs `tcp.starttls` against the same daemons).
 #[test]
 fn blackbox_example_modules_against_postfix_and_dovecot() {
     use lab::daemons::{dovecot, postfix, Certs, Tls};
@@ -348,4 +347,25 @@ fn blackbox_example_modules_against_postfix_and_dovecot() {
             _ => m.assert_failure("tls", "tls_cert_expired", ""),
         }
     }
+}
+
+/// blackbox_exporter's example `ssh_banner` module, its dialogue unchanged, run by both
+/// exporters against Debian's OpenSSH sshd in the lab, and against a port where nothing listens.
+#[test]
+fn blackbox_ssh_banner_example_against_sshd() {
+    let Some(lab) = Lab::new() else { return };
+    let banner = r#"      query_response:
+        - expect: "^SSH-2.0-"
+        - send: "SSH-2.0-blackbox-ssh-check"
+"#;
+    let modules = [module("ssh_banner", "3s", &[IP4, banner])];
+    let Some(pair) = Pair::start(&lab, &lab::modules::config(&modules)) else {
+        return;
+    };
+    let _sshd = lab::daemons::sshd(&lab, 22);
+    let m = pair.same("ssh_banner", "ok.lab.test:22");
+    m.assert_success();
+    m.assert_value("probe_failed_due_to_regex", &[], 0.0);
+    pair.same("ssh_banner", "ok.lab.test:23")
+        .assert_failure("connect", "refused", "ECONNREFUSED");
 }

@@ -4,8 +4,9 @@
 //! each started in the server namespace with a configuration this file writes and the lab
 //! PKI's certificates. Each daemon runs three ways: a valid certificate (success and the
 //! certificate metrics), an expired one (`tls_cert_expired`) and TLS switched off (the
-//! documented `starttls_refused` and its `detail`). NNTP has no daemon here (Debian's inn2
-//! needs a resolvable FQDN at install), so its dialogue meets a lab peer speaking RFC 4642.
+//! documented `starttls_refused` and its `detail`). INN's nnrpd serves NNTP (STARTTLS, and
+//! implicit TLS with `-S`); a lab peer speaking RFC 4642 covers the capability list without
+//! STARTTLS, which nnrpd never sends. OpenSSH's sshd answers the SSH banner example module.
 
 #[macro_use]
 mod lab;
@@ -15,13 +16,15 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 
-use lab::daemons::{copy_owned, dovecot, owned_dir, postfix, run_as, Certs, Daemon, Tls};
+use lab::daemons::{
+    chown, copy_owned, dovecot, owned_dir, postfix, run_as, sshd, Certs, Daemon, Tls,
+};
 use lab::modules::{config, module, tls_config, IP4};
 use lab::tlsgen::{EXPIRED_NOT_AFTER, VALID_NOT_AFTER};
 use lab::{Exporter, Lab, Metrics, SERVER4};
 
-/// Every module the daemons are probed with: one per STARTTLS protocol, implicit TLS, and a
-/// PostgreSQL SSLRequest written by hand with `send_bytes`.
+/// Every module the daemons are probed with: one per STARTTLS protocol, implicit TLS, a
+/// PostgreSQL SSLRequest written by hand with `send_bytes`, and blackbox's SSH banner example.
 fn modules(ca: &Path) -> String {
     let tls = tls_config(ca, None);
     let mut all: Vec<String> = [
@@ -56,6 +59,10 @@ fn modules(ca: &Path) -> String {
         \x20       - expect_bytes: \"S\"\n\
         \x20       - starttls: true\n";
     all.push(module("postgres_by_hand", "5s", &[IP4, by_hand, &tls]));
+    // blackbox_exporter's example module, its dialogue unchanged.
+    let banner = "      query_response:\n        - expect: \"^SSH-2.0-\"\n\
+        \x20       - send: \"SSH-2.0-blackbox-ssh-check\"\n";
+    all.push(module("ssh_banner", "5s", &[IP4, banner]));
     config(&all)
 }
 
@@ -97,8 +104,8 @@ fn assert_way(m: &Metrics, tls: Tls, off_detail: &str) {
 }
 
 /// Runs `start` each of the three ways and probes `probes` (module, port, detail when TLS is
-/// off) against the daemon it started.
-fn three_ways(start: impl Fn(&Lab, &Certs, Tls) -> Daemon, probes: &[(&str, u16, &str)]) {
+/// off) against the daemons it started (stopped when what it returns is dropped).
+fn three_ways<D>(start: impl Fn(&Lab, &Certs, Tls) -> D, probes: &[(&str, u16, &str)]) {
     let Some((lab, certs)) = setup() else { return };
     let exporter = Exporter::start(&lab, &modules(&certs.ca));
     for tls in [Tls::Valid, Tls::Expired, Tls::Off] {
@@ -440,8 +447,8 @@ fn plain_http_and_ssh_are_protocol_mismatch() {
     exporter
         .probe("implicit", "ok.lab.test:443")
         .assert_failure("tls", "protocol_mismatch", "");
-    // STARTTLS modules aimed at an SSH server: its banner is no greeting of theirs.
-    lab.serve_ssh(&format!("{SERVER4}:2222"));
+    // STARTTLS modules aimed at OpenSSH's sshd: its banner is no greeting of theirs.
+    let _sshd = sshd(&lab, 2222);
     for module in [
         "starttls_smtp",
         "starttls_imap",
@@ -451,6 +458,89 @@ fn plain_http_and_ssh_are_protocol_mismatch() {
         let m = exporter.probe(module, "ok.lab.test:2222");
         m.assert_failure("query", "protocol_mismatch", "");
     }
+}
+
+#[test]
+fn inn_nnrpd_starttls_and_implicit_tls() {
+    three_ways(
+        nnrpd,
+        &[
+            // nnrpd always lists STARTTLS; without a certificate it answers 580.
+            ("starttls_nntp", 119, "580"),
+            ("implicit", 563, ""),
+        ],
+    );
+}
+
+/// INN's reader daemon nnrpd standalone (`-D -f`) on 203.0.113.2:119 with STARTTLS, and a
+/// second one with implicit TLS (`-S`) on 563 when `tls` is not off; an inn.conf of the test
+/// (`INNCONF`) puts every path under the scratch directory, owned by `news` (nnrpd drops to
+/// it). nnrpd refuses readers without an overview database, which makehistory(8) builds from
+/// the empty spool; it refuses a key file others can read (0600 here).
+fn nnrpd(lab: &Lab, certs: &Certs, tls: Tls) -> (Daemon, Option<Daemon>) {
+    let dir = owned_dir(lab, &format!("inn-{tls:?}"), "news");
+    let d = dir.display();
+    for sub in ["etc", "db", "run", "log", "tmp", "spool", "over"] {
+        let path = dir.join(sub);
+        fs::create_dir_all(&path).unwrap();
+        chown(&path, "news");
+    }
+    for file in ["active", "newsgroups"] {
+        let path = dir.join("db").join(file);
+        fs::copy(Path::new("/usr/lib/news/examples").join(file), &path).unwrap();
+        chown(&path, "news");
+    }
+    fs::copy("/etc/news/storage.conf", dir.join("etc/storage.conf")).unwrap();
+    let readers = "auth \"lab\" {\n hosts: \"*\"\n default: \"<lab>\"\n}\n\
+                   access \"lab\" {\n users: \"*\"\n newsgroups: \"*\"\n access: \"R\"\n}\n";
+    fs::write(dir.join("etc/readers.conf"), readers).unwrap();
+    let tls_lines = certs.files(tls).map_or(String::new(), |files| {
+        let (cert, key) = copy_owned(&dir, files, "news");
+        format!(
+            "tlscertfile: {}\ntlskeyfile: {}\n",
+            cert.display(),
+            key.display()
+        )
+    });
+    let conf = lab.file(
+        &format!("inn-{tls:?}.conf"),
+        &format!(
+            "domain: lab.test\npathhost: news.lab.test\nmta: \"/usr/sbin/sendmail -oi -oem %s\"\n\
+             ovmethod: tradindexed\nhismethod: hisv6\npathnews: /usr/lib/news\npathetc: {d}/etc\n\
+             pathdb: {d}/db\npathrun: {d}/run\npathlog: {d}/log\npathtmp: {d}/tmp\n\
+             pathspool: {d}/spool\npathoverview: {d}/over\n{tls_lines}"
+        ),
+    );
+    let innconf = format!("INNCONF={}", conf.display());
+    run_as(
+        "news",
+        &["env", &innconf, "/usr/lib/news/bin/makehistory", "-O", "-x"],
+    );
+    let start = |port: &str, implicit: bool| {
+        let mut args = vec!["env", &innconf, "/usr/lib/news/bin/nnrpd", "-D", "-f", "-n"];
+        args.extend(["-4", SERVER4, "-p", port]);
+        if implicit {
+            args.push("-S");
+        }
+        Daemon::spawn(lab, &format!("nnrpd-{port}"), &args).listening(lab, port.parse().unwrap())
+    };
+    let starttls = start("119", false);
+    let implicit = certs.files(tls).map(|_| start("563", true));
+    (starttls, implicit)
+}
+
+#[test]
+fn sshd_answers_the_ssh_banner_example() {
+    let Some((lab, certs)) = setup() else { return };
+    let exporter = Exporter::start(&lab, &modules(&certs.ca));
+    let _sshd = sshd(&lab, 22);
+    let m = exporter.probe("ssh_banner", "ok.lab.test:22");
+    m.assert_success();
+    m.assert_value("probe_failed_due_to_regex", &[], 0.0);
+    // Nothing answers on another port.
+    exporter
+        .probe("ssh_banner", "ok.lab.test:23")
+        .assert_failure("connect", "refused", "ECONNREFUSED");
 }
 
 #[test]

@@ -316,3 +316,53 @@ pub fn postfix(lab: &Lab, certs: &Certs, tls: Tls) -> Daemon {
     )
     .listening(lab, 25)
 }
+
+/// OpenSSH's sshd on 203.0.113.2:`port`, in the foreground (`-D -e`, its log on stderr), with
+/// an Ed25519 host key ssh-keygen makes in the scratch directory (the package's keys in
+/// /etc/ssh are not used). sshd wants its privilege separation directory /run/sshd, which
+/// only its service creates: the daemon gets a private mount namespace (unshare(1)) with a
+/// tmpfs on /run holding it, so the machine's /run is left alone. `unshare` and `sh` exec, so
+/// the PID started is sshd's.
+pub fn sshd(lab: &Lab, port: u16) -> Daemon {
+    let dir = lab.dir.join(format!("sshd-{port}"));
+    fs::create_dir_all(&dir).expect("sshd dir");
+    let key = dir.join("host_ed25519");
+    netns::run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "lab",
+            "-f",
+            &key.display().to_string(),
+        ],
+    );
+    let conf = lab.file(
+        &format!("sshd-{port}.conf"),
+        &format!(
+            "Port {port}\nListenAddress {SERVER4}\nHostKey {}\nPidFile {}/sshd.pid\n\
+             UsePAM no\nPasswordAuthentication no\n",
+            key.display(),
+            dir.display()
+        ),
+    );
+    let start = "mount -t tmpfs -o mode=0755 lab-sshd /run && mkdir -m 0755 /run/sshd && \
+                 exec /usr/sbin/sshd -D -e -f \"$0\"";
+    Daemon::spawn(
+        lab,
+        "sshd",
+        &[
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            start,
+            &conf.display().to_string(),
+        ],
+    )
+    .listening(lab, port)
+}
