@@ -3,8 +3,9 @@
 //! OCSP signing, with a responder it did not authorise, or with a stranger's key under the CA's
 //! name; `openssl s_server -status_file` staples the answer. A verified staple reports its
 //! status and times, one that does not verify reports `probe_ssl_ocsp_response_verified 0`
-//! and nothing of its content, no staple reports `probe_ssl_ocsp_response_stapled 0`. The same
-//! on the OpenSSL stack (`stack: openssl`, and TLS 1.0 with `min_version: TLS10`).
+//! and nothing of its content, no staple reports `probe_ssl_ocsp_response_stapled 0`; the
+//! `probe` command names the status or why the staple is not believed. The same on the OpenSSL
+//! stack (`stack: openssl`, and TLS 1.0 with `min_version: TLS10`).
 
 #[macro_use]
 mod lab;
@@ -174,6 +175,20 @@ fn config(ca: &Path) -> String {
     ])
 }
 
+/// `handshake_exporter probe` with `cfg` in the client namespace: its stdout.
+fn probe_command(lab: &Lab, cfg: &Path, module: &str, target: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.client])
+        .arg(env!("CARGO_BIN_EXE_handshake_exporter"))
+        .args(["probe", "--config.file"])
+        .arg(cfg)
+        .args(["--module", module, target])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("probe command");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 const STAPLED: &str = "probe_ssl_ocsp_response_stapled";
 const VERIFIED: &str = "probe_ssl_ocsp_response_verified";
 const STATUS: &str = "probe_ssl_ocsp_response_status";
@@ -240,6 +255,17 @@ fn stapled_responses_on_rustls() {
     let m = probe(8442);
     assert_verified(&m, &files, 1.0, "revoked");
     m.assert_value(REVOKED, &[], REVOKED_AT);
+    let cfg = lab.file("ocsp.yml", &config(&files.ca));
+    let stdout = probe_command(&lab, &cfg, "tls", "203.0.113.2:8442");
+    assert!(
+        stdout.contains("OCSP revoked 2026-01-01T00:00:00Z"),
+        "{stdout}"
+    );
+    let stdout = probe_command(&lab, &cfg, "tls", "203.0.113.2:8445");
+    assert!(
+        stdout.contains("OCSP staple not believed (bad_signature)"),
+        "{stdout}"
+    );
 
     assert_verified(&probe(8443), &files, 0.0, "delegated responder");
     assert_not_believed(&probe(8444), "responder without id-kp-OCSPSigning");
