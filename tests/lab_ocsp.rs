@@ -241,6 +241,7 @@ fn stapled_responses_on_rustls() {
         .zip(8440..)
         .map(|(staple, port)| s_server(&lab, &files, port, *staple, &[]))
         .collect();
+    let _tls12 = s_server(&lab, &files, 8446, Some("revoked"), &["-tls1_2"]);
     let probe = |port: u16| exporter.probe("tls", &format!("203.0.113.2:{port}"));
 
     let m = probe(8440);
@@ -270,6 +271,11 @@ fn stapled_responses_on_rustls() {
     assert_verified(&probe(8443), &files, 0.0, "delegated responder");
     assert_not_believed(&probe(8444), "responder without id-kp-OCSPSigning");
     assert_not_believed(&probe(8445), "a stranger's key under the CA's name");
+
+    // TLS 1.2 staples in a CertificateStatus message of its own (RFC 6066 section 8).
+    let m = probe(8446);
+    m.assert_value("probe_tls_version_info", &[("version", "TLS 1.2")], 1.0);
+    assert_verified(&m, &files, 1.0, "revoked, TLS 1.2");
 }
 
 #[test]
