@@ -6,6 +6,7 @@
 
 mod cert;
 mod detail;
+mod ocsp;
 mod step;
 mod steplog;
 
@@ -18,6 +19,7 @@ pub use detail::{
     CertWeakness, Detail, Errno, LdapResult, Limit, ProxyReply, Rcode, ReplyCode, TlsAlert,
     UpgradeAnswer,
 };
+pub use ocsp::{OcspFacts, OcspProblem, OcspStaple, OcspStatus};
 pub use step::{QueryStep, StepKind};
 pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
 
@@ -371,6 +373,8 @@ pub struct TlsFacts {
     /// notAfter of the client certificate the module presents (the first of `cert_file`),
     /// unix seconds; `None` when the module has none.
     pub client_cert_expiry: Option<i64>,
+    /// The OCSP response the server stapled, as judged; `None` when it stapled none.
+    pub ocsp: Option<OcspStaple>,
 }
 
 impl TlsFacts {
@@ -392,6 +396,11 @@ impl TlsFacts {
     pub fn last_chain_expiry(&self) -> Option<i64> {
         self.verified_chain_expiry
             .or_else(|| self.earliest_expiry())
+    }
+
+    /// True when the server stapled a verified OCSP response saying its leaf is revoked.
+    pub fn ocsp_revoked(&self) -> bool {
+        self.ocsp.as_ref().is_some_and(OcspStaple::revoked)
     }
 }
 

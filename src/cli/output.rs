@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use super::verdict::{date, human_seconds, Outcome, Status};
-use crate::report::{Phase, ProbeReport};
+use crate::report::{OcspStaple, Phase, ProbeReport};
 
 /// ANSI SGR colour codes (ECMA-48 section 8.3.117).
 const RED: &str = "\x1b[1;31m";
@@ -129,11 +129,43 @@ fn phase_evidence(report: &ProbeReport, phase: Phase) -> String {
                 if let Some(expiry) = tls.earliest_expiry() {
                     parts.push(format!("notAfter {}", date(expiry)));
                 }
+                if let Some(staple) = &tls.ocsp {
+                    parts.push(ocsp_words(staple));
+                }
             }
         }
         Phase::Proxy | Phase::Query => {}
     }
     parts.join(", ")
+}
+
+/// The stapled OCSP response in a few words: `OCSP good`, `OCSP revoked 2026-01-01T00:00:00Z`, or
+/// `OCSP staple not believed (bad_signature)`.
+fn ocsp_words(staple: &OcspStaple) -> String {
+    match staple {
+        OcspStaple::Verified(facts) => match facts.revoked_at {
+            Some(at) => format!("OCSP {} {}", facts.status, date(at)),
+            None => format!("OCSP {}", facts.status),
+        },
+        OcspStaple::Rejected(problem) => format!("OCSP staple not believed ({problem})"),
+    }
+}
+
+/// A stapled OCSP response in the JSON document: `{"verified": false, "problem"}` or
+/// `{"verified": true, "status", "produced_at", "this_update", "next_update", "revoked_at"}`
+/// (unix seconds, `null` when absent).
+fn ocsp_json(staple: &OcspStaple) -> Value {
+    match staple {
+        OcspStaple::Verified(f) => json!({
+            "verified": true,
+            "status": f.status.as_str(),
+            "produced_at": f.produced_at,
+            "this_update": f.this_update,
+            "next_update": f.next_update,
+            "revoked_at": f.revoked_at,
+        }),
+        OcspStaple::Rejected(problem) => json!({"verified": false, "problem": problem.as_str()}),
+    }
 }
 
 /// The JSON document: `{"status", "exit_code", "results": [...]}` (fields in README).
@@ -208,6 +240,7 @@ fn json_outcome(o: &Outcome) -> Value {
             "version": t.version.map(|v| v.to_string()),
             "cipher": t.cipher,
             "earliest_expiry": t.earliest_expiry(),
+            "ocsp": t.ocsp.as_ref().map(ocsp_json),
             "days_left": o.days_left,
             "chain": t.chain.iter().map(|c| json!({
                 "subject": c.subject,

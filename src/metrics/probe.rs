@@ -383,6 +383,7 @@ fn tls_families(report: &ProbeReport, out: &mut Vec<Family>) {
         });
     }
     cert_families(tls, out);
+    ocsp_families(tls, out);
 }
 
 /// Certificates of a chain described one by one, leaf first; those after the tenth are left
@@ -439,6 +440,61 @@ fn cert_families(tls: &crate::report::TlsFacts, out: &mut Vec<Family>) {
     }
 }
 
+/// The stapled OCSP response (ssl_exporter's `ssl_ocsp_response_*` facts): whether one was
+/// stapled, whether it verified, and what a verified one says. A response that did not verify
+/// reports nothing of its content.
+fn ocsp_families(tls: &crate::report::TlsFacts, out: &mut Vec<Family>) {
+    use crate::report::OcspStaple;
+    if tls.chain.is_empty() {
+        return;
+    }
+    out.push(one(
+        "probe_ssl_ocsp_response_stapled",
+        "1 when the server stapled an OCSP response to its certificate, else 0",
+        flag(tls.ocsp.is_some()),
+    ));
+    let Some(staple) = &tls.ocsp else {
+        return;
+    };
+    out.push(one(
+        "probe_ssl_ocsp_response_verified",
+        "1 when the stapled OCSP response is about the leaf and signed by its issuer or a responder the issuer authorised, else 0",
+        flag(matches!(staple, OcspStaple::Verified(_))),
+    ));
+    let OcspStaple::Verified(facts) = staple else {
+        return;
+    };
+    out.push(one(
+        "probe_ssl_ocsp_response_status",
+        "Status of the leaf in the verified stapled OCSP response: 0 good, 1 revoked, 2 unknown",
+        Value::Int(facts.status.value()),
+    ));
+    out.push(one(
+        "probe_ssl_ocsp_response_produced_at_timestamp_seconds",
+        "producedAt of the verified stapled OCSP response in unix seconds",
+        Value::Int(facts.produced_at),
+    ));
+    out.push(one(
+        "probe_ssl_ocsp_response_this_update_timestamp_seconds",
+        "thisUpdate of the leaf's status in the verified stapled OCSP response in unix seconds",
+        Value::Int(facts.this_update),
+    ));
+    if let Some(next) = facts.next_update {
+        out.push(one(
+            "probe_ssl_ocsp_response_next_update_timestamp_seconds",
+            "nextUpdate of the leaf's status in the verified stapled OCSP response in unix seconds",
+            Value::Int(next),
+        ));
+    }
+    if let Some(revoked) = facts.revoked_at {
+        out.push(one(
+            "probe_ssl_ocsp_response_revoked_at_timestamp_seconds",
+            "revocationTime of the leaf in the verified stapled OCSP response in unix seconds",
+            Value::Int(revoked),
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,6 +523,7 @@ mod tests {
                 chain: Vec::new(),
                 verified_chain_expiry: None,
                 client_cert_expiry: Some(2_082_758_400),
+                ocsp: None,
             }),
             failed_due_to_regex: Some(false),
             expect_labels: vec![vec![("banner".into(), "SSH-2.0".into())]],

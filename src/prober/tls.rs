@@ -16,6 +16,7 @@ mod dn;
 mod evidence;
 #[cfg(feature = "legacy-tls")]
 pub mod legacy;
+mod ocsp;
 mod path;
 mod pinned;
 mod settings;
@@ -90,6 +91,7 @@ pub async fn handshake(
     .await;
     facts.chain = record.take_chain();
     facts.verified_chain_expiry = record.verified_chain_expiry();
+    facts.ocsp = record.take_ocsp();
     note_chain(facts, log);
     let tls = shaken?;
     let (_, conn) = tls.get_ref();
@@ -108,7 +110,7 @@ pub async fn handshake(
     Ok(tls)
 }
 
-/// Logs each certificate of the presented chain.
+/// Logs each certificate of the presented chain, and the stapled OCSP response.
 fn note_chain(facts: &TlsFacts, log: &mut StepLog) {
     for (i, cert) in facts.chain.iter().enumerate() {
         log.note(format!(
@@ -118,6 +120,7 @@ fn note_chain(facts: &TlsFacts, log: &mut StepLog) {
             cert_info::utc_string(cert.not_after)
         ));
     }
+    ocsp::note(facts.ocsp.as_ref(), log);
 }
 
 /// The handshake proper, and in TLS 1.3 the wait for the server's verdict on our client

@@ -7,13 +7,14 @@
 
 mod classify;
 mod context;
+mod staple;
 
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
-use openssl::ssl::{Ssl, SslRef, SslVerifyMode, SslVersion};
+use openssl::ssl::{Ssl, SslRef, SslVerifyMode, SslVersion, StatusType};
 use openssl::stack::StackRef;
 use openssl::x509::{X509StoreContextRef, X509};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -92,6 +93,7 @@ pub async fn handshake(
     log.note("tls: starting handshake (OpenSSL)");
     let result = Pin::new(&mut tls).connect().await;
     facts.chain = presented_chain(tls.ssl());
+    facts.ocsp = staple::judge(tls.ssl());
     super::note_chain(facts, log);
     let verdict = std::mem::take(&mut *verdict.lock().unwrap_or_else(|p| p.into_inner()));
     for (class, code, depth) in &verdict.errors {
@@ -157,6 +159,13 @@ fn new_ssl(
             .set_host(name)
             .map_err(|e| refused(e, log))?;
     }
+    // Ask for the stapled OCSP response (RFC 6066 section 8), as rustls always does.
+    ssl.set_status_type(StatusType::OCSP).map_err(|e| {
+        log.note(format!(
+            "tls: OpenSSL cannot ask for a stapled OCSP response: {e}"
+        ));
+        Failure::bare(Phase::Tls, FailureClass::ProberError)
+    })?;
     ssl.set_verify_callback(SslVerifyMode::PEER, move |ok, ctx| {
         let mut v = verdict.lock().unwrap_or_else(|p| p.into_inner());
         verify_step(&mut v, ok, ctx, skip_verify)

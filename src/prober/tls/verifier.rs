@@ -22,10 +22,11 @@ use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, Sign
 
 use super::classify::classify_rustls;
 use super::evidence::{certificate_class, handshake_signature_class};
+use super::ocsp::{self, Candidate};
 use super::path::{self, Reach};
 use super::pinned::Pinned;
 use super::verdicts::Verdicts;
-use crate::report::{CertInfo, Detail, FailureClass};
+use crate::report::{CertInfo, Detail, FailureClass, OcspStaple};
 
 /// How the chain is judged.
 #[derive(Debug)]
@@ -72,6 +73,8 @@ pub(crate) struct HandshakeRecord {
     certificate_class: Mutex<Option<(FailureClass, Detail)>>,
     certificate_requested: AtomicBool,
     ticket_received: AtomicBool,
+    /// The stapled OCSP response, judged; `None` when none arrived.
+    ocsp: Mutex<Option<OcspStaple>>,
 }
 
 impl HandshakeRecord {
@@ -114,6 +117,12 @@ impl HandshakeRecord {
     /// after accepting the client's Finished, so it means the client certificate passed.
     pub(crate) fn ticket_received(&self) -> bool {
         self.ticket_received.load(Ordering::Relaxed)
+    }
+
+    /// The stapled OCSP response as judged (see [`super::ocsp`]); `None` when the server
+    /// stapled none. Leaves the record's copy empty.
+    pub(crate) fn take_ocsp(&self) -> Option<OcspStaple> {
+        self.ocsp.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     pub(crate) fn note_certificate_requested(&self) {
@@ -163,6 +172,27 @@ impl RecordingVerifier {
             algorithms,
             verdicts: Verdicts::default(),
         }
+    }
+}
+
+impl RecordingVerifier {
+    /// Judges the OCSP response stapled to `end_entity`, with the presented intermediates and
+    /// the module's trust anchors as the possible issuers.
+    fn judge_staple(
+        &self,
+        staple: &[u8],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> OcspStaple {
+        let presented = intermediates.iter().filter_map(|c| Candidate::from_der(c));
+        let anchors = match &self.trust {
+            Trust::WebPki(trust) => &trust.anchors.roots.roots[..],
+            Trust::NoAnchors | Trust::SkipVerify => &[],
+        };
+        let candidates = presented.chain(anchors.iter().map(Candidate::from_anchor));
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        ocsp::judge(staple, end_entity, candidates, &self.algorithms, now)
     }
 }
 
@@ -296,6 +326,10 @@ impl ServerCertVerifier for RecordingVerifier {
             .map(|c| c.info.clone())
             .collect();
         record(|r| *r.chain.lock().unwrap_or_else(|p| p.into_inner()) = presented);
+        if !ocsp_response.is_empty() {
+            let staple = self.judge_staple(ocsp_response, end_entity, intermediates, now);
+            record(|r| *r.ocsp.lock().unwrap_or_else(|p| p.into_inner()) = Some(staple));
+        }
         let verified = match &self.trust {
             Trust::WebPki(trust) => match seen.verdict_at(now) {
                 Some(verdict) => verdict,
