@@ -1,67 +1,40 @@
-//! tcp modules through real proxies in the lab's server namespace: dante (SOCKS5, RFC 1928, with
-//! RFC 1929 username/password) and tinyproxy (HTTP CONNECT). Success reaches the SSH banner
-//! peer behind the proxy; each mapped reply comes from the proxy's own rules or from the kernel
-//! answering it; an unreachable proxy fails in phase connect, a refused target in phase proxy.
+//! tcp modules through real proxies in the lab's server namespace: dante (SOCKS5, RFC 1928),
+//! tinyproxy and squid (HTTP CONNECT). Success reaches the SSH banner peer behind the proxy;
+//! each mapped reply comes from the proxy's own rules or from the kernel answering it; an
+//! unreachable proxy fails in phase connect, a refused target in phase proxy. CONNECT 502 and
+//! 504 come from a small gateway in this file: no Debian proxy answers a CONNECT with them
+//! (squid says 503, tinyproxy 500).
 
 #[macro_use]
 mod lab;
 
-use lab::daemon::Daemon;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use lab::modules::{module, IP4};
+use lab::proxies::{dante, squid, tinyproxy};
 use lab::{Exporter, Lab};
 
+const BANNER: &str = "      query_response:\n        - expect: \"^SSH-2.0-\"\n";
+
 fn config() -> String {
-    let banner = "      query_response:\n        - expect: \"^SSH-2.0-\"\n";
     let socks = "      proxy_url: socks5://203.0.113.2:1080\n";
     let http = "      proxy_url: http://203.0.113.2:8888\n";
     lab::modules::config(&[
-        module("socks", "2s", &[IP4, socks, banner]),
-        module("connect", "2s", &[IP4, http, banner]),
+        module("socks", "2s", &[IP4, socks, BANNER]),
+        module("connect", "2s", &[IP4, http, BANNER]),
     ])
 }
 
-/// danted on 203.0.113.2:1080: SOCKS5 without authentication, passing ports 22 and 1 of the
-/// lab server and blocking everything else (reply 2).
-fn dante(lab: &Lab) -> Daemon {
-    let conf = lab.file(
-        "danted.conf",
-        "logoutput: stderr\ninternal: 203.0.113.2 port = 1080\nexternal: 203.0.113.2\n\
-         clientmethod: none\nsocksmethod: none\nuser.privileged: root\nuser.unprivileged: nobody\n\
-         client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n\
-         socks pass { from: 0.0.0.0/0 to: 203.0.113.2/32 port = 22 }\n\
-         socks pass { from: 0.0.0.0/0 to: 203.0.113.2/32 port = 1 }\n\
-         socks pass { from: 0.0.0.0/0 to: 192.0.2.0/24 }\n\
-         socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n",
-    );
-    let pid = lab.dir.join("danted.pid");
-    let (conf, pid) = (conf.display().to_string(), pid.display().to_string());
-    Daemon::start(
-        lab,
-        &lab.server,
-        "danted",
-        "danted",
-        &["-f", &conf, "-p", &pid],
-        "203.0.113.2:1080",
-    )
-}
-
-/// tinyproxy on 203.0.113.2:8888: CONNECT allowed to ports 22 and 1 only (others 403).
-fn tinyproxy(lab: &Lab) -> Daemon {
-    let conf = lab.file(
-        "tinyproxy.conf",
-        "User nobody\nGroup nogroup\nPort 8888\nListen 203.0.113.2\nTimeout 5\nMaxClients 16\n\
-         ConnectPort 22\nConnectPort 1\n",
-    );
-    let conf = conf.display().to_string();
-    Daemon::start(
-        lab,
-        &lab.server,
-        "tinyproxy",
-        "tinyproxy",
-        &["-d", "-c", &conf],
-        "203.0.113.2:8888",
-    )
-}
+/// dante's rules here: ports 22, 1 and 2002 of the lab server, the unrouted 192.0.2.0/24 and
+/// 203.0.113.9 (on the server's own link, owned by nobody); everything else blocked (reply 2).
+const DANTE_RULES: &str = "socks pass { from: 0.0.0.0/0 to: 203.0.113.2/32 port = 22 }\n\
+     socks pass { from: 0.0.0.0/0 to: 203.0.113.2/32 port = 1 }\n\
+     socks pass { from: 0.0.0.0/0 to: 203.0.113.2/32 port = 2002 }\n\
+     socks pass { from: 0.0.0.0/0 to: 203.0.113.9/32 }\n\
+     socks pass { from: 0.0.0.0/0 to: 192.0.2.0/24 }\n";
 
 #[test]
 fn socks5_through_dante() {
@@ -70,7 +43,7 @@ fn socks5_through_dante() {
     }
     let lab = lab_or_skip!();
     lab.serve_ssh("203.0.113.2:22");
-    let _dante = dante(&lab);
+    let _dante = dante(&lab, "", DANTE_RULES);
     let exporter = Exporter::start(&lab, &config());
     let m = exporter.probe("socks", "203.0.113.2:22");
     m.assert_success();
@@ -88,6 +61,34 @@ fn socks5_through_dante() {
     );
 }
 
+/// Reply 4: dante's connect to an address on its own link that no neighbour answers fails with
+/// EHOSTUNREACH once ARP gives up (one solicitation, 1 s, here). Reply 6: dante's connect to a
+/// target that drops SYNs fails with the kernel's ETIMEDOUT (one SYN retry here: 3 s), which
+/// dante answers as "TTL expired".
+#[test]
+fn socks5_host_unreachable_and_ttl_expired_through_dante() {
+    if !lab::available(&["danted"], &[]) {
+        return;
+    }
+    let lab = lab_or_skip!();
+    lab::netns::sysctl(
+        &lab.server,
+        &[
+            ("net/ipv4/neigh/s0/mcast_solicit", "1"),
+            ("net/ipv4/tcp_syn_retries", "1"),
+        ],
+    );
+    lab.drop_syns("203.0.113.2:2002");
+    let _dante = dante(&lab, "", DANTE_RULES);
+    let socks = "      proxy_url: socks5://203.0.113.2:1080\n";
+    let slow = lab::modules::config(&[module("socks", "5s", &[IP4, socks, BANNER])]);
+    let exporter = Exporter::start(&lab, &slow);
+    let m = exporter.probe("socks", "203.0.113.9:22");
+    m.assert_failure("proxy", "host_unreachable", "socks_host_unreachable");
+    let m = exporter.probe("socks", "203.0.113.2:2002");
+    m.assert_failure("proxy", "timeout", "socks_ttl_expired");
+}
+
 #[test]
 fn http_connect_through_tinyproxy() {
     if !lab::available(&["tinyproxy"], &[]) {
@@ -95,7 +96,7 @@ fn http_connect_through_tinyproxy() {
     }
     let lab = lab_or_skip!();
     lab.serve_ssh("203.0.113.2:22");
-    let _proxy = tinyproxy(&lab);
+    let _proxy = tinyproxy(&lab, &[22, 1]);
     let exporter = Exporter::start(&lab, &config());
     let m = exporter.probe("connect", "203.0.113.2:22");
     m.assert_success();
@@ -104,29 +105,10 @@ fn http_connect_through_tinyproxy() {
     m.assert_failure("proxy", "admin_prohibited", "http_403");
 }
 
-/// squid on 203.0.113.2:3128: CONNECT denied to port 2222 (403); a refused or silent target
-/// gives its own answers (squid's ERR_CONNECT_FAIL and its connect timeout).
-fn squid(lab: &Lab) -> Daemon {
-    let dir = lab.dir.display();
-    let conf = lab.file(
-        "squid.conf",
-        &format!(
-            "http_port 203.0.113.2:3128\nacl tunnel port 22 1 2002\nacl CONNECT method CONNECT\n\
-             http_access deny CONNECT !tunnel\nhttp_access allow all\ncache deny all\n\
-             connect_timeout 1 second\npid_filename {dir}/squid.pid\naccess_log none\n\
-             cache_log {dir}/squid-cache.log\ncoredump_dir {dir}\nshutdown_lifetime 0 seconds\n"
-        ),
-    );
-    let conf = conf.display().to_string();
-    Daemon::start(
-        lab,
-        &lab.server,
-        "squid",
-        "squid",
-        &["-N", "-f", &conf],
-        "203.0.113.2:3128",
-    )
-}
+/// squid: CONNECT denied to port 2222 (403); a refused or silent target gives its own answers
+/// (squid's ERR_CONNECT_FAIL and its connect timeout).
+const SQUID_RULES: &str = "acl tunnel port 22 1 2002\nacl CONNECT method CONNECT\n\
+     http_access deny CONNECT !tunnel\nhttp_access allow all\nconnect_timeout 1 second\n";
 
 #[test]
 fn http_connect_replies_through_squid() {
@@ -136,7 +118,7 @@ fn http_connect_replies_through_squid() {
     let lab = lab_or_skip!();
     lab.serve_ssh("203.0.113.2:22");
     lab.drop_syns("203.0.113.2:2002");
-    let _proxy = squid(&lab);
+    let _proxy = squid(&lab, SQUID_RULES);
     let squid = lab::modules::config(&[module(
         "squid",
         "3s",
@@ -151,6 +133,74 @@ fn http_connect_replies_through_squid() {
     // squid answers a silent target with 503 too; its X-Squid-Error names ETIMEDOUT.
     let m = exporter.probe("squid", "203.0.113.2:2002");
     m.assert_failure("proxy", "timeout", "http_503");
+}
+
+/// A CONNECT gateway on 203.0.113.2:8080 in the server namespace that connects to the asked
+/// target itself (1 s timeout) and answers as gateways do (RFC 9110 sections 15.6.3, 15.6.5):
+/// 502 when the connect failed (here: refused), 504 when it timed out, 200 otherwise (then it
+/// closes: no tunnel is needed for these tests).
+fn gateway(lab: &Lab) {
+    let listener = lab.in_server(|| TcpListener::bind("203.0.113.2:8080").expect("bind gateway"));
+    listener.set_nonblocking(true).expect("nonblocking");
+    let stop = lab.stop.clone();
+    let server = lab.server.clone();
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    let server = server.clone();
+                    std::thread::spawn(move || answer_connect(conn, &server));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+}
+
+/// Reads one CONNECT request and answers it after trying the target from namespace `ns`.
+fn answer_connect(mut conn: TcpStream, ns: &str) {
+    let _ = conn.set_nonblocking(false);
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut line = String::new();
+    let _ = reader.read_line(&mut line);
+    let target = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    while line != "\r\n" && !line.is_empty() {
+        line.clear();
+        let _ = reader.read_line(&mut line);
+    }
+    let addr = target.to_socket_addrs().ok().and_then(|mut a| a.next());
+    let tried = addr.map(|a| {
+        lab::netns::in_ns(ns, move || {
+            TcpStream::connect_timeout(&a, Duration::from_secs(1)).map(drop)
+        })
+    });
+    let status = match tried {
+        Some(Ok(_)) => "200 Connection established",
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => "504 Gateway Timeout",
+        _ => "502 Bad Gateway",
+    };
+    let _ = write!(conn, "HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+}
+
+#[test]
+fn http_connect_502_and_504_from_a_gateway() {
+    let lab = lab_or_skip!();
+    lab.drop_syns("203.0.113.2:2002");
+    gateway(&lab);
+    let config = lab::modules::config(&[module(
+        "gateway",
+        "3s",
+        &[IP4, "      proxy_url: http://203.0.113.2:8080\n"],
+    )]);
+    let exporter = Exporter::start(&lab, &config);
+    let m = exporter.probe("gateway", "203.0.113.2:1");
+    m.assert_failure("proxy", "refused", "http_502");
+    let m = exporter.probe("gateway", "203.0.113.2:2002");
+    m.assert_failure("proxy", "timeout", "http_504");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! `tcp.proxy_url` (with `proxy_username`, `proxy_password`): the key names of
 //! blackbox_exporter PR #1564. A tcp module reaches its target through a SOCKS5 proxy
 //! (RFC 1928, username/password RFC 1929) or an HTTP proxy's CONNECT method (RFC 9110 section
-//! 9.3.6); the proxy resolves the target's name.
+//! 9.3.6). Who resolves the target's name follows curl's schemes: `socks5://` resolves it here,
+//! in phase `resolve`, and sends the proxy an address; `socks5h://` and `http://` send the name
+//! and the proxy resolves it.
 
 use std::fmt;
 
@@ -13,8 +15,8 @@ use super::fields::StrVisitor;
 /// How the proxy is asked to open the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyKind {
-    /// SOCKS5 CONNECT (RFC 1928): `socks5://` or `socks5h://` (both send the target's name to
-    /// the proxy, which resolves it, as Go's `golang.org/x/net/proxy` does for PR #1564).
+    /// SOCKS5 CONNECT (RFC 1928): `socks5://` or `socks5h://` ([`ProxyUrl::resolves_locally`]
+    /// tells them apart).
     Socks5,
     /// HTTP `CONNECT host:port` (RFC 9110 section 9.3.6): `http://`.
     HttpConnect,
@@ -30,6 +32,10 @@ pub struct ProxyUrl {
     pub host: String,
     /// The proxy's TCP port.
     pub port: u16,
+    /// `socks5://` (curl's convention): the target's name is resolved by the exporter in phase
+    /// `resolve` and the proxy gets an address (ATYP 1 or 4). `false` for `socks5h://` and
+    /// `http://`: the proxy gets the name and resolves it.
+    pub resolves_locally: bool,
     /// The URL as written, shown by `debug=true`.
     text: String,
 }
@@ -40,12 +46,12 @@ impl ProxyUrl {
     /// # Errors
     /// A one-line reason: an unknown scheme, no port, user info, a path, or a bad host.
     pub fn parse(text: &str) -> Result<ProxyUrl, String> {
-        let (kind, rest) = if let Some(rest) = text.strip_prefix("socks5://") {
-            (ProxyKind::Socks5, rest)
+        let (kind, resolves_locally, rest) = if let Some(rest) = text.strip_prefix("socks5://") {
+            (ProxyKind::Socks5, true, rest)
         } else if let Some(rest) = text.strip_prefix("socks5h://") {
-            (ProxyKind::Socks5, rest)
+            (ProxyKind::Socks5, false, rest)
         } else if let Some(rest) = text.strip_prefix("http://") {
-            (ProxyKind::HttpConnect, rest)
+            (ProxyKind::HttpConnect, false, rest)
         } else {
             return Err(format!(
                 "unsupported proxy_url `{text}`: expected socks5://HOST:PORT, socks5h://HOST:PORT or http://HOST:PORT"
@@ -68,6 +74,7 @@ impl ProxyUrl {
             kind,
             host: target.host,
             port: target.port,
+            resolves_locally,
             text: text.to_string(),
         })
     }

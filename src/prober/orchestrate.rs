@@ -51,27 +51,19 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
         return rejected(rejection, start);
     }
     let t = Instant::now();
-    // Through a proxy, the proxy's name is resolved here and the target's by the proxy.
-    let resolve_host = tcp.proxy_url.as_ref().map_or(&req.target.host, |p| &p.host);
-    // A lookup in DNS opens sockets too: at most two at once (A and AAAA).
-    let resolved = match dns_descriptors(resolve_host, &mut log) {
-        Err(failure) => Err(failure),
-        Ok(held) => {
-            let resolving = resolve::resolve(
-                resolve_host,
-                tcp.preferred_ip_protocol,
-                tcp.ip_protocol_fallback,
-                &mut log,
-            );
-            // Boxed: the resolver's future is large and only lives while resolving.
-            let resolved = Box::pin(within(deadline, Phase::Resolve, resolving)).await;
-            drop(held);
-            resolved
-        }
-    };
+    let resolved = resolve_phase(&req, deadline, &mut log).await;
     let resolve_time = t.elapsed();
-    if let (Ok(ips), Some(restrictions), None) = (&resolved, restrictions, &tcp.proxy_url) {
-        if let Err(rejection) = restrictions.check_addresses(&req.target.host, ips) {
+    if let (Ok((ips, dest)), Some(restrictions)) = (&resolved, restrictions) {
+        // The restrictions judge the target's addresses: through a proxy that resolves the
+        // name itself, this exporter never learns them.
+        let target_ips = match (&tcp.proxy_url, dest) {
+            (None, _) => Some(&ips[..]),
+            (Some(_), Some(dest)) => Some(std::slice::from_ref(dest)),
+            (Some(_), None) => None,
+        };
+        if let Some(Err(rejection)) =
+            target_ips.map(|ips| restrictions.check_addresses(&req.target.host, ips))
+        {
             return rejected(rejection, start);
         }
     }
@@ -83,14 +75,59 @@ pub async fn probe(req: ProbeRequest) -> ProbeReport {
             failed_due_to_bytes: Some(false),
             ..Default::default()
         },
-        Ok(ips) if tcp.probe_all_addresses => {
+        Ok((ips, dest)) if tcp.probe_all_addresses => {
             let plan = addresses::plan(&ips, tcp.probe_all_addresses_limit, &mut log);
-            every_address(&req, plan, start, deadline).await
+            every_address(&req, plan, dest, start, deadline).await
         }
-        Ok(ips) => one_address(&req, ips[0], start, deadline).await,
+        Ok((ips, dest)) => one_address(&req, ips[0], dest, start, deadline).await,
     };
     report.phases.insert(0, (Phase::Resolve, resolve_time));
     finish(&req, report, start, log)
+}
+
+/// Phase `resolve`: the target's addresses, or through a proxy the proxy's, and with a
+/// `socks5://` proxy (which gets an address, not a name) also the target's first address as
+/// the second value. Both lookups share the phase and its deadline.
+async fn resolve_phase(
+    req: &ProbeRequest,
+    deadline: Instant,
+    log: &mut StepLog,
+) -> Result<(Vec<IpAddr>, Option<IpAddr>), Failure> {
+    let tcp = &req.module.tcp;
+    let first = tcp.proxy_url.as_ref().map_or(&req.target.host, |p| &p.host);
+    let ips = lookup(first, tcp, deadline, log).await?;
+    match &tcp.proxy_url {
+        Some(proxy) if proxy.resolves_locally => {
+            let target = lookup(&req.target.host, tcp, deadline, log).await?;
+            log.note(format!(
+                "{proxy} resolves locally: the proxy is asked for {}",
+                target[0]
+            ));
+            Ok((ips, Some(target[0])))
+        }
+        _ => Ok((ips, None)),
+    }
+}
+
+/// One name's lookup within the probe's deadline and descriptor budget.
+async fn lookup(
+    host: &str,
+    tcp: &crate::config::TcpProbe,
+    deadline: Instant,
+    log: &mut StepLog,
+) -> Result<Vec<IpAddr>, Failure> {
+    // A lookup in DNS opens sockets too: at most two at once (A and AAAA).
+    let held = dns_descriptors(host, log)?;
+    let resolving = resolve::resolve(
+        host,
+        tcp.preferred_ip_protocol,
+        tcp.ip_protocol_fallback,
+        log,
+    );
+    // Boxed: the resolver's future is large and only lives while resolving.
+    let resolved = Box::pin(within(deadline, Phase::Resolve, resolving)).await;
+    drop(held);
+    resolved
 }
 
 /// Completes `report`: timeout, duration, the expected-failure verdict and the step log.
@@ -148,6 +185,7 @@ fn rejected(rejection: crate::config::Rejection, start: Instant) -> ProbeReport 
 async fn every_address(
     req: &ProbeRequest,
     plan: Plan,
+    dest: Option<IpAddr>,
     start: Instant,
     deadline: Instant,
 ) -> ProbeReport {
@@ -163,7 +201,7 @@ async fn every_address(
                 let why = format!("no turn before the deadline ({at_once} addresses at once)");
                 return lost(ip, start, Failure::timeout(Phase::Connect), &why);
             };
-            let report = one_address(&req, ip, start, deadline).await;
+            let report = one_address(&req, ip, dest, start, deadline).await;
             drop(turn);
             report
         });
@@ -240,6 +278,7 @@ fn lost(ip: IpAddr, start: Instant, failure: Failure, why: &str) -> ProbeReport 
 async fn one_address(
     req: &ProbeRequest,
     ip: IpAddr,
+    dest: Option<IpAddr>,
     start: Instant,
     deadline: Instant,
 ) -> ProbeReport {
@@ -250,7 +289,7 @@ async fn one_address(
         failed_due_to_bytes: Some(false),
         ..Default::default()
     };
-    let result = walk(req, ip, start, deadline, &mut report, &mut log).await;
+    let result = walk(req, ip, dest, start, deadline, &mut report, &mut log).await;
     report.failure = result.err();
     report.log = log.into_lines();
     report
@@ -260,6 +299,7 @@ async fn one_address(
 async fn walk(
     req: &ProbeRequest,
     ip: IpAddr,
+    dest: Option<IpAddr>,
     start: Instant,
     deadline: Instant,
     report: &mut ProbeReport,
@@ -285,7 +325,10 @@ async fn walk(
     let mut stream = connected.stream;
     if tcp.proxy_url.is_some() {
         let t = Instant::now();
-        let opening = proxy::open(stream, tcp, host, req.target.port, log);
+        // The address resolved here (`socks5://`), else the name for the proxy to resolve.
+        let dest = dest.map(|ip| ip.to_string());
+        let asked = dest.as_deref().unwrap_or(host);
+        let opening = proxy::open(stream, tcp, asked, req.target.port, log);
         let opened = Box::pin(within(deadline, Phase::Proxy, opening)).await;
         report.phases.push((Phase::Proxy, t.elapsed()));
         stream = opened?;

@@ -1,7 +1,8 @@
 //! Phase `proxy` (`tcp.proxy_url`): over the connection to the proxy, ask it for the target.
 //! SOCKS5 (RFC 1928) with no authentication or username/password (RFC 1929), or HTTP CONNECT
-//! (RFC 9110 section 9.3.6) with Basic `Proxy-Authorization`. The target's name goes to the
-//! proxy, which resolves it. The proxy's answer maps to the class with the same meaning, its
+//! (RFC 9110 section 9.3.6) with Basic `Proxy-Authorization`. The target goes to the proxy as
+//! its name (`socks5h://`, `http://`) or as the address phase `resolve` found (`socks5://`).
+//! The proxy's answer maps to the class with the same meaning, its
 //! reply in `detail`.
 
 use base64::Engine as _;

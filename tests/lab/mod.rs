@@ -37,6 +37,7 @@ pub mod netns;
 pub mod pages;
 #[path = "../support/pki.rs"]
 pub mod pki;
+pub mod proxies;
 pub mod servers;
 pub mod tlsgen;
 
