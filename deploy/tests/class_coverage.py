@@ -28,7 +28,7 @@ RUNBOOKS = os.path.join(ROOT, "docs", "runbooks")
 ROUTES = os.path.join(ROOT, "deploy", "alertmanager", "tests", "routes.txt")
 # any base (https://runbooks.example as shipped, or where you publish them) + the runbooks path
 RUNBOOK_URL = re.compile(r"^https?://\S+?/docs/runbooks/(.+)$")
-PHASES = {"resolve", "connect", "tls", "query"}
+PHASES = {"resolve", "connect", "proxy", "tls", "query"}
 
 # family -> (alert that raises it, Alertmanager receiver)
 FAMILIES = {
