@@ -113,6 +113,11 @@ fn config(ca: &Path, client: Option<(&Path, &Path)>) -> String {
         module("rsa", "3s", &[IP4, &ok, "        stack: openssl\n"]),
         module("tls10_query", "3s", &[IP4, &ok, min10, query]),
         module("max11", "3s", &[IP4, &ok, "        max_version: TLS11\n"]),
+        module(
+            "tls11_refused",
+            "3s",
+            &[IP4, &ok, "        max_version: TLS11\n"],
+        ) + TLS11_REFUSED,
         module("tls10_target", "3s", &[IP4, &tls(ca, None), min10]),
         module(
             "smtp_openssl",
@@ -258,6 +263,49 @@ fn max_tls11_against_a_modern_server_is_the_alert_it_sent() {
     lab.serve("203.0.113.2:443", Peer::Tls(rustls));
     let m = exporter.probe("max11", "ok.lab.test:443");
     m.assert_failure("tls", "tls_alert", "handshake_failure");
+}
+
+/// `expect_failure` of config.example.yml's `tls11_refused`: a client offering at most TLS 1.1
+/// must be refused with an alert (OpenSSL servers send protocol_version, rustls ones
+/// handshake_failure).
+const TLS11_REFUSED: &str = "    expect_failure:
+      phases: [tls]
+      classes: [tls_alert]
+      details: [protocol_version, handshake_failure]
+";
+
+/// The policy "TLS 1.1 must be refused": a TLS 1.2+ server passes it (probe_success 1, the
+/// alert it sent in probe_failure_info); one that still speaks TLS 1.1 fails it with
+/// `unexpected_success` in phase tls.
+#[test]
+fn tls11_refused_policy_passes_on_a_modern_server_and_fails_on_tls11() {
+    let lab = lab_or_skip!();
+    let (pki, exporter) = setup(&lab);
+    let id = pki.leaf(Leaf::Valid);
+    let modern = ["-www", "-min_protocol", "TLSv1.2"];
+    let Some(modern) = SServer::start(&lab, &id, 1040, &modern) else {
+        return;
+    };
+    let m = exporter.probe("tls11_refused", "ok.lab.test:1040");
+    m.assert_value("probe_success", &[], 1.0);
+    m.assert_value("probe_failure_expected", &[], 1.0);
+    let failure = m
+        .failure()
+        .expect("probe_failure_info on an expected failure");
+    let seen = (
+        failure.phase.as_str(),
+        failure.class.as_str(),
+        failure.detail.as_str(),
+    );
+    assert_eq!(seen, ("tls", "tls_alert", "protocol_version"), "{}", m.body);
+    drop(modern);
+
+    let Some(_old) = SServer::start(&lab, &id, 1041, TLS11) else {
+        return;
+    };
+    let m = exporter.probe("tls11_refused", "ok.lab.test:1041");
+    m.assert_failure("tls", "unexpected_success", "");
+    m.assert_value("probe_failure_expected", &[], 0.0);
 }
 
 /// A TLS 1.0 server that requires a client certificate accepts the module's and the probe
