@@ -1,16 +1,23 @@
 //! `prober: unix` against sockets this test makes in its own directory: a banner checked with
 //! `expect`, and each errno of a failed connect(2) (unix(7)): ECONNREFUSED (a socket file nobody
 //! listens on) is `refused`, ENOENT `socket_missing`, EACCES `permission_denied` (the `probe`
-//! command run as `nobody` against a socket in a directory only root may search).
+//! command run as `nobody` against a socket in a directory only root may search). And
+//! `unix.tls: true` against `openssl s_server -unix` with a certificate made here: phase `tls`
+//! with its version, the name checked is `tls_config.server_name` or else `localhost`, and
+//! `query_response` runs inside TLS.
 
+#[path = "support/pki.rs"]
+mod pki;
 mod support;
 
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use handshake_exporter::config::Config;
 use handshake_exporter::server::encode_component;
+use pki::Pki;
 use support::metrics::Metrics;
 use support::Server;
 
@@ -183,4 +190,92 @@ fn a_socket_out_of_reach_is_permission_denied() {
     assert_eq!(failure["class"], "permission_denied", "{json}");
     assert_eq!(failure["detail"], "EACCES", "{json}");
     assert_eq!(out.status.code(), Some(2), "{json}");
+}
+
+/// `openssl s_server -www` on a Unix socket, killed by its own PID when dropped.
+struct SServer(Child);
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts s_server on `socket` with the certificate and key files; returns once it listens.
+fn s_server(socket: &Path, cert: &Path, key: &Path) -> SServer {
+    let mut child = Command::new("openssl")
+        .arg("s_server")
+        .arg("-unix")
+        .arg(socket)
+        .arg("-cert")
+        .arg(cert)
+        .arg("-key")
+        .arg(key)
+        .arg("-www")
+        // s_server quits when its stdin ends: kept open until the child is killed.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("failed to start openssl s_server");
+    let lines = BufReader::new(child.stdout.take().expect("s_server stdout")).lines();
+    let ready = lines.map_while(Result::ok).any(|l| l.contains("ACCEPT"));
+    assert!(ready, "openssl s_server -unix did not start listening");
+    SServer(child)
+}
+
+/// Modules trusting `ca`: `default_name` (no server_name: localhost), `other_name`
+/// (server_name other.example), both asking for `/` inside TLS.
+fn tls_config(ca: &Path) -> String {
+    let module = |name: &str, server_name: &str| {
+        format!(
+            "  {name}:\n    prober: unix\n    timeout: 3s\n    unix:\n      tls: true\n      \
+             tls_config:\n        ca_file: {}\n{server_name}      query_response:\n        \
+             - send: \"GET / HTTP/1.0\\r\\n\"\n        - expect: \"^HTTP/1.0 200\"\n",
+            ca.display()
+        )
+    };
+    format!(
+        "modules:\n{}{}",
+        module("default_name", ""),
+        module("other_name", "        server_name: other.example\n")
+    )
+}
+
+#[tokio::test]
+async fn tls_over_a_unix_socket() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "openssl is needed"
+        );
+        return;
+    }
+    let dir = Dir::new("tls");
+    let pki = Pki::named("unix socket CA");
+    let id = pki.issue(&["localhost"], |_| {});
+    let (cert, key) = (dir.0.join("server.crt"), dir.0.join("server.key"));
+    std::fs::write(&cert, &id.cert_pem).expect("write the certificate");
+    std::fs::write(&key, &id.key_pem).expect("write the key");
+    let ca = pki.write_ca_to(dir.0.join("ca.pem"));
+    let socket = dir.0.join("tls.sock");
+    let _peer = s_server(&socket, &cert, &key);
+
+    let config = Config::from_yaml_str(&tls_config(&ca), "unix-tls.yml").expect("config");
+    let server = Server::start(config, None, 16).await;
+    let m = probe(&server, "default_name", &socket).await;
+    m.assert_success();
+    assert!(
+        m.get("probe_tcp_duration_seconds", &[("phase", "tls")])
+            .is_some(),
+        "{}",
+        m.body
+    );
+    m.assert_value("probe_tls_version_info", &[("version", "TLS 1.3")], 1.0);
+
+    let m = probe(&server, "other_name", &socket).await;
+    m.assert_failure("tls", "tls_cert_hostname_mismatch", "");
+    server.stop().await.unwrap();
 }

@@ -1,7 +1,9 @@
 //! The `unix:` block of a `prober: unix` module (blackbox_exporter 0.28's `UnixProbe`):
 //! `query_response`, `tls` and `tls_config`, read strictly. The dialogue runs over the socket as
-//! over TCP; TLS over a Unix socket is not spoken by this exporter, so `tls: true` and
-//! `starttls` steps are load errors here rather than probes that could never pass.
+//! over TCP, after a rustls handshake with `tls: true` (the name: `tls_config.server_name`, else
+//! `localhost`). `starttls` steps and the OpenSSL stack (`tls_config.stack: openssl`, or a
+//! `min_version`/`max_version` below TLS 1.2) are not spoken over a Unix socket here: load
+//! errors rather than probes that could never pass.
 
 use std::fmt;
 
@@ -9,7 +11,7 @@ use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, Vis
 use serde::Deserialize;
 
 use super::fields::null_as_default;
-use super::{QueryResponse, TcpProbe, TlsConfig};
+use super::{QueryResponse, TcpProbe, TlsConfig, TlsStack};
 
 /// A `unix:` block, held as the [`TcpProbe`] settings the dialogue reads (the others keep
 /// their defaults and are not used).
@@ -24,7 +26,6 @@ struct RawUnix {
     #[serde(default, deserialize_with = "null_as_default")]
     tls: bool,
     #[serde(default, deserialize_with = "null_as_default")]
-    #[allow(dead_code)] // read to accept blackbox's key; only a TLS-less module loads
     tls_config: TlsConfig,
 }
 
@@ -45,9 +46,9 @@ impl<'de> Visitor<'de> for UnixVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<UnixProbe, A::Error> {
         let raw = RawUnix::deserialize(MapAccessDeserializer::new(map))?;
-        if raw.tls {
+        if raw.tls && raw.tls_config.stack() != TlsStack::Rustls {
             return Err(de::Error::custom(
-                "`tls: true` is not supported over a Unix socket by this exporter",
+                "tls_config: the OpenSSL stack (stack: openssl, or a TLS version below TLS12) is not supported over a Unix socket by this exporter",
             ));
         }
         if let Some(i) = raw.query_response.iter().position(|s| s.starttls) {
@@ -57,6 +58,8 @@ impl<'de> Visitor<'de> for UnixVisitor {
         }
         Ok(UnixProbe(TcpProbe {
             query_response: raw.query_response,
+            tls: raw.tls,
+            tls_config: raw.tls_config,
             ..TcpProbe::default()
         }))
     }

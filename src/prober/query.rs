@@ -40,6 +40,8 @@ pub enum Conn {
     Legacy(tls::legacy::Session),
     /// A Unix stream socket (`prober: unix`).
     Unix(tokio::net::UnixStream),
+    /// TLS over a Unix stream socket (`unix.tls: true`).
+    UnixTls(Box<tokio_rustls::client::TlsStream<tokio::net::UnixStream>>),
 }
 
 impl Conn {
@@ -357,6 +359,7 @@ impl AsyncRead for Conn {
             #[cfg(feature = "legacy-tls")]
             Conn::Legacy(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::UnixTls(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
     }
 }
@@ -373,6 +376,7 @@ impl AsyncWrite for Conn {
             #[cfg(feature = "legacy-tls")]
             Conn::Legacy(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::UnixTls(s) => Pin::new(&mut **s).poll_write(cx, buf),
         }
     }
 
@@ -383,6 +387,7 @@ impl AsyncWrite for Conn {
             #[cfg(feature = "legacy-tls")]
             Conn::Legacy(s) => Pin::new(s).poll_flush(cx),
             Conn::Unix(s) => Pin::new(s).poll_flush(cx),
+            Conn::UnixTls(s) => Pin::new(&mut **s).poll_flush(cx),
         }
     }
 
@@ -393,6 +398,7 @@ impl AsyncWrite for Conn {
             #[cfg(feature = "legacy-tls")]
             Conn::Legacy(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::UnixTls(s) => Pin::new(&mut **s).poll_shutdown(cx),
         }
     }
 }

@@ -17,6 +17,7 @@ mod evidence;
 #[cfg(feature = "legacy-tls")]
 pub mod legacy;
 mod ocsp;
+pub mod over_unix;
 mod path;
 mod pinned;
 mod settings;
@@ -94,7 +95,13 @@ pub async fn handshake(
     facts.ocsp = record.take_ocsp();
     note_chain(facts, log);
     let tls = shaken?;
-    let (_, conn) = tls.get_ref();
+    note_negotiated(facts, tls.get_ref().1, log);
+    log.note("tls: handshake complete");
+    Ok(tls)
+}
+
+/// Records the negotiated version and cipher suite of `conn` in `facts`, and logs them.
+fn note_negotiated(facts: &mut TlsFacts, conn: &rustls::ClientConnection, log: &mut StepLog) {
     facts.version = conn.protocol_version().and_then(version);
     facts.cipher = conn
         .negotiated_cipher_suite()
@@ -106,8 +113,6 @@ pub async fn handshake(
             .map_or("an unknown version", TlsVersion::as_str),
         facts.cipher.as_deref().unwrap_or("an unknown cipher suite")
     ));
-    log.note("tls: handshake complete");
-    Ok(tls)
 }
 
 /// Logs each certificate of the presented chain, and the stapled OCSP response.

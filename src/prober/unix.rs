@@ -1,5 +1,6 @@
 //! `prober: unix` (blackbox_exporter 0.28's `unix` prober): connect to a Unix stream socket at
-//! the target path, then run the module's `query_response` dialogue over it. No resolve phase;
+//! the target path, with `unix.tls` a TLS handshake over it (phase `tls`, see
+//! [`super::tls::over_unix`]), then the module's `query_response` dialogue. No resolve phase;
 //! the connect phase's class comes from connect(2)'s errno (unix(7)).
 
 use std::io;
@@ -46,12 +47,22 @@ async fn walk(
     log.note(format!("connected to {path}"));
 
     let tcp = &req.module.tcp;
+    let conn = if tcp.tls {
+        let t = Instant::now();
+        let facts = report.tls.insert(Default::default());
+        let handshake = super::tls::over_unix::handshake(stream, &tcp.tls_config, facts, log);
+        let shaken = Box::pin(within(deadline, Phase::Tls, handshake)).await;
+        report.phases.push((Phase::Tls, t.elapsed()));
+        query::Conn::UnixTls(Box::new(shaken?))
+    } else {
+        query::Conn::Unix(stream)
+    };
     if tcp.query_response.is_empty() {
         return Ok(());
     }
     let mut outcome = query::QueryOutcome::default();
     let ran = Box::pin(query::run(
-        query::Conn::Unix(stream),
+        conn,
         &tcp.query_response,
         &tcp.tls_config,
         path,

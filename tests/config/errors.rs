@@ -147,8 +147,8 @@ invalid! {
          `connection_refused`, expected a class of docs/metrics.md such as `refused`, `timeout` \
          or `tls_alert`";
     unix_tls: "invalid-unix-tls.yml" =>
-        "5:7: modules.unix_tls.unix: `tls: true` is not supported over a Unix socket by this \
-         exporter";
+        "5:7: modules.unix_tls.unix: tls_config: the OpenSSL stack (stack: openssl, or a TLS \
+         version below TLS12) is not supported over a Unix socket by this exporter";
     prober_unknown: "invalid-prober.yml" =>
         "5:13: modules.ssh_banner.prober: unknown prober `tpc`, expected one of `http`, `tcp`, \
          `icmp`, `dns`, `grpc`, `unix`, `websocket`";
