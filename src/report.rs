@@ -6,6 +6,7 @@
 
 mod cert;
 mod detail;
+mod revocation;
 mod step;
 mod steplog;
 
@@ -17,6 +18,9 @@ pub use cert::{KeyAlgorithm, PublicKey, SignatureAlgorithm, MIN_RSA_BITS};
 pub use detail::{
     CertWeakness, Detail, Errno, LdapResult, Limit, ProxyReply, Rcode, ReplyCode, TlsAlert,
     UpgradeAnswer,
+};
+pub use revocation::{
+    revocation_failure, CrlCertResult, CrlUnavailable, RevocationSource, Revoked,
 };
 pub use step::{QueryStep, StepKind};
 pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
@@ -136,11 +140,14 @@ pub enum FailureClass {
     /// permission on the socket or no search permission on a directory of its path; EPERM;
     /// unix(7)).
     PermissionDenied,
+    /// A presented certificate is revoked (its serial is on its issuer's CRL, RFC 5280
+    /// section 5), and the module fails on that (`tcp.fail_if_revoked`).
+    TlsCertRevoked,
 }
 
 impl FailureClass {
     /// Every class, in contract order.
-    pub const ALL: [FailureClass; 27] = [
+    pub const ALL: [FailureClass; 28] = [
         FailureClass::DnsNxdomain,
         FailureClass::DnsNoRecords,
         FailureClass::DnsServfail,
@@ -168,6 +175,7 @@ impl FailureClass {
         FailureClass::UnexpectedSuccess,
         FailureClass::SocketMissing,
         FailureClass::PermissionDenied,
+        FailureClass::TlsCertRevoked,
     ];
 
     /// The `class` label value, snake_case and stable.
@@ -200,6 +208,7 @@ impl FailureClass {
             FailureClass::UnexpectedSuccess => "unexpected_success",
             FailureClass::SocketMissing => "socket_missing",
             FailureClass::PermissionDenied => "permission_denied",
+            FailureClass::TlsCertRevoked => "tls_cert_revoked",
         }
     }
 }
@@ -371,6 +380,12 @@ pub struct TlsFacts {
     /// notAfter of the client certificate the module presents (the first of `cert_file`),
     /// unix seconds; `None` when the module has none.
     pub client_cert_expiry: Option<i64>,
+    /// The presented chain as DER, leaf first, set only when the module checks revocation
+    /// (`tls_config.crl_check`) and the handshake completed; the CRL check empties it.
+    pub chain_der: Vec<Vec<u8>>,
+    /// The CRL check of each presented certificate, leaf first; empty when the module does not
+    /// check CRLs.
+    pub crl: Vec<CrlCertResult>,
 }
 
 impl TlsFacts {

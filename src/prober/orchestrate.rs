@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::addresses::{self, Plan};
-use super::{connect, proxy, query, resolve, starttls, trace, within, ProbeRequest};
+use super::{connect, proxy, query, resolve, starttls, tls, trace, within, ProbeRequest};
 use crate::config::AddressRule;
 use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
 
@@ -307,7 +307,22 @@ async fn walk(
         // only that phase's state, not the largest phase's (thousands wait at once).
         let handshake = query::Conn::handshake(stream, &tcp.tls_config, host, facts, log);
         let shaken = Box::pin(within(deadline, Phase::Tls, handshake)).await;
+        let restrictions = req.module.restrictions.as_ref();
+        let revocation = match &shaken {
+            Ok(_) => {
+                Box::pin(tls::crl::after_handshake(
+                    tcp,
+                    restrictions,
+                    deadline,
+                    facts,
+                    log,
+                ))
+                .await
+            }
+            Err(_) => Ok(()),
+        };
         report.phases.push((Phase::Tls, t.elapsed()));
+        revocation?;
         shaken?
     } else {
         query::Conn::Plain(stream)
@@ -337,8 +352,14 @@ async fn walk(
         report.failed_due_to_bytes = Some(outcome.failed_due_to_bytes);
         report.expect_labels = outcome.expect_labels;
         report.failed_step = outcome.failed_step;
-        if let Some(facts) = outcome.tls {
+        if let Some(mut facts) = outcome.tls {
+            // A `starttls` step's handshake: its CRL check, after the dialogue.
+            let restrictions = req.module.restrictions.as_ref();
+            let checked = tls::crl::after_handshake(tcp, restrictions, deadline, &mut facts, log);
+            let revocation = Box::pin(checked).await;
             report.tls = Some(facts);
+            ran?;
+            revocation?;
         }
         ran?;
     }
