@@ -30,11 +30,10 @@ const STALE: [(i32, u8, u8); 2] = [(2019, 1, 1), (2020, 1, 1)];
 /// Modules trusting `ca` with CRL checking: `crl` (reports), `crl_fail` (fails on revocation),
 /// `crl_openssl` (reports, OpenSSL stack). Timeout 2 s; the CRL address 203.0.113.3 is denied.
 fn config(ca: &Path) -> String {
+    let crl = "        crl_check:\n          enabled: true\n";
     let module = |name: &str, extra: &str| {
-        format!(
-            "  {name}:\n    prober: tcp\n    timeout: 2s\n    tcp:\n      preferred_ip_protocol: ip4\n      tls: true\n{extra}      tls_config:\n        ca_file: {}\n        server_name: {NAME}\n        crl_check:\n          enabled: true\n",
-            ca.display()
-        )
+        let tls = lab::modules::tls(ca, Some(NAME));
+        lab::modules::module(name, "2s", &[lab::modules::IP4, extra, &tls, crl])
     };
     let openssl =
         module("crl_openssl", "").replace("crl_check:", "stack: openssl\n        crl_check:");

@@ -59,8 +59,8 @@ pub(crate) fn openssl_cache_for(cfg: &TlsConfig) -> OpensslCache {
     kept_for(cfg).openssl
 }
 
-/// Forgets every TLS client and kept CRL, as a configuration reload must: the next probe of each module
-/// builds its client from the files as they are now.
+/// Forgets every TLS client and kept CRL, as a configuration reload must: the next probe of
+/// each module builds its client from the files as they are now.
 pub fn forget_clients() {
     clients().clear();
     super::crl::forget();

@@ -181,10 +181,11 @@ fn http_urls(cert: &X509Certificate<'_>, pos: usize, log: &mut StepLog) -> Vec<U
                     }
                     _ => {
                         let shown: String = text.chars().take(200).collect();
+                        let why = "is not an http:// URL: skipped";
                         log.note(format!(
-                            "tls: certificate {pos}: CRL distribution point {shown:?} is not an http:// URL: skipped"
+                            "tls: certificate {pos}: CRL distribution point {shown:?} {why}"
                         ));
-                        tracing::debug!(url = %shown, "CRL distribution point skipped: not http://");
+                        tracing::debug!(url = %shown, "CRL distribution point {why}");
                     }
                 }
             }
