@@ -415,6 +415,10 @@ declare -A no_data_allowed=(
     ['(min by (module, region) (probe_ssl_client_cert_expiry{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) - time()) / 86400']="no module presents a client certificate here"
     ['max by (instance, module, region) (probe_failure_expected{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no module here has expect_failure"
     ['max by (instance, module, region, chain_pos, subject, issuer, key_type, key_bits, signature_algorithm) (probe_ssl_cert_info{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) and on (instance, module, region) (max by (instance, module, region) (probe_ssl_weak_chain{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) == 1)']="no weak chain is served here"
+    ['max by (instance, module, region, chain_pos, subject, serialnumber, crl_url) (probe_ssl_crl_revoked{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no module checks CRLs here"
+    ['max by (instance, module, region, chain_pos, subject, serialnumber, crl_url) (probe_ssl_crl_available{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no module checks CRLs here"
+    ['max by (instance, module, region, chain_pos, subject, serialnumber, crl_url) (probe_ssl_crl_stale{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no module checks CRLs here"
+    ['max by (instance, module, region, chain_pos, subject, serialnumber, crl_url) (probe_ssl_crl_next_publish{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) * 1000']="no module checks CRLs here"
 )
 queries=$(python3 scripts/dashboard-queries.py)
 if [ -z "$queries" ]; then
