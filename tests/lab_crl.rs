@@ -11,7 +11,7 @@ mod lab;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lab::exporter::probe_debug;
 use lab::pki::{Identity, Pki};
@@ -162,6 +162,11 @@ fn revoked_leaf_is_reported_and_fails_with_fail_if_revoked_on_both_stacks() {
             "{}",
             http_log(lab)
         );
+        let (_, text) =
+            lab::exporter::get(lab, "/metrics", Duration::from_secs(10)).expect("/metrics");
+        let exporter = lab::Metrics::parse(&text);
+        exporter.assert_value("handshake_exporter_crl_cache_entries", &[], 1.0);
+        exporter.assert_between("handshake_exporter_crl_cache_bytes", &[], 100.0, 2000.0);
 
         let (m, _) = probe_debug(lab, "crl_fail", TARGET);
         m.assert_failure("tls", "tls_cert_revoked", "");
