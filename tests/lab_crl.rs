@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use lab::exporter::probe_debug;
 use lab::pki::{Identity, Pki};
+use lab::servers::SMTP_STARTTLS_STEPS;
 use lab::{Exporter, Lab, Peer};
 use rcgen::{CrlDistributionPoint, SerialNumber};
 
@@ -37,8 +38,15 @@ fn config(ca: &Path) -> String {
     };
     let openssl =
         module("crl_openssl", "").replace("crl_check:", "stack: openssl\n        crl_check:");
+    let smtp = format!("      fail_if_revoked: true\n{SMTP_STARTTLS_STEPS}");
+    let tls_lines = lab::modules::tls_config(ca, Some(NAME));
+    let smtp = lab::modules::module(
+        "crl_smtp",
+        "2s",
+        &[lab::modules::IP4, &smtp, &tls_lines, crl],
+    );
     format!(
-        "restrictions:\n  denied_networks: [203.0.113.3/32]\nmodules:\n{}{}{openssl}",
+        "restrictions:\n  denied_networks: [203.0.113.3/32]\nmodules:\n{}{}{openssl}{smtp}",
         module("crl", ""),
         module("crl_fail", "      fail_if_revoked: true\n"),
     )
@@ -77,7 +85,7 @@ fn start(lab: &Lab, args: &[&str], stderr: Stdio, ready: &str) -> Daemon {
 /// whose CRL distribution point is `crl_url`, an HTTP server on 0.0.0.0:8080 serving the CRL
 /// `crl` makes from the CA as `/ca.crl` (its request log in `http.log`), and the exporter. Does
 /// nothing when the lab cannot run here.
-fn scene(crl_url: &str, crl: impl FnOnce(&Pki) -> Vec<u8>, check: impl FnOnce(&Lab, &Exporter)) {
+fn scene(crl_url: &str, crl: impl FnOnce(&Pki) -> Vec<u8>, check: impl FnOnce(&Lab, &Identity)) {
     if !lab::available(&["openssl", "python3"], &[]) {
         return;
     }
@@ -112,8 +120,8 @@ fn scene(crl_url: &str, crl: impl FnOnce(&Pki) -> Vec<u8>, check: impl FnOnce(&L
     let mut tls = tls.to_vec();
     tls.extend(["-cert", path(&cert), "-key", path(&key)]);
     let _tls = start(&lab, &tls, Stdio::null(), "ACCEPT");
-    let exporter = Exporter::start(&lab, &config(&ca));
-    check(&lab, &exporter);
+    let _exporter = Exporter::start(&lab, &config(&ca));
+    check(&lab, &leaf);
 }
 
 /// The HTTP server's request log.
@@ -264,5 +272,17 @@ fn crl_larger_than_the_bound_is_not_used() {
         m.assert_success();
         m.assert_value("probe_ssl_crl_available", &leaf_at(url), 0.0);
         assert!(log.contains("larger than 10485760 bytes"), "{log}");
+    });
+}
+
+#[test]
+fn revoked_leaf_after_a_starttls_step_fails_with_fail_if_revoked() {
+    scene(URL, revoking, |lab, leaf| {
+        let config = lab::pki::server_config(leaf, &[], None, None);
+        lab.serve("203.0.113.2:25", Peer::Smtp(std::sync::Arc::new(config)));
+        let (m, log) = probe_debug(lab, "crl_smtp", "203.0.113.2:25");
+        assert!(log.contains("STARTTLS"), "{log}");
+        m.assert_failure("tls", "tls_cert_revoked", "");
+        m.assert_value("probe_ssl_crl_revoked", &leaf_at(URL), 1.0);
     });
 }
