@@ -3,7 +3,8 @@
 //! leaf is reported (and fails `tls_cert_revoked` with `tcp.fail_if_revoked`) on both TLS
 //! stacks; a leaf not listed passes; an unreachable CRL, a CRL signed by another key, a CRL at
 //! an address the restrictions deny and a CRL past the size bound are not available, and the
-//! probe still ends within its deadline; a CRL past its nextUpdate is stale.
+//! probe still ends within its deadline; a CRL past its nextUpdate is stale. A `starttls`
+//! step's handshake is checked too.
 
 #[macro_use]
 mod lab;
