@@ -108,6 +108,9 @@ enum Got {
 /// `GET url` over a new connection to `addr`; the 200 answer's body, bounded.
 async fn get(url: &Uri, addr: SocketAddr) -> Result<Vec<u8>, Got> {
     let failed = |what: &str, e: &dyn std::fmt::Display| Got::Failed(format!("{what}: {e}"));
+    // From the probes' descriptor budget, held until the connection is gone.
+    let _descriptor = crate::prober::sockets::take(1)
+        .map_err(|_| Got::Failed("no descriptor left in the probe budget (EMFILE)".into()))?;
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| failed("connect", &e))?;
