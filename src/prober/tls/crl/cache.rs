@@ -101,48 +101,52 @@ fn key(cfg: &TlsConfig, url: &str) -> Key {
 /// The CRL kept for `url` under `cfg` while `now` (unix seconds) is before its nextUpdate;
 /// an expired entry is dropped.
 pub(crate) fn get(cfg: &TlsConfig, url: &str, now: i64) -> Option<Arc<Verified>> {
-    let mut cache = cache();
-    let k = key(cfg, url);
-    let entry = cache.entries.get(&k)?.clone();
-    if entry.next_update.is_some_and(|t| t > now) {
-        return Some(entry);
-    }
-    cache.bytes -= entry.size();
-    cache.entries.remove(&k);
-    None
+    cache().get(key(cfg, url), now)
 }
 
 /// Keeps `crl` for `url` under `cfg` when it has a nextUpdate after `now` and fits the bounds,
 /// dropping the entries that expire first to make room.
 pub(crate) fn put(cfg: &TlsConfig, url: &str, crl: Arc<Verified>, now: i64) {
-    if !crl.next_update.is_some_and(|t| t > now) || crl.size() > MAX_CACHED_BYTES {
-        return;
-    }
-    let mut cache = cache();
-    let k = key(cfg, url);
-    if let Some(old) = cache.entries.remove(&k) {
-        cache.bytes -= old.size();
-    }
-    while cache.entries.len() >= MAX_ENTRIES || cache.bytes + crl.size() > MAX_CACHED_BYTES {
-        let first = cache
-            .entries
-            .iter()
-            .min_by_key(|(_, v)| v.next_update)
-            .map(|(k, _)| k.clone());
-        let Some(first) = first else { break };
-        if let Some(gone) = cache.entries.remove(&first) {
-            cache.bytes -= gone.size();
-        }
-    }
-    cache.bytes += crl.size();
-    cache.entries.insert(k, crl);
+    cache().put(key(cfg, url), crl, now);
 }
 
 /// Forgets every CRL (a configuration reload).
 pub(crate) fn forget() {
-    let mut cache = cache();
-    cache.entries.clear();
-    cache.bytes = 0;
+    *cache() = Cache::default();
+}
+
+impl Cache {
+    fn get(&mut self, k: Key, now: i64) -> Option<Arc<Verified>> {
+        let entry = self.entries.get(&k)?.clone();
+        if entry.next_update.is_some_and(|t| t > now) {
+            return Some(entry);
+        }
+        self.bytes -= entry.size();
+        self.entries.remove(&k);
+        None
+    }
+
+    fn put(&mut self, k: Key, crl: Arc<Verified>, now: i64) {
+        if !crl.next_update.is_some_and(|t| t > now) || crl.size() > MAX_CACHED_BYTES {
+            return;
+        }
+        if let Some(old) = self.entries.remove(&k) {
+            self.bytes -= old.size();
+        }
+        while self.entries.len() >= MAX_ENTRIES || self.bytes + crl.size() > MAX_CACHED_BYTES {
+            let first = self
+                .entries
+                .iter()
+                .min_by_key(|(_, v)| v.next_update)
+                .map(|(k, _)| k.clone());
+            let Some(first) = first else { break };
+            if let Some(gone) = self.entries.remove(&first) {
+                self.bytes -= gone.size();
+            }
+        }
+        self.bytes += crl.size();
+        self.entries.insert(k, crl);
+    }
 }
 
 /// CRLs kept and their counted bytes.
@@ -166,49 +170,44 @@ mod tests {
 
     #[test]
     fn entries_and_bytes_stay_bounded_and_expired_ones_are_not_served() {
-        let cfg = TlsConfig::default();
-        forget();
-        put(&cfg, "http://stale.test/", crl(10, 99), 100);
+        // A cache of its own: other tests forget the shared one at any time.
+        let mut cache = Cache::default();
+        let k = |url: &str| key(&TlsConfig::default(), url);
+        let usage = |c: &Cache| (c.entries.len(), c.bytes);
+        cache.put(k("http://stale.test/"), crl(10, 99), 100);
         assert!(
-            get(&cfg, "http://stale.test/", 100).is_none(),
+            cache.get(k("http://stale.test/"), 100).is_none(),
             "stale: not kept"
         );
-        put(&cfg, "http://a.test/", crl(10, 200), 100);
-        assert!(get(&cfg, "http://a.test/", 150).is_some());
+        cache.put(k("http://a.test/"), crl(10, 200), 100);
+        assert!(cache.get(k("http://a.test/"), 150).is_some());
         assert!(
-            get(&cfg, "http://a.test/", 200).is_none(),
+            cache.get(k("http://a.test/"), 200).is_none(),
             "gone at nextUpdate"
         );
         for n in 0..MAX_ENTRIES * 2 {
-            put(
-                &cfg,
-                &format!("http://{n}.test/"),
+            cache.put(
+                k(&format!("http://{n}.test/")),
                 crl(1000, 1000 + n as i64),
                 100,
             );
-            assert!(usage().0 <= MAX_ENTRIES);
+            assert!(usage(&cache).0 <= MAX_ENTRIES);
         }
         for n in 0..8 {
-            put(
-                &cfg,
-                &format!("http://big{n}.test/"),
+            cache.put(
+                k(&format!("http://big{n}.test/")),
                 crl(MAX_CACHED_BYTES / 3, 5000),
                 100,
             );
-            assert!(usage().1 <= MAX_CACHED_BYTES);
+            assert!(usage(&cache).1 <= MAX_CACHED_BYTES);
         }
-        put(
-            &cfg,
-            "http://huge.test/",
-            crl(MAX_CACHED_BYTES + 1, 5000),
-            100,
-        );
+        cache.put(k("http://huge.test/"), crl(MAX_CACHED_BYTES + 1, 5000), 100);
         assert!(
-            get(&cfg, "http://huge.test/", 100).is_none(),
+            cache.get(k("http://huge.test/"), 100).is_none(),
             "larger than the bound"
         );
-        forget();
-        assert_eq!(usage(), (0, 0));
+        let counted: usize = cache.entries.values().map(|v| v.size()).sum();
+        assert_eq!(counted, cache.bytes, "the byte count follows the entries");
     }
 
     #[test]
