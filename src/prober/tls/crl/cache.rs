@@ -211,6 +211,22 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_forgets_the_kept_crls() {
+        let cfg = TlsConfig {
+            server_name: Some("reload.crl.test".into()),
+            ..TlsConfig::default()
+        };
+        // Other tests forget the shared cache too: put again until the entry is seen.
+        let kept = (0..10).any(|_| {
+            put(&cfg, "http://reload.test/", crl(10, i64::MAX), 100);
+            get(&cfg, "http://reload.test/", 100).is_some()
+        });
+        assert!(kept);
+        crate::prober::tls::forget_clients();
+        assert!(get(&cfg, "http://reload.test/", 100).is_none());
+    }
+
+    #[test]
     fn serials_compare_by_value() {
         // Serials 0x05 and 0x00 0x90 (DER sign octet) at offsets 0 and 1..3.
         let v = Verified::new(vec![0x05, 0x00, 0x90], vec![0..1, 1..3], Vec::new(), None);
