@@ -418,6 +418,10 @@ declare -A no_data_allowed=(
     ['max by (instance, module, region) (probe_ssl_ocsp_response_verified{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no target here staples an OCSP response"
     ['max by (instance, module, region) (probe_ssl_ocsp_response_status{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no target here staples an OCSP response"
     ['(min by (instance, module, region) (probe_ssl_ocsp_response_next_update_timestamp_seconds{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) - time()) / 3600']="no target here staples an OCSP response"
+    ['max by (instance, module, region, chain_pos, subject, serialnumber, crl_url) (probe_ssl_crl_revoked{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no module checks CRLs here"
+    ['max by (instance, module, region, chain_pos, subject, serialnumber, crl_url) (probe_ssl_crl_available{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no module checks CRLs here"
+    ['max by (instance, module, region, chain_pos, subject, serialnumber, crl_url) (probe_ssl_crl_stale{job=~"handshake", instance=~".*", module=~".*", region=~".*"})']="no module checks CRLs here"
+    ['max by (instance, module, region, chain_pos, subject, serialnumber, crl_url) (probe_ssl_crl_next_publish{job=~"handshake", instance=~".*", module=~".*", region=~".*"}) * 1000']="no module checks CRLs here"
 )
 queries=$(python3 scripts/dashboard-queries.py)
 if [ -z "$queries" ]; then

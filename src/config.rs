@@ -7,6 +7,7 @@
 //! and cross-key rules are checked at load, and every error names file, line, column and key.
 
 mod bytes;
+mod crl;
 mod de;
 mod duration;
 mod error;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use bytes::{format as format_send_bytes, MAX_SEND_BYTES};
+pub use crl::{CrlCheck, DEFAULT_CRL_FETCH_TIMEOUT};
 pub use duration::{format_duration, parse_duration, DurationError};
 pub(crate) use error::invalid as yaml_error;
 pub(crate) use error::one_line;
@@ -200,6 +202,15 @@ pub struct TcpProbe {
     /// Password for the proxy, never printed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_password: Option<Secret>,
+    /// Fail the probe in phase `tls` with class `tls_cert_revoked` when a presented certificate
+    /// is revoked: on its CRL (`tls_config.crl_check`) or in the verified stapled OCSP response
+    /// (RFC 6960). Ours; without it a revoked certificate is only reported, as in
+    /// blackbox_exporter.
+    #[serde(
+        deserialize_with = "fields::null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub fail_if_revoked: bool,
 }
 
 /// How per-address outcomes make `probe_success` when every resolved address is probed.
@@ -295,6 +306,9 @@ pub struct TlsConfig {
     /// The TLS library asked for with our own key `stack`; `None` when unset (see
     /// [`TlsConfig::stack`] for the one that is used).
     pub stack: Option<TlsStack>,
+    /// Revocation through each presented certificate's CRL (`crl_check`, blackbox_exporter's
+    /// key); off by default.
+    pub crl_check: CrlCheck,
 }
 
 /// The TLS library a module's handshakes go through (`tls_config.stack`, a key of ours).
@@ -458,6 +472,7 @@ impl Default for TcpProbe {
             proxy_url: None,
             proxy_username: None,
             proxy_password: None,
+            fail_if_revoked: false,
         }
     }
 }

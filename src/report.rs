@@ -7,6 +7,7 @@
 mod cert;
 mod detail;
 mod ocsp;
+mod revocation;
 mod step;
 mod steplog;
 
@@ -20,6 +21,9 @@ pub use detail::{
     UpgradeAnswer,
 };
 pub use ocsp::{OcspFacts, OcspProblem, OcspStaple, OcspStatus};
+pub use revocation::{
+    revocation_failure, CrlCertResult, CrlUnavailable, RevocationSource, Revoked,
+};
 pub use step::{QueryStep, StepKind};
 pub use steplog::{StepLog, ENTRY_LIMIT_BYTES, LOG_LIMIT_BYTES, PART_LIMIT_BYTES};
 
@@ -138,11 +142,14 @@ pub enum FailureClass {
     /// permission on the socket or no search permission on a directory of its path; EPERM;
     /// unix(7)).
     PermissionDenied,
+    /// A presented certificate is revoked (its serial is on its issuer's CRL, RFC 5280
+    /// section 5), and the module fails on that (`tcp.fail_if_revoked`).
+    TlsCertRevoked,
 }
 
 impl FailureClass {
     /// Every class, in contract order.
-    pub const ALL: [FailureClass; 27] = [
+    pub const ALL: [FailureClass; 28] = [
         FailureClass::DnsNxdomain,
         FailureClass::DnsNoRecords,
         FailureClass::DnsServfail,
@@ -170,6 +177,7 @@ impl FailureClass {
         FailureClass::UnexpectedSuccess,
         FailureClass::SocketMissing,
         FailureClass::PermissionDenied,
+        FailureClass::TlsCertRevoked,
     ];
 
     /// The `class` label value, snake_case and stable.
@@ -202,6 +210,7 @@ impl FailureClass {
             FailureClass::UnexpectedSuccess => "unexpected_success",
             FailureClass::SocketMissing => "socket_missing",
             FailureClass::PermissionDenied => "permission_denied",
+            FailureClass::TlsCertRevoked => "tls_cert_revoked",
         }
     }
 }
@@ -375,6 +384,12 @@ pub struct TlsFacts {
     pub client_cert_expiry: Option<i64>,
     /// The OCSP response the server stapled, as judged; `None` when it stapled none.
     pub ocsp: Option<OcspStaple>,
+    /// The presented chain as DER, leaf first, set only when the module checks revocation
+    /// (`tls_config.crl_check`) and the handshake completed; the CRL check empties it.
+    pub chain_der: Vec<Vec<u8>>,
+    /// The CRL check of each presented certificate, leaf first; empty when the module does not
+    /// check CRLs.
+    pub crl: Vec<CrlCertResult>,
 }
 
 impl TlsFacts {

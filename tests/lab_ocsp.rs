@@ -4,8 +4,9 @@
 //! name; `openssl s_server -status_file` staples the answer. A verified staple reports its
 //! status and times, one that does not verify reports `probe_ssl_ocsp_response_verified 0`
 //! and nothing of its content, no staple reports `probe_ssl_ocsp_response_stapled 0`; the
-//! `probe` command names the status or why the staple is not believed. The same on the OpenSSL
-//! stack (`stack: openssl`, and TLS 1.0 with `min_version: TLS10`).
+//! `probe` command names the status or why the staple is not believed. With `fail_if_revoked`,
+//! a revoked staple fails the probe `tls_cert_revoked` and the others do not. The same on the
+//! OpenSSL stack (`stack: openssl`, and TLS 1.0 with `min_version: TLS10`).
 
 #[macro_use]
 mod lab;
@@ -165,13 +166,21 @@ fn s_server(lab: &Lab, files: &Files, port: u16, staple: Option<&str>, args: &[&
 }
 
 /// Modules trusting the lab CA for ok.lab.test: `tls` (rustls), `openssl` (`stack: openssl`),
-/// `tls10` (OpenSSL, TLS 1.0 allowed).
+/// `tls10` (OpenSSL, TLS 1.0 allowed), and `tls_strict` and `openssl_strict`, the first two
+/// with `fail_if_revoked` (no CRL check: the staple alone decides).
 fn config(ca: &Path) -> String {
     let ok = tls(ca, Some("ok.lab.test"));
+    let strict = "      fail_if_revoked: true\n";
     lab::modules::config(&[
         module("tls", "3s", &[IP4, &ok]),
         module("openssl", "3s", &[IP4, &ok, "        stack: openssl\n"]),
         module("tls10", "3s", &[IP4, &ok, "        min_version: TLS10\n"]),
+        module("tls_strict", "3s", &[IP4, strict, &ok]),
+        module(
+            "openssl_strict",
+            "3s",
+            &[IP4, strict, &ok, "        stack: openssl\n"],
+        ),
     ])
 }
 
@@ -256,6 +265,15 @@ fn stapled_responses_on_rustls() {
     let m = probe(8442);
     assert_verified(&m, &files, 1.0, "revoked");
     m.assert_value(REVOKED, &[], REVOKED_AT);
+    // With `fail_if_revoked`, a revoked staple fails the probe as a revoked CRL entry does;
+    // good and untrusted staples do not.
+    let strict = |port: u16| exporter.probe("tls_strict", &format!("203.0.113.2:{port}"));
+    let m = strict(8442);
+    m.assert_failure("tls", "tls_cert_revoked", "");
+    m.assert_value(STATUS, &[], 1.0);
+    m.assert_value(REVOKED, &[], REVOKED_AT);
+    strict(8441).assert_success();
+    strict(8445).assert_success();
     let cfg = lab.file("ocsp.yml", &config(&files.ca));
     let stdout = probe_command(&lab, &cfg, "tls", "203.0.113.2:8442");
     assert!(
@@ -296,6 +314,8 @@ fn stapled_responses_on_openssl() {
     let m = exporter.probe("openssl", "203.0.113.2:8450");
     assert_verified(&m, &files, 1.0, "revoked, OpenSSL");
     m.assert_value(REVOKED, &[], REVOKED_AT);
+    let m = exporter.probe("openssl_strict", "203.0.113.2:8450");
+    m.assert_failure("tls", "tls_cert_revoked", "");
 
     let m = exporter.probe("tls10", "203.0.113.2:8451");
     m.assert_value("probe_tls_version_info", &[("version", "TLS 1.0")], 1.0);

@@ -83,6 +83,16 @@ impl Outcome {
                 Some(failure.class.as_str()),
                 Some(failure.phase),
             ),
+            (None, _) if revoked_certificate(&report).is_some() => (
+                Status::Warning,
+                format!(
+                    "WARNING: every phase passed, but {} (the module does not fail on \
+                     revocation: tcp.fail_if_revoked).",
+                    revoked_certificate(&report).unwrap_or_default()
+                ),
+                Some(FailureClass::TlsCertRevoked.as_str()),
+                Some(Phase::Tls),
+            ),
             (None, _) => match days_left {
                 Some(days) if days <= warn_days => (
                     Status::Warning,
@@ -126,6 +136,16 @@ impl Outcome {
             days_left,
         }
     }
+}
+
+/// The first presented certificate its CRL lists, in words; `None` when none is revoked.
+fn revoked_certificate(report: &ProbeReport) -> Option<String> {
+    let crl = &report.tls.as_ref()?.crl;
+    let revoked = crl.iter().find(|r| r.revoked)?;
+    Some(format!(
+        "certificate {} ({}, serial {}) is revoked: {} lists it",
+        revoked.chain_pos, revoked.cert.subject, revoked.cert.serial_number, revoked.crl_url
+    ))
 }
 
 /// What makes the presented chain weak, in words: the first weak certificate, its position,
@@ -354,6 +374,42 @@ mod tests {
         );
         assert_eq!(o.runbook, Some("unexpected_success"));
         assert!(!o.checks.is_empty());
+    }
+
+    #[test]
+    fn a_revoked_certificate_that_does_not_fail_the_probe_is_a_warning() {
+        use crate::report::{CertInfo, CrlCertResult, TlsFacts};
+        let revoked = CrlCertResult {
+            chain_pos: 0,
+            cert: CertInfo {
+                subject: "CN=old".into(),
+                serial_number: "05".into(),
+                ..Default::default()
+            },
+            crl_url: "http://crl.test/ca.crl".into(),
+            available: true,
+            revoked: true,
+            stale: false,
+            next_update: None,
+            fetch_time: std::time::Duration::ZERO,
+            unavailable: None,
+        };
+        let report = ProbeReport {
+            tls: Some(TlsFacts {
+                crl: vec![revoked],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let o = Outcome::new("old:443".into(), "crl".into(), report, 14.0, 0);
+        assert_eq!(o.status, Status::Warning);
+        assert_eq!(
+            o.verdict,
+            "WARNING: every phase passed, but certificate 0 (CN=old, serial 05) is revoked: \
+             http://crl.test/ca.crl lists it (the module does not fail on revocation: \
+             tcp.fail_if_revoked)."
+        );
+        assert_eq!(o.runbook, Some("tls_cert_revoked"));
     }
 
     #[test]

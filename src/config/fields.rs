@@ -370,6 +370,8 @@ struct RawTls {
     max_version: Option<TlsVersion>,
     #[serde(default)]
     stack: Option<TlsStack>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    crl_check: super::CrlCheck,
 }
 
 impl<'de> Deserialize<'de> for TlsConfig {
@@ -461,6 +463,7 @@ impl<'de> Visitor<'de> for TlsVisitor {
             insecure_skip_verify: raw.insecure_skip_verify,
             versions,
             stack: raw.stack,
+            crl_check: raw.crl_check,
         })
     }
 }

@@ -72,6 +72,8 @@ struct TlsKeys<'a> {
     max_version: Option<TlsVersion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stack: Option<TlsStack>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crl_check: Option<&'a super::CrlCheck>,
 }
 
 impl Serialize for TlsConfig {
@@ -97,6 +99,7 @@ impl Serialize for TlsConfig {
             min_version: self.versions.min(),
             max_version: self.versions.max(),
             stack: self.stack,
+            crl_check: Some(&self.crl_check).filter(|c| **c != super::CrlCheck::default()),
         }
         .serialize(s)
     }

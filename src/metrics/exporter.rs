@@ -123,6 +123,7 @@ impl ExporterMetrics {
         );
         registry.register_collector(Box::new(ProcessCollector::new()));
         registry.register_collector(Box::new(super::ProbeSocketsCollector));
+        registry.register_collector(Box::new(super::CrlCacheCollector));
 
         ExporterMetrics {
             registry,

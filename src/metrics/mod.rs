@@ -4,12 +4,14 @@
 //!
 //! Names and labels follow the metric contract (`docs/metrics.md`).
 
+mod crl_cache;
 mod exporter;
 mod guard;
 mod probe;
 mod process;
 mod sockets;
 
+pub use crl_cache::CrlCacheCollector;
 pub use exporter::{ExporterMetrics, BUILD_REVISION, BUILD_VERSION};
 pub use guard::{AuthFailure, DropReason, GuardMetrics, RejectReason};
 pub use probe::{encode_probe, ip_addr_hash, probe_registry};

@@ -384,6 +384,7 @@ fn tls_families(report: &ProbeReport, out: &mut Vec<Family>) {
     }
     cert_families(tls, out);
     ocsp_families(tls, out);
+    crl_families(tls, out);
 }
 
 /// Certificates of a chain described one by one, leaf first; those after the tenth are left
@@ -495,6 +496,60 @@ fn ocsp_families(tls: &crate::report::TlsFacts, out: &mut Vec<Family>) {
     }
 }
 
+/// The CRL check of each presented certificate (`tls_config.crl_check`), with the names and
+/// labels of blackbox_exporter's CRL check (its pull request #1583, `prober/crl.go`).
+fn crl_families(tls: &crate::report::TlsFacts, out: &mut Vec<Family>) {
+    if tls.crl.is_empty() {
+        return;
+    }
+    let (mut revoked, mut available, mut stale, mut next) = (vec![], vec![], vec![], vec![]);
+    let mut fetch_time = std::time::Duration::ZERO;
+    for r in &tls.crl {
+        let pos = r.chain_pos.to_string();
+        let id = labels([
+            ("fingerprint_sha256", &r.cert.fingerprint_sha256),
+            ("subject", &r.cert.subject),
+            ("issuer", &r.cert.issuer),
+            ("subjectalternative", &r.cert.subject_alternative),
+            ("serialnumber", &r.cert.serial_number),
+            ("chain_pos", &pos),
+            ("crl_url", &r.crl_url),
+        ]);
+        revoked.push((id.clone(), flag(r.revoked)));
+        available.push((id.clone(), flag(r.available)));
+        stale.push((id.clone(), flag(r.stale)));
+        if let Some(t) = r.next_update {
+            next.push((id, Value::Int(t)));
+        }
+        fetch_time += r.fetch_time;
+    }
+    out.push(Family {
+        name: "probe_ssl_crl_revoked",
+        help: "1 when the certificate's serial is on its CRL (0/1)",
+        series: revoked,
+    });
+    out.push(Family {
+        name: "probe_ssl_crl_available",
+        help: "1 when the certificate names an http:// CRL distribution point and its CRL was fetched and its signature verified (0/1)",
+        series: available,
+    });
+    out.push(Family {
+        name: "probe_ssl_crl_stale",
+        help: "1 when the certificate's CRL is past its nextUpdate (0/1)",
+        series: stale,
+    });
+    out.push(Family {
+        name: "probe_ssl_crl_next_publish",
+        help: "nextUpdate of the certificate's CRL in unix seconds",
+        series: next,
+    });
+    out.push(one(
+        "probe_ssl_crl_fetch_time_seconds",
+        "Total time spent fetching CRLs in seconds",
+        Value::Float(fetch_time.as_secs_f64()),
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,6 +579,7 @@ mod tests {
                 verified_chain_expiry: None,
                 client_cert_expiry: Some(2_082_758_400),
                 ocsp: None,
+                ..TlsFacts::default()
             }),
             failed_due_to_regex: Some(false),
             expect_labels: vec![vec![("banner".into(), "SSH-2.0".into())]],

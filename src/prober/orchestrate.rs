@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::addresses::{self, Plan};
-use super::{connect, proxy, query, resolve, starttls, trace, within, ProbeRequest};
+use super::{connect, proxy, query, resolve, starttls, tls, trace, within, ProbeRequest};
 use crate::config::AddressRule;
 use crate::report::{AddressResult, Failure, FailureClass, Phase, ProbeReport, StepLog, TlsFacts};
 
@@ -253,6 +253,12 @@ async fn every_address(
     report
 }
 
+/// True when a completed handshake is followed by a revocation check: CRLs
+/// (`tls_config.crl_check`), or `tcp.fail_if_revoked` judging the stapled OCSP response.
+fn checks_revocation(tcp: &crate::config::TcpProbe) -> bool {
+    tcp.tls_config.crl_check.enabled || tcp.fail_if_revoked
+}
+
 /// The failure of an address whose probe task ended without a report.
 fn prober_error() -> Failure {
     Failure::bare(Phase::Connect, FailureClass::ProberError)
@@ -350,7 +356,24 @@ async fn walk(
         // only that phase's state, not the largest phase's (thousands wait at once).
         let handshake = query::Conn::handshake(stream, &tcp.tls_config, host, facts, log);
         let shaken = Box::pin(within(deadline, Phase::Tls, handshake)).await;
+        let restrictions = req.module.restrictions.as_ref();
+        // Only modules with `crl_check` or `fail_if_revoked` pay for the check (its future is
+        // boxed like a phase's).
+        let revocation = match &shaken {
+            Ok(_) if checks_revocation(tcp) => {
+                Box::pin(tls::crl::after_handshake(
+                    tcp,
+                    restrictions,
+                    deadline,
+                    facts,
+                    log,
+                ))
+                .await
+            }
+            _ => Ok(()),
+        };
         report.phases.push((Phase::Tls, t.elapsed()));
+        revocation?;
         shaken?
     } else {
         query::Conn::Plain(stream)
@@ -380,8 +403,19 @@ async fn walk(
         report.failed_due_to_bytes = Some(outcome.failed_due_to_bytes);
         report.expect_labels = outcome.expect_labels;
         report.failed_step = outcome.failed_step;
-        if let Some(facts) = outcome.tls {
-            report.tls = Some(facts);
+        if let Some(mut facts) = outcome.tls {
+            // A `starttls` step's handshake: its revocation check, after the dialogue.
+            if checks_revocation(tcp) {
+                let restrictions = req.module.restrictions.as_ref();
+                let checked =
+                    tls::crl::after_handshake(tcp, restrictions, deadline, &mut facts, log);
+                let revocation = Box::pin(checked).await;
+                report.tls = Some(facts);
+                ran?;
+                revocation?;
+            } else {
+                report.tls = Some(facts);
+            }
         }
         ran?;
     }

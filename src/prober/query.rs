@@ -58,12 +58,18 @@ impl Conn {
         #[cfg(feature = "legacy-tls")]
         if cfg.stack() == crate::config::TlsStack::OpenSsl {
             log.note("tls: stack openssl");
-            return tls::legacy::handshake(stream, cfg, host, facts, log)
-                .await
-                .map(Conn::Legacy);
+            let session = tls::legacy::handshake(stream, cfg, host, facts, log).await?;
+            if cfg.crl_check.enabled {
+                facts.chain_der = session.peer_chain_der();
+            }
+            return Ok(Conn::Legacy(session));
         }
         log.note("tls: stack rustls");
         let shaken = tls::handshake(stream, cfg, host, facts, log).await?;
+        if cfg.crl_check.enabled {
+            let presented = shaken.get_ref().1.peer_certificates().unwrap_or_default();
+            facts.chain_der = presented.iter().map(|c| c.to_vec()).collect();
+        }
         Ok(Conn::Tls(tls::Session::new(shaken)))
     }
 }

@@ -12,6 +12,7 @@ mod algorithms;
 mod cert_info;
 mod classify;
 mod clients;
+pub mod crl;
 mod dn;
 mod evidence;
 #[cfg(feature = "legacy-tls")]

@@ -29,7 +29,7 @@ invalid! {
          `preferred_ip_protocol`, `ip_protocol_fallback`, `source_ip_address`, `query_response`, \
          `tls`, `starttls`, `tls_config`, `path_trace`, `probe_all_addresses`, \
          `probe_all_addresses_rule`, `probe_all_addresses_limit`, `probe_all_addresses_concurrency`, \
-         `proxy_url`, `proxy_username`, `proxy_password`";
+         `proxy_url`, `proxy_username`, `proxy_password`, `fail_if_revoked`";
     unknown_module_key: "invalid-unknown-module-key.yml" =>
         "4:5: modules.tcp_connect: unknown field `timout`, expected one of `prober`, `timeout`, \
          `tcp`, `restrictions`, `http`, `icmp`, `dns`, `grpc`, `unix`, `expect_failure`";
@@ -46,7 +46,14 @@ invalid! {
     unknown_tls_config_key: "invalid-tls-config-key.yml" =>
         "7:9: modules.tls_connect.tcp.tls_config: unknown field `insecure_skip_verfy`, expected \
          one of `ca`, `cert`, `key`, `ca_file`, `cert_file`, `key_file`, `ca_ref`, `cert_ref`, \
-         `key_ref`, `server_name`, `insecure_skip_verify`, `min_version`, `max_version`, `stack`";
+         `key_ref`, `server_name`, `insecure_skip_verify`, `min_version`, `max_version`, `stack`, \
+         `crl_check`";
+    unknown_crl_check_key: "invalid-crl-check-key.yml" =>
+        "9:11: modules.tls_crl.tcp.tls_config.crl_check: unknown field `timeout`, expected \
+         `enabled` or `fetch_timeout`";
+    crl_fetch_timeout_not_a_duration: "invalid-crl-fetch-timeout.yml" =>
+        "9:26: modules.tls_crl.tcp.tls_config.crl_check.fetch_timeout: not a valid duration \
+         string: \"soon\"";
     missing_prober: "invalid-missing-prober.yml" =>
         "5:5: modules.ssh_banner: missing field `prober`";
     module_not_a_map: "invalid-module-not-map.yml" =>

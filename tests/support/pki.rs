@@ -179,6 +179,35 @@ impl Pki {
         Identity::make(params, Some(&self.issuer), &self.above, self.alg)
     }
 
+    /// A DER CRL (RFC 5280 section 5) signed by this CA, listing `revoked` serials (DER
+    /// INTEGER content octets), issued at `this_update` and due again at `next_update` (year,
+    /// month, day).
+    pub fn crl(
+        &self,
+        revoked: &[&[u8]],
+        this_update: (i32, u8, u8),
+        next_update: (i32, u8, u8),
+    ) -> Vec<u8> {
+        let day = |(y, m, d): (i32, u8, u8)| rcgen::date_time_ymd(y, m, d);
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: day(this_update),
+            next_update: day(next_update),
+            crl_number: rcgen::SerialNumber::from_slice(&[1]),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(serial),
+                    revocation_time: day(this_update),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.issuer).expect("CRL").der().to_vec()
+    }
+
     /// Writes the CA certificate to `path`; returns it.
     pub fn write_ca_to(&self, path: PathBuf) -> PathBuf {
         std::fs::write(&path, &self.ca_pem)

@@ -59,10 +59,11 @@ pub(crate) fn openssl_cache_for(cfg: &TlsConfig) -> OpensslCache {
     kept_for(cfg).openssl
 }
 
-/// Forgets every TLS client, as a configuration reload must: the next probe of each module
-/// builds its client from the files as they are now.
+/// Forgets every TLS client and kept CRL, as a configuration reload must: the next probe of
+/// each module builds its client from the files as they are now.
 pub fn forget_clients() {
     clients().clear();
+    super::crl::forget();
 }
 
 /// How many settings have a client cache (for tests of the bound).

@@ -237,6 +237,17 @@ fn version(version: SslVersion) -> Option<TlsVersion> {
     }
 }
 
+impl Session {
+    /// The chain the server presented, DER, leaf first (SSL_get_peer_cert_chain(3)).
+    pub fn peer_chain_der(&self) -> Vec<Vec<u8>> {
+        self.0
+            .ssl()
+            .peer_cert_chain()
+            .map(|chain| chain.iter().filter_map(|c| c.to_der().ok()).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// An OpenSSL connection whose handshake completed. Dropping it sends close_notify without
 /// waiting (SSL_shutdown(3), first call), as the rustls [`super::Session`] does.
 #[derive(Debug)]
