@@ -87,6 +87,16 @@ fn start(lab: &Lab, args: &[&str], stderr: Stdio, ready: &str) -> Daemon {
 /// `crl` makes from the CA as `/ca.crl` (its request log in `http.log`), and the exporter. Does
 /// nothing when the lab cannot run here.
 fn scene(crl_url: &str, crl: impl FnOnce(&Pki) -> Vec<u8>, check: impl FnOnce(&Lab, &Identity)) {
+    scene_with(None, crl_url, crl, check);
+}
+
+/// [`scene`], with `s_server` also presenting the certificates of `chain` (PEM) after the leaf.
+fn scene_with(
+    chain: Option<&str>,
+    crl_url: &str,
+    crl: impl FnOnce(&Pki) -> Vec<u8>,
+    check: impl FnOnce(&Lab, &Identity),
+) {
     if !lab::available(&["openssl", "python3"], &[]) {
         return;
     }
@@ -120,6 +130,10 @@ fn scene(crl_url: &str, crl: impl FnOnce(&Pki) -> Vec<u8>, check: impl FnOnce(&L
     let tls = ["openssl", "s_server", "-www", "-accept", TARGET];
     let mut tls = tls.to_vec();
     tls.extend(["-cert", path(&cert), "-key", path(&key)]);
+    let chain = chain.map(|pem| lab.file("chain.pem", pem));
+    if let Some(chain) = &chain {
+        tls.extend(["-cert_chain", path(chain)]);
+    }
     let _tls = start(&lab, &tls, Stdio::null(), "ACCEPT");
     let _exporter = Exporter::start(&lab, &config(&ca));
     check(&lab, &leaf);
@@ -185,6 +199,23 @@ fn revoked_leaf_is_reported_and_fails_with_fail_if_revoked_on_both_stacks() {
         assert!(log.contains("tls: stack openssl"), "{log}");
         m.assert_success();
         m.assert_value("probe_ssl_crl_revoked", &leaf_at(URL), 1.0);
+    });
+}
+
+/// A server that adds a certificate with its CA's name but a key of its own must not make its
+/// revoked leaf's CRL unverifiable: the issuer is the certificate whose key verifies the leaf.
+#[test]
+fn a_presented_impostor_of_the_issuer_does_not_hide_a_revocation() {
+    let impostor = Pki::named("lab CRL CA");
+    scene_with(Some(&impostor.ca_pem), URL, revoking, |lab, _| {
+        let (m, log) = probe_debug(lab, "crl_fail", TARGET);
+        assert!(
+            log.contains("tls: certificate 1:"),
+            "the impostor is presented: {log}"
+        );
+        m.assert_failure("tls", "tls_cert_revoked", "");
+        m.assert_value("probe_ssl_crl_revoked", &leaf_at(URL), 1.0);
+        m.assert_value("probe_ssl_crl_available", &leaf_at(URL), 1.0);
     });
 }
 

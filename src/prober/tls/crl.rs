@@ -3,8 +3,9 @@
 //! `http://` URLs of its CRL distribution points are tried in order (at most
 //! [`MAX_URLS_PER_CERT`]; other schemes are skipped and logged) until one yields a CRL whose
 //! signature verifies with the issuer's key: the next certificate of the chain whose subject is
-//! the certificate's issuer, else such a certificate of the module's `ca_file`/`ca`, else the
-//! certificate itself when it is self-issued. The serial is then looked up on it.
+//! the certificate's issuer and whose key verifies the certificate's signature, else such a
+//! certificate of the module's `ca_file`/`ca`, else the certificate itself when it is
+//! self-issued. The serial is then looked up on it.
 //!
 //! As in blackbox_exporter (its pull request #1583, `prober/crl.go`), a CRL that does not
 //! verify counts as not available, and revocation alone does not fail the probe
@@ -196,25 +197,33 @@ fn http_urls(cert: &X509Certificate<'_>, pos: usize, log: &mut StepLog) -> Vec<U
 }
 
 /// The subjectPublicKeyInfo of `cert`'s issuer: the first of `rest`, then of `cas`, whose
-/// subject is `cert`'s issuer; `cert`'s own when it is self-issued.
+/// subject is `cert`'s issuer and whose key verifies `cert`'s signature (RFC 5280 section
+/// 6.1.3); `cert`'s own when it is self-issued and self-signed. `None` when no such certificate
+/// is at hand (the CRL is then not available: `NoIssuer`).
 fn issuer_key(
     cert: &X509Certificate<'_>,
     rest: &[X509Certificate<'_>],
     cas: &[CertificateDer<'static>],
 ) -> Option<Vec<u8>> {
     let issuer = cert.issuer().as_raw();
+    // A candidate is the issuer only when its key verifies the certificate's signature: a
+    // certificate the server adds with the issuer's name and a key of its own must not make a
+    // revoked certificate's CRL fail to verify (and so hide the revocation).
+    let issued_by = |c: &X509Certificate<'_>| {
+        c.subject().as_raw() == issuer && cert.verify_signature(Some(c.public_key())).is_ok()
+    };
     let spki = |c: &X509Certificate<'_>| c.public_key().raw.to_vec();
-    if let Some(c) = rest.iter().find(|c| c.subject().as_raw() == issuer) {
+    if let Some(c) = rest.iter().find(|c| issued_by(c)) {
         return Some(spki(c));
     }
     for der in cas {
         if let Ok((_, c)) = x509_parser::parse_x509_certificate(der) {
-            if c.subject().as_raw() == issuer {
+            if issued_by(&c) {
                 return Some(spki(&c));
             }
         }
     }
-    (cert.subject().as_raw() == issuer).then(|| spki(cert))
+    issued_by(cert).then(|| spki(cert))
 }
 
 /// The certificates of the module's `ca_file` or `ca`; none when unset or unreadable (the
