@@ -128,40 +128,40 @@ pub(crate) struct Client {
     pub config: Arc<ClientConfig>,
     /// notAfter of the client certificate, unix seconds; `None` without one.
     pub client_cert_expiry: Option<i64>,
-    /// The files read, each with its stamp when it was read (`None`: it could not be examined).
+    /// The files it was built from.
+    files: FileWatch,
+}
+
+/// The TLS files a client was built from (`ca_file`, the client certificate's files), each
+/// with its stamp from before it was read (`None`: it could not be examined), and when they
+/// are next examined.
+pub(super) struct FileWatch {
     files: Vec<(PathBuf, Option<FileStamp>)>,
-    /// When the files are next examined.
     next_check: Mutex<Instant>,
 }
 
-/// What tells a file changed without reading it: modification time, size and inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct FileStamp {
-    modified: Option<SystemTime>,
-    len: u64,
-    inode: u64,
-}
-
-/// How often at most a module's TLS files are examined for changes.
-const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-
-impl FileStamp {
-    /// The stamp of `path` (stat(2), following symlinks); `None` when it cannot be examined.
-    pub(super) async fn of(path: &Path) -> Option<FileStamp> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = tokio::fs::metadata(path).await.ok()?;
-        Some(FileStamp {
-            modified: meta.modified().ok(),
-            len: meta.len(),
-            inode: meta.ino(),
-        })
+impl FileWatch {
+    /// Stamps the files `cfg` names. Call it before reading them: a change while reading then
+    /// shows at the next check.
+    pub(super) async fn of(cfg: &TlsConfig) -> FileWatch {
+        let client_files = cfg.client_cert.iter().flat_map(|c| [&c.cert, &c.key]);
+        let client_files = client_files.filter_map(|pem| match pem {
+            Pem::File(path) => Some(path),
+            Pem::Inline(_) => None,
+        });
+        let mut files = Vec::new();
+        for path in cfg.ca_file.iter().chain(client_files) {
+            files.push((path.clone(), FileStamp::of(path).await));
+        }
+        FileWatch {
+            files,
+            next_check: Mutex::new(Instant::now() + FILE_CHECK_INTERVAL),
+        }
     }
-}
 
-impl Client {
-    /// True when the files it was built from look unchanged: examined at most once a second,
+    /// True when the files look unchanged: examined at most once a second (stat(2) of each),
     /// in between assumed unchanged.
-    async fn is_current(&self) -> bool {
+    pub(super) async fn is_current(&self) -> bool {
         {
             let mut next = self.next_check.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
@@ -176,6 +176,30 @@ impl Client {
             }
         }
         true
+    }
+}
+
+/// What tells a file changed without reading it: modification time, size and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+/// How often at most a module's TLS files are examined for changes.
+const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+impl FileStamp {
+    /// The stamp of `path` (stat(2), following symlinks); `None` when it cannot be examined.
+    async fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = tokio::fs::metadata(path).await.ok()?;
+        Some(FileStamp {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+            inode: meta.ino(),
+        })
     }
 }
 
@@ -212,7 +236,7 @@ impl ClientCache {
     ) -> Result<Arc<Client>, Failure> {
         let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(client) = cached {
-            if client.is_current().await {
+            if client.files.is_current().await {
                 return Ok(client);
             }
             log.note("tls: a TLS file changed on disk: building the module's TLS client again");
@@ -230,16 +254,7 @@ impl ClientCache {
 /// (all rustls speaks).
 async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Client, Failure> {
     log.note("tls: building the module's TLS client");
-    let client_files = cfg.client_cert.iter().flat_map(|c| [&c.cert, &c.key]);
-    let client_files = client_files.filter_map(|pem| match pem {
-        Pem::File(path) => Some(path),
-        Pem::Inline(_) => None,
-    });
-    let mut files = Vec::new();
-    // Stamped before reading: a change while reading shows at the next check.
-    for path in cfg.ca_file.iter().chain(client_files) {
-        files.push((path.clone(), FileStamp::of(path).await));
-    }
+    let files = FileWatch::of(cfg).await;
     let versions = versions(cfg, log)?;
     let provider = provider();
     let trust = trust(cfg, log).await?;
@@ -269,7 +284,6 @@ async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Client, Failure> {
         config: Arc::new(config),
         client_cert_expiry,
         files,
-        next_check: Mutex::new(Instant::now() + FILE_CHECK_INTERVAL),
     })
 }
 

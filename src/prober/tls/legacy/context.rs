@@ -8,9 +8,8 @@
 //! refused a file.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use openssl::pkey::PKey;
 use openssl::ssl::{SslContext, SslContextBuilder, SslMethod, SslOptions, SslVersion};
@@ -18,7 +17,7 @@ use openssl::x509::verify::X509VerifyFlags;
 use openssl::x509::X509;
 
 use super::super::cert_info::not_after;
-use super::super::settings::FileStamp;
+use super::super::settings::FileWatch;
 use crate::config::{ClientCert, Pem, TlsConfig, TlsVersion};
 use crate::report::{Detail, Failure, FailureClass, Phase, StepLog};
 
@@ -27,39 +26,14 @@ use crate::report::{Detail, Failure, FailureClass, Phase, StepLog};
 /// and 3DES through. TLS 1.3 suites are OpenSSL's defaults.
 const CIPHER_LIST: &str = "ALL:!aNULL:!eNULL:@SECLEVEL=0";
 
-/// How often at most a module's TLS files are examined for changes.
-const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-
 /// A module's OpenSSL context and what it was built from.
 pub(crate) struct Context {
     /// The context every probe of the module makes its `Ssl` from.
     pub ssl: SslContext,
     /// notAfter of the client certificate, unix seconds; `None` without one.
     pub client_cert_expiry: Option<i64>,
-    /// The files read, each with its stamp when it was read.
-    files: Vec<(PathBuf, Option<FileStamp>)>,
-    /// When the files are next examined.
-    next_check: Mutex<Instant>,
-}
-
-impl Context {
-    /// True when the files it was built from look unchanged (examined at most once a second).
-    async fn is_current(&self) -> bool {
-        {
-            let mut next = self.next_check.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            if now < *next {
-                return true;
-            }
-            *next = now + FILE_CHECK_INTERVAL;
-        }
-        for (path, stamp) in &self.files {
-            if FileStamp::of(path).await != *stamp {
-                return false;
-            }
-        }
-        true
-    }
+    /// The files it was built from.
+    files: FileWatch,
 }
 
 /// The OpenSSL context of one module, built on its first probe through OpenSSL and kept for
@@ -95,7 +69,7 @@ impl ContextCache {
     ) -> Result<Arc<Context>, Failure> {
         let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(context) = cached {
-            if context.is_current().await {
+            if context.files.is_current().await {
                 return Ok(context);
             }
             log.note(
@@ -117,15 +91,7 @@ async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Context, Failure> {
         "tls: building the module's OpenSSL context ({}, security level 0)",
         openssl::version::version()
     ));
-    let client_files = cfg.client_cert.iter().flat_map(|c| [&c.cert, &c.key]);
-    let client_files = client_files.filter_map(|pem| match pem {
-        Pem::File(path) => Some(path),
-        Pem::Inline(_) => None,
-    });
-    let mut files = Vec::new();
-    for path in cfg.ca_file.iter().chain(client_files) {
-        files.push((path.clone(), FileStamp::of(path).await));
-    }
+    let files = FileWatch::of(cfg).await;
     let refused = |what: &str, e: openssl::error::ErrorStack, log: &mut StepLog| {
         log.note(format!("tls: OpenSSL refused {what}: {e}"));
         prober_error()
@@ -154,7 +120,6 @@ async fn build(cfg: &TlsConfig, log: &mut StepLog) -> Result<Context, Failure> {
         ssl: b.build(),
         client_cert_expiry,
         files,
-        next_check: Mutex::new(Instant::now() + FILE_CHECK_INTERVAL),
     })
 }
 
