@@ -10,17 +10,20 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use super::crl::CaCache;
 use super::settings::ClientCache;
 use super::OpensslCache;
 use crate::config::TlsConfig;
 
-/// What the prober keeps for one `tls_config`: its rustls client and, on the OpenSSL stack,
-/// its OpenSSL context (each built on the first probe that needs it).
+/// What the prober keeps for one `tls_config`: its rustls client, on the OpenSSL stack its
+/// OpenSSL context, and with `crl_check` the CA certificates CRL issuers are looked up in (each
+/// built on the first probe that needs it).
 #[derive(Clone, Default)]
 struct Kept {
     rustls: ClientCache,
     #[cfg_attr(not(feature = "legacy-tls"), allow(dead_code))]
     openssl: OpensslCache,
+    crl_cas: CaCache,
 }
 
 /// Most distinct settings kept.
@@ -57,6 +60,11 @@ pub(crate) fn cache_for(cfg: &TlsConfig) -> ClientCache {
 #[cfg(feature = "legacy-tls")]
 pub(crate) fn openssl_cache_for(cfg: &TlsConfig) -> OpensslCache {
     kept_for(cfg).openssl
+}
+
+/// The CA certificates of `cfg` for CRL issuers, kept and forgotten like the rustls client.
+pub(crate) fn crl_cas_for(cfg: &TlsConfig) -> CaCache {
+    kept_for(cfg).crl_cas
 }
 
 /// Forgets every TLS client and kept CRL, as a configuration reload must: the next probe of

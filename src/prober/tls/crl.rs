@@ -17,7 +17,7 @@
 mod cache;
 mod fetch;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hyper::Uri;
@@ -29,6 +29,7 @@ use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtensio
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use super::settings::FileWatch;
 use crate::config::{Restrictions, TcpProbe, TlsConfig};
 use crate::report::{
     revocation_failure, CrlCertResult, CrlUnavailable, Failure, StepLog, TlsFacts,
@@ -92,9 +93,9 @@ pub async fn check(
         .map_while(|d| x509_parser::parse_x509_certificate(d).ok().map(|(_, c)| c))
         .collect();
     let cas = if certs.is_empty() {
-        Vec::new()
+        Arc::default()
     } else {
-        module_cas(cfg).await
+        super::clients::crl_cas_for(cfg).certs(cfg).await
     };
     for (pos, cert) in certs.iter().enumerate() {
         let Some((info, _)) = super::cert_info::cert_facts(cert.as_ref()) else {
@@ -226,17 +227,44 @@ fn issuer_key(
     issued_by(cert).then(|| spki(cert))
 }
 
-/// The certificates of the module's `ca_file` or `ca`; none when unset or unreadable (the
-/// handshake already read them, so an error here is a file changed meanwhile).
-async fn module_cas(cfg: &TlsConfig) -> Vec<CertificateDer<'static>> {
-    let pem = match (&cfg.ca_file, &cfg.ca) {
-        (Some(path), _) => tokio::fs::read(path).await.unwrap_or_default(),
-        (None, Some(text)) => text.as_bytes().to_vec(),
-        (None, None) => return Vec::new(),
-    };
-    CertificateDer::pem_slice_iter(&pem)
-        .filter_map(Result::ok)
-        .collect()
+/// The certificates of one `tls_config`'s `ca_file` or `ca`, the CRL issuers it offers: read on
+/// the first CRL check and kept, like the TLS client, while the file looks unchanged (see
+/// `settings::FileWatch`); kept and forgotten with the module's TLS client (`clients`).
+#[derive(Clone, Default)]
+pub(crate) struct CaCache(Arc<Mutex<Option<Arc<ModuleCas>>>>);
+
+/// The certificates read, and the files they were read from.
+struct ModuleCas {
+    certs: Arc<[CertificateDer<'static>]>,
+    files: FileWatch,
+}
+
+impl CaCache {
+    /// The certificates of `cfg`'s `ca_file` or `ca`; none when unset or unreadable (the
+    /// handshake already read them, so an error here is a file changed meanwhile).
+    async fn certs(&self, cfg: &TlsConfig) -> Arc<[CertificateDer<'static>]> {
+        let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(kept) = cached {
+            if kept.files.is_current().await {
+                return kept.certs.clone();
+            }
+        }
+        let files = FileWatch::of(cfg).await;
+        let pem = match (&cfg.ca_file, &cfg.ca) {
+            (Some(path), _) => tokio::fs::read(path).await.unwrap_or_default(),
+            (None, Some(text)) => text.as_bytes().to_vec(),
+            (None, None) => Vec::new(),
+        };
+        let certs: Arc<[CertificateDer<'static>]> = CertificateDer::pem_slice_iter(&pem)
+            .filter_map(Result::ok)
+            .collect();
+        let kept = Arc::new(ModuleCas {
+            certs: certs.clone(),
+            files,
+        });
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(kept);
+        certs
+    }
 }
 
 /// The verified CRL at `url`: from the cache when kept for this issuer key, else fetched,
